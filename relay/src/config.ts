@@ -1,0 +1,95 @@
+/**
+ * Relay configuration: defaults, overridden by environment variables (TAPWIRE_*), overridden
+ * by what a caller passes (tests, benchmarks). Units are in the names.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface RelayConfig {
+  host: string;
+  port: number;
+  /** SQLite file, segments and tokens live here. */
+  dataDir: string;
+  /** Built PWA served at `/` (adapter-static output). */
+  appDir: string;
+  bucketMs: number;
+  /** A bucket is complete when the clock passes its end plus this. */
+  bucketGraceMs: number;
+  /** Per-station ingress queue capacity, in packets (seed 001: 48). */
+  ingressQueueFrames: number;
+  /** How far a live station's media time may run ahead of the wall clock. */
+  jitterAllowanceMs: number;
+  /** Largest WebSocket message accepted on ingest; larger ones close with 1009. */
+  maxMessageBytes: number;
+  /** Seed 001 sources per ingest connection. */
+  maxSourcesPerConnection: number;
+  mediaWorkers: number;
+  segmentMaxAgeMs: number;
+  segmentMaxBytes: number;
+  /** How often retention runs besides after writes that exceed the size limit. */
+  retentionSweepMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const HOUR_MS = 3600_000;
+
+export function defaultConfig(): RelayConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    dataDir: resolve('data'),
+    appDir: resolve('build'),
+    bucketMs: 5000,
+    bucketGraceMs: 1000,
+    ingressQueueFrames: 48,
+    jitterAllowanceMs: 60,
+    maxMessageBytes: 64 * 1024,
+    maxSourcesPerConnection: 16,
+    mediaWorkers: Math.max(1, availableParallelism()),
+    segmentMaxAgeMs: 7 * 24 * HOUR_MS,
+    segmentMaxBytes: 2 * 1024 ** 3,
+    retentionSweepMs: 60_000,
+    logLevel: 'info',
+  };
+}
+
+function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new TypeError(`${name} must be a number, got "${v}"`);
+  return n;
+}
+
+/** Reads TAPWIRE_* variables over the defaults. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const c = defaultConfig();
+  const set = <K extends keyof RelayConfig>(key: K, value: RelayConfig[K] | undefined): void => {
+    if (value !== undefined) c[key] = value;
+  };
+  set('host', env.TAPWIRE_HOST || undefined);
+  set('port', int(env, 'TAPWIRE_PORT'));
+  set('dataDir', env.TAPWIRE_DATA_DIR ? resolve(env.TAPWIRE_DATA_DIR) : undefined);
+  set('appDir', env.TAPWIRE_APP_DIR ? resolve(env.TAPWIRE_APP_DIR) : undefined);
+  set('bucketGraceMs', int(env, 'TAPWIRE_BUCKET_GRACE_MS'));
+  set('ingressQueueFrames', int(env, 'TAPWIRE_INGRESS_QUEUE_FRAMES'));
+  set('jitterAllowanceMs', int(env, 'TAPWIRE_JITTER_ALLOWANCE_MS'));
+  set('mediaWorkers', int(env, 'TAPWIRE_MEDIA_WORKERS'));
+  const ageH = int(env, 'TAPWIRE_SEGMENT_MAX_AGE_HOURS');
+  set('segmentMaxAgeMs', ageH === undefined ? undefined : ageH * HOUR_MS);
+  const mb = int(env, 'TAPWIRE_SEGMENT_MAX_MB');
+  set('segmentMaxBytes', mb === undefined ? undefined : mb * 1024 * 1024);
+  set('logLevel', (env.TAPWIRE_LOG_LEVEL as RelayConfig['logLevel']) || undefined);
+  return validateConfig(c);
+}
+
+export function validateConfig(c: RelayConfig): RelayConfig {
+  const positive: (keyof RelayConfig)[] = ['bucketMs', 'ingressQueueFrames', 'maxMessageBytes', 'mediaWorkers', 'segmentMaxAgeMs', 'segmentMaxBytes'];
+  for (const k of positive) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < 1) throw new TypeError(`${k} must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new TypeError(`port must be 0-65535, got ${c.port}`);
+  if (c.bucketGraceMs < 0 || c.bucketGraceMs >= c.bucketMs) throw new TypeError('bucketGraceMs must be from 0 to less than bucketMs');
+  return c;
+}

@@ -1,0 +1,249 @@
+/**
+ * One ingest WebSocket (`GET /ws/ingest`): the `start` handshake, binary frames (seed 004
+ * §1.4) and seed 001's base64 `audio` messages, turned into packets for the media plane.
+ *
+ * Bad input never loses what was accepted: a bad frame or message is counted and reported
+ * with an `error` message and the station goes on. Only a bad `start` (close 1008) and an
+ * oversized message (close 1009) end the connection, and then the stations already
+ * streaming end cleanly, as on `stop`.
+ */
+import type { WebSocket } from 'ws';
+import { CODEC_IDS, decodeFrame } from '../../../protocol/frame.ts';
+import {
+  parseClientMessage,
+  type AudioMessage,
+  type IngestServerMessage,
+  type StartMessage,
+} from '../../../protocol/ingest.ts';
+import { CLOSE } from '../errors.ts';
+import type { LiveRegistry, LiveStation, StationOwner } from '../live/live-registry.ts';
+import type { MediaPool } from '../media/pool.ts';
+import { ErrorReporter } from './error-reporter.ts';
+import type { IngestCounters } from './ingest-counters.ts';
+
+export interface IngestLimits {
+  maxMessageBytes: number;
+  maxSourcesPerConnection: number;
+  bucketMs: number;
+}
+
+const PCM16_CODEC = CODEC_IDS.pcm16;
+
+interface SourceState {
+  station: LiveStation;
+  sequence: number;
+  timestampMs: number;
+}
+
+export class IngestConnection implements StationOwner {
+  private start: StartMessage | null = null;
+  private primary: LiveStation | null = null;
+  private primaryAudio: SourceState | null = null;
+  private readonly sources = new Map<string, SourceState>();
+  private readonly errors: ErrorReporter;
+  private closed = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly registry: LiveRegistry,
+    private readonly pool: MediaPool,
+    private readonly limits: IngestLimits,
+    private readonly counters: IngestCounters,
+  ) {
+    this.errors = new ErrorReporter((msg) => this.send(msg));
+    socket.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    socket.on('close', () => this.onClose('disconnect'));
+    socket.on('error', () => this.onClose('socket_error'));
+  }
+
+  // StationOwner: what the media plane reports about this connection's stations.
+  onStatus(station: LiveStation, state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void {
+    this.send({ type: 'status', state, station_key: station.stationKey, dropped_frames: droppedFrames, queue_depth: queueDepth });
+  }
+
+  onDecodeError(station: LiveStation, code: string, message: string): void {
+    this.counters.decodeErrors++;
+    this.errors.report(code, message, { station_key: station.stationKey });
+  }
+
+  onStationLost(station: LiveStation, reason: string): void {
+    this.errors.report('station_lost', `station ${station.stationKey} stopped: ${reason}`, { station_key: station.stationKey }, true);
+    this.socket.close(CLOSE.internalError, 'media pipeline failed');
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    const arrivalMs = performance.timeOrigin + performance.now();
+    if (data.length > this.limits.maxMessageBytes) {
+      this.counters.protocolErrors++;
+      this.errors.report('message_too_big', `messages are limited to ${this.limits.maxMessageBytes} bytes; got ${data.length}`, {}, true);
+      this.socket.close(CLOSE.messageTooBig, 'message too big');
+      return;
+    }
+    if (isBinary) this.onBinary(data, arrivalMs);
+    else this.onText(data.toString('utf8'), arrivalMs);
+  }
+
+  private onBinary(data: Buffer, arrivalMs: number): void {
+    if (this.primary === null) {
+      this.counters.protocolErrors++;
+      this.errors.report('not_started', 'binary audio before "start": send {"type":"start",...} first');
+      return;
+    }
+    const frame = decodeFrame(data);
+    if (!frame.ok) {
+      this.counters.protocolErrors++;
+      this.errors.report(frame.code, frame.message, { station_key: this.primary.stationKey });
+      return;
+    }
+    const { header, payload } = frame;
+    this.counters.framesReceived++;
+    this.counters.bytesReceived += payload.length;
+    const id = this.registry.materialize(this.primary, Date.now());
+    this.pool.push(id, header.timestampMs, header.sequence, header.codec, header.flags, arrivalMs, payload);
+  }
+
+  private onText(text: string, arrivalMs: number): void {
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      if (parsed.code === 'bad_start' && this.start === null) {
+        // Nothing can follow a start that is wrong: say which field, then close 1008.
+        this.failStart(parsed.code, parsed.message, parsed.field);
+        return;
+      }
+      this.counters.protocolErrors++;
+      this.errors.report(parsed.code, parsed.message, parsed.field === undefined ? {} : { field: parsed.field });
+      return;
+    }
+    const msg = parsed.value;
+    switch (msg.type) {
+      case 'start':
+        this.onStart(msg);
+        break;
+      case 'stop':
+        this.onStop();
+        break;
+      case 'audio':
+        this.onAudio(msg, arrivalMs);
+        break;
+    }
+  }
+
+  private onStart(msg: StartMessage): void {
+    if (this.start !== null) {
+      this.counters.protocolErrors++;
+      this.errors.report('already_started', 'this connection has already started; open another connection for another station');
+      return;
+    }
+    const reserved = this.registry.reserve({
+      traceId: msg.trace_id,
+      stationKey: msg.station_key,
+      label: msg.label ?? null,
+      codec: msg.codec,
+      sampleRate: msg.sample_rate,
+      owner: this,
+    });
+    if (!reserved.ok) {
+      this.failStart('bad_start', reserved.message, reserved.field);
+      return;
+    }
+    this.start = msg;
+    this.primary = reserved.station;
+    const s = reserved.station;
+    this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs });
+  }
+
+  private failStart(code: string, message: string, field?: string): void {
+    this.counters.protocolErrors++;
+    this.send(field === undefined ? { type: 'error', code, message } : { type: 'error', code, message, field });
+    this.socket.close(CLOSE.policyViolation, `${field ?? code}: ${message}`.slice(0, 120));
+  }
+
+  private onStop(): void {
+    const ended = this.endAll('stop');
+    if (this.start !== null && this.primary !== null) {
+      this.send({ type: 'stopped', trace_id: this.primary.traceId, station_keys: ended });
+    }
+    this.socket.close(CLOSE.normal, 'stopped');
+  }
+
+  private onAudio(msg: AudioMessage, arrivalMs: number): void {
+    if (this.start === null || this.primary === null) {
+      this.counters.protocolErrors++;
+      this.errors.report('not_started', 'audio before "start": send {"type":"start","codec":"pcm16",...} first');
+      return;
+    }
+    if (this.start.codec !== 'pcm16') {
+      this.counters.protocolErrors++;
+      this.errors.report('codec_mismatch', `"audio" messages carry base64 PCM16LE; this connection started with codec ${this.start.codec}`);
+      return;
+    }
+    const state = msg.source === undefined ? this.primaryState() : this.sourceState(msg.source);
+    if (state === null) return;
+    const payload = Buffer.from(msg.data, 'base64');
+    this.counters.framesReceived++;
+    this.counters.bytesReceived += payload.length;
+    const id = this.registry.materialize(state.station, Date.now());
+    this.pool.push(id, state.timestampMs, state.sequence, PCM16_CODEC, 0, arrivalMs, payload);
+    state.sequence = (state.sequence + 1) & 0xffff;
+    state.timestampMs = (state.timestampMs + Math.round((payload.length / 2 / state.station.sampleRate) * 1000)) >>> 0;
+  }
+
+  private primaryState(): SourceState {
+    if (this.primaryAudio === null) this.primaryAudio = { station: this.primary as LiveStation, sequence: 0, timestampMs: 0 };
+    return this.primaryAudio;
+  }
+
+  /** Seed 001: each distinct `source` is its own station in the trace. */
+  private sourceState(source: string): SourceState | null {
+    const known = this.sources.get(source);
+    if (known !== undefined) return known;
+    if (this.sources.size >= this.limits.maxSourcesPerConnection) {
+      this.counters.protocolErrors++;
+      this.errors.report('too_many_sources', `at most ${this.limits.maxSourcesPerConnection} sources per connection`, { field: 'source' });
+      return null;
+    }
+    const start = this.start as StartMessage;
+    const traceId = (this.primary as LiveStation).traceId;
+    const reserved = this.registry.reserve({
+      traceId,
+      stationKey: this.registry.keyForSource(traceId, source),
+      label: source,
+      codec: 'pcm16',
+      sampleRate: start.sample_rate,
+      owner: this,
+    });
+    if (!reserved.ok) {
+      this.errors.report('bad_source', reserved.message, { field: 'source' });
+      return null;
+    }
+    const s = reserved.station;
+    const state: SourceState = { station: s, sequence: 0, timestampMs: 0 };
+    this.sources.set(source, state);
+    this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs, source });
+    return state;
+  }
+
+  private endAll(reason: string): string[] {
+    const now = Date.now();
+    const ended: string[] = [];
+    const all = [this.primary, ...[...this.sources.values()].map((s) => s.station)];
+    for (const s of all) {
+      if (s === null || s.ended) continue;
+      if (s.poolId !== null) ended.push(s.stationKey);
+      this.registry.end(s, reason, now);
+    }
+    return ended;
+  }
+
+  private onClose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endAll(reason);
+  }
+
+  private send(msg: IngestServerMessage): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(JSON.stringify(msg));
+  }
+}

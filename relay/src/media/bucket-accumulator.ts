@@ -1,0 +1,84 @@
+import type { KnobValues } from '../../../protocol/knobs.ts';
+import { METRIC_NAMES, TAPS, type BucketMetrics, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
+
+/** Metric values of one frame at one tap, in METRIC_NAMES order. */
+export type FrameMetricValues = Float64Array;
+
+const FIELDS = 4; // min, max, sum, last (count is shared by a tap)
+
+/**
+ * Everything the relay keeps of one (station, bucket) while the bucket fills: per tap and
+ * metric the running {count, min, max, sum, last}, and the PRE/POST audio as 16-bit PCM at
+ * its place in the bucket (sample i is at bucket_ts + i / rate; unreceived samples are 0).
+ */
+export class BucketAccumulator {
+  readonly pre: Int16Array;
+  readonly post: Int16Array;
+  /** One past the last sample written. */
+  sampleEnd = 0;
+  /** The first sample written (samples before it are silence the station never sent). */
+  sampleStart = Number.MAX_SAFE_INTEGER;
+  frames = 0;
+  private readonly agg = new Float64Array(TAPS.length * METRIC_NAMES.length * FIELDS);
+
+  constructor(
+    readonly bucketTs: number,
+    bucketSamples: number,
+    readonly knobs: KnobValues,
+    readonly configVersion: number,
+    readonly lastKnobEventId: number | null,
+  ) {
+    this.pre = new Int16Array(bucketSamples);
+    this.post = new Int16Array(bucketSamples);
+    for (let i = 0; i < this.agg.length; i += FIELDS) {
+      this.agg[i] = Infinity;
+      this.agg[i + 1] = -Infinity;
+    }
+  }
+
+  /** Adds one frame's metric values for a tap (0 = PRE, 1 = POST). */
+  addMetrics(tap: 0 | 1, values: FrameMetricValues): void {
+    const base = tap * METRIC_NAMES.length * FIELDS;
+    for (let m = 0; m < METRIC_NAMES.length; m++) {
+      const v = values[m];
+      const o = base + m * FIELDS;
+      if (v < this.agg[o]) this.agg[o] = v;
+      if (v > this.agg[o + 1]) this.agg[o + 1] = v;
+      this.agg[o + 2] += v;
+      this.agg[o + 3] = v;
+    }
+  }
+
+  markWritten(offset: number, length: number): void {
+    if (offset < this.sampleStart) this.sampleStart = offset;
+    if (offset + length > this.sampleEnd) this.sampleEnd = offset + length;
+    this.frames++;
+  }
+
+  metrics(): BucketMetrics {
+    const out = {} as BucketMetrics;
+    TAPS.forEach((tap, t) => {
+      const tapOut = {} as TapMetrics;
+      METRIC_NAMES.forEach((name, m) => {
+        const o = (t * METRIC_NAMES.length + m) * FIELDS;
+        const count = this.frames;
+        const agg: MetricAggregate = {
+          count,
+          min: round(this.agg[o]),
+          max: round(this.agg[o + 1]),
+          avg: round(count > 0 ? this.agg[o + 2] / count : 0),
+          last: round(this.agg[o + 3]),
+        };
+        tapOut[name] = agg;
+      });
+      out[tap] = tapOut;
+    });
+    return out;
+  }
+}
+
+/** Six significant decimals are more than any meter resolves, and keep JSON small. */
+function round(v: number): number {
+  if (!Number.isFinite(v)) return 0;
+  return Math.round(v * 1e6) / 1e6;
+}

@@ -1,0 +1,85 @@
+/**
+ * The one channel between the control plane (main thread) and a media worker: typed
+ * messages both ways. Nothing else crosses the thread boundary.
+ */
+import type { KnobValues } from '../../../protocol/knobs.ts';
+import type { IngestCodec } from '../../../protocol/ingest.ts';
+import type { BucketMetrics } from '../../../protocol/metrics.ts';
+
+export interface StationSpec {
+  /** Pool-wide numeric id, used on the hot path instead of strings. */
+  id: number;
+  traceId: string;
+  stationKey: string;
+  codec: IngestCodec;
+  sampleRate: number;
+  /** Ingress queue capacity in packets (seed 001: 48). */
+  queueFrames: number;
+  /** How far a station's media time may run ahead of the wall clock before packets wait. */
+  jitterAllowanceMs: number;
+  bucketMs: number;
+  graceMs: number;
+  knobs: KnobValues;
+  configVersion: number;
+  lastKnobEventId: number | null;
+}
+
+/** Cumulative ingest counters of one station. */
+export interface IngestCounters {
+  frames_received: number;
+  bytes_received: number;
+  frames_dropped: number;
+  decode_errors: number;
+  frames_concealed: number;
+  /** Times the station's timeline was moved forward after a stall longer than the grace. */
+  resyncs: number;
+  /** Frames whose bucket had already been finalized (kept out of storage). */
+  late_frames: number;
+}
+
+export interface BucketRecord {
+  traceId: string;
+  stationKey: string;
+  bucketTs: number;
+  bucketMs: number;
+  sampleRate: number;
+  metrics: BucketMetrics;
+  knobs: KnobValues;
+  configVersion: number;
+  lastKnobEventId: number | null;
+  ingest: IngestCounters;
+  /** First sample of the bucket the station sent (earlier samples are silence). */
+  sampleStart: number;
+  /** Samples in each segment: from the bucket's start to the last sample received. */
+  samples: number;
+  pre: Int16Array;
+  post: Int16Array;
+}
+
+export interface StationStats {
+  id: number;
+  queueDepth: number;
+  counters: IngestCounters;
+  configVersion: number;
+  ended: boolean;
+}
+
+export type ToWorker =
+  | { type: 'add'; spec: StationSpec }
+  | { type: 'packets'; buffer: ArrayBuffer; bytes: number; count: number }
+  | { type: 'end'; id: number }
+  | { type: 'schedule'; reqId: number; id: number; applyAtBucketTs: number; knobs: KnobValues; configVersion: number; eventId: number }
+  | { type: 'flush'; reqId: number };
+
+export type ScheduleRefusal = 'unknown_station' | 'station_ended' | 'bucket_started';
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'bucket'; record: BucketRecord }
+  | { type: 'status'; id: number; state: 'backpressure' | 'ok'; droppedFrames: number; queueDepth: number }
+  | { type: 'decode_error'; id: number; code: string; message: string }
+  | { type: 'closed'; id: number; counters: IngestCounters }
+  | { type: 'scheduled'; reqId: number; ok: true }
+  | { type: 'scheduled'; reqId: number; ok: false; refusal: ScheduleRefusal; currentBucketTs: number | null }
+  | { type: 'flushed'; reqId: number }
+  | { type: 'stats'; stations: StationStats[]; latencyBins: Uint32Array; latencyCount: number; latencyMaxMs: number };

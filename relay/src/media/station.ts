@@ -1,0 +1,390 @@
+/**
+ * One station's media pipeline, inside a media worker:
+ *
+ *   ingress queue -> playout clock -> decoder (+ concealment) -> 20 ms frames
+ *   -> PRE meters -> knob chain -> POST meters -> bucket accumulator -> bucket record
+ *
+ * The playout clock: a live station is consumed at its media rate. A packet is processed
+ * when its place on the station's timeline is no later than the wall clock plus a small
+ * jitter allowance; a sender running ahead of real time fills the queue, which drops its
+ * oldest packets (seed 001) and says so. Late packets are processed at once, at their
+ * timeline position, so network jitter never moves a sample between buckets.
+ */
+import { CODEC_IDS, codecName } from '../../../protocol/frame.ts';
+import type { KnobValues } from '../../../protocol/knobs.ts';
+import { Concealer } from '../../../worklets/dsp/plc.ts';
+import { FrameMeter } from '../../../worklets/dsp/meters.ts';
+import { ProcessingChain } from '../../../worklets/dsp/chain.ts';
+import { StationTimeline } from '../time/bucket-clock.ts';
+import { createDecoder, DecodeError, type FrameDecoder } from './codecs/decoder.ts';
+import { BucketAccumulator } from './bucket-accumulator.ts';
+import { IngressQueue } from './ingress-queue.ts';
+import type { LatencyHistogram } from './latency-histogram.ts';
+import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
+import type { PacketView } from './packet-batch.ts';
+
+/** Largest packet duration the decoder accepts (Opus allows up to 120 ms, RFC 6716 §3.2.5). */
+const MAX_PACKET_MS = 120;
+/** Sequence gaps up to this many packets are concealed; longer ones are a discontinuity. */
+const MAX_CONCEALED_PACKETS = 10;
+/** Backpressure status messages are sent at most this often per station. */
+const STATUS_INTERVAL_MS = 1000;
+
+export interface StationEvents {
+  bucket(record: BucketRecord): void;
+  status(state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void;
+  decodeError(code: string, message: string): void;
+}
+
+interface PendingKnobs {
+  applyAtBucketTs: number;
+  knobs: KnobValues;
+  configVersion: number;
+  eventId: number;
+}
+
+export class Station {
+  readonly id: number;
+  private readonly queue: IngressQueue;
+  private readonly decoder: FrameDecoder;
+  private readonly codecId: number;
+  private readonly decodeBuf: Float32Array;
+  private readonly frame: Float32Array;
+  private readonly concealBuf: Float32Array;
+  private readonly preMeter: FrameMeter;
+  private readonly postMeter: FrameMeter;
+  private readonly chain: ProcessingChain;
+  private readonly concealer: Concealer;
+  private readonly metricValues = new Float64Array(5);
+  private timeline: StationTimeline | null = null;
+
+  /** Index of the frame being filled, and how many samples it holds. */
+  private frameIndex = 0;
+  private frameFill = 0;
+  private frameArrivalMs = 0;
+  private frameConcealed = false;
+
+  private lastSequence = -1;
+  private lastPacketSamples = 0;
+  private resyncSequence = true;
+
+  private current: BucketAccumulator | null = null;
+  private closedBuckets: BucketAccumulator[] = [];
+  private lastFinalizedBucketTs = -Infinity;
+
+  private knobs: KnobValues;
+  private configVersion: number;
+  private lastKnobEventId: number | null;
+  private pending: PendingKnobs[] = [];
+
+  private readonly counters: IngestCounters = {
+    frames_received: 0,
+    bytes_received: 0,
+    frames_dropped: 0,
+    decode_errors: 0,
+    frames_concealed: 0,
+    resyncs: 0,
+    late_frames: 0,
+  };
+  private statusState: 'ok' | 'backpressure' = 'ok';
+  private lastStatusAtMs = -Infinity;
+  private lastDropAtMs = -Infinity;
+  private statusDue = false;
+  ended = false;
+
+  constructor(
+    readonly spec: StationSpec,
+    private readonly events: StationEvents,
+    private readonly latency: LatencyHistogram,
+  ) {
+    this.id = spec.id;
+    this.queue = new IngressQueue(spec.queueFrames);
+    this.decoder = createDecoder(spec.codec, spec.sampleRate);
+    this.codecId = CODEC_IDS[spec.codec];
+    this.decodeBuf = new Float32Array((spec.sampleRate * MAX_PACKET_MS) / 1000);
+    const frameSamples = (spec.sampleRate * 20) / 1000;
+    this.frame = new Float32Array(frameSamples);
+    this.concealBuf = new Float32Array(frameSamples);
+    this.preMeter = new FrameMeter(spec.sampleRate);
+    this.postMeter = new FrameMeter(spec.sampleRate);
+    this.chain = new ProcessingChain(spec.sampleRate);
+    this.concealer = new Concealer(frameSamples);
+    this.knobs = spec.knobs;
+    this.configVersion = spec.configVersion;
+    this.lastKnobEventId = spec.lastKnobEventId;
+    this.chain.setKnobs(this.knobs);
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  enqueue(p: PacketView, nowMs: number): void {
+    this.counters.frames_received++;
+    this.counters.bytes_received += p.payload.length;
+    if (this.ended) return;
+    if (this.timeline === null) this.timeline = new StationTimeline(this.spec.sampleRate, p.arrivalMs, this.spec.bucketMs);
+    if (this.queue.push(p) !== undefined) {
+      this.counters.frames_dropped++;
+      // The next packet out of the queue follows a gap we made ourselves: never conceal it.
+      this.resyncSequence = true;
+      this.lastDropAtMs = nowMs;
+      if (this.statusState === 'ok') this.statusDue = true;
+    }
+  }
+
+  /** Processes queued packets whose time has come. */
+  pump(nowMs: number): void {
+    const tl = this.timeline;
+    if (tl === null) return;
+    const rate = this.spec.sampleRate;
+    for (let p = this.queue.peek(); p !== undefined; p = this.queue.peek()) {
+      const positionMs = tl.frameWallMs(this.frameIndex) + (this.frameFill * 1000) / rate;
+      if (positionMs >= nowMs + this.spec.jitterAllowanceMs) break;
+      this.queue.shift();
+      this.processPacket(p, nowMs);
+    }
+  }
+
+  /** Periodic work: the playout clock, finished buckets, status messages. */
+  tick(nowMs: number): void {
+    this.pump(nowMs);
+    this.finalizeComplete(nowMs, false);
+    this.emitStatus(nowMs);
+  }
+
+  /** Stop or disconnect: everything accepted is processed; buckets finalize as they complete. */
+  end(nowMs: number): void {
+    if (this.ended) return;
+    this.drain(nowMs);
+    this.ended = true;
+  }
+
+  /** SIGTERM: process everything accepted and finalize every bucket now. */
+  flush(nowMs: number): void {
+    this.drain(nowMs);
+    this.ended = true;
+    this.finalizeComplete(nowMs, true);
+  }
+
+  /** True once an ended station has nothing left to finalize. */
+  get finished(): boolean {
+    return this.ended && this.current === null && this.closedBuckets.length === 0;
+  }
+
+  /**
+   * Schedules a full knob set for the first sample of `applyAtBucketTs`. Refused when the
+   * station has already processed audio of that bucket (the change could not be exact).
+   */
+  schedule(applyAtBucketTs: number, knobs: KnobValues, configVersion: number, eventId: number): ScheduleRefusal | null {
+    if (this.ended) return 'station_ended';
+    const cur = this.currentBucketTs();
+    if (cur !== null && applyAtBucketTs <= cur) return 'bucket_started';
+    this.pending.push({ applyAtBucketTs, knobs, configVersion, eventId });
+    this.pending.sort((a, b) => a.applyAtBucketTs - b.applyAtBucketTs);
+    return null;
+  }
+
+  /** The bucket of the next sample to be processed (null before the first packet). */
+  currentBucketTs(): number | null {
+    if (this.timeline === null) return null;
+    return this.timeline.bucketOfFrame(this.frameIndex);
+  }
+
+  stats(): StationStats {
+    return { id: this.id, queueDepth: this.queue.depth, counters: { ...this.counters }, configVersion: this.configVersion, ended: this.ended };
+  }
+
+  close(): void {
+    this.decoder.close();
+  }
+
+  private drain(nowMs: number): void {
+    for (let p = this.queue.shift(); p !== undefined; p = this.queue.shift()) this.processPacket(p, nowMs);
+    if (this.frameFill > 0) this.processFrame(this.frameFill, nowMs);
+  }
+
+  private processPacket(p: PacketView, nowMs: number): void {
+    if (p.codec !== this.codecId) {
+      this.reportDecodeError('codec_mismatch', `frame codec ${codecName(p.codec) ?? p.codec} does not match the station's ${this.spec.codec}`);
+      return;
+    }
+    let samples: number;
+    try {
+      samples = this.decoder.decode(p.payload, this.decodeBuf);
+    } catch (err) {
+      if (err instanceof DecodeError) {
+        this.reportDecodeError(err.code, `sequence ${p.sequence}: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    if (!this.resyncSequence && this.lastSequence >= 0) {
+      const gap = (p.sequence - this.lastSequence - 1) & 0xffff;
+      if (gap >= 0x8000) return; // a duplicate or a packet older than one already played
+      if (gap > 0 && gap <= MAX_CONCEALED_PACKETS) this.conceal(gap * this.lastPacketSamples, nowMs);
+    }
+    this.resyncSequence = false;
+    this.lastSequence = p.sequence;
+    this.lastPacketSamples = samples;
+    this.frameArrivalMs = p.arrivalMs;
+    this.write(this.decodeBuf, samples, nowMs);
+  }
+
+  private conceal(samples: number, nowMs: number): void {
+    this.counters.frames_concealed += Math.round(samples / this.frame.length);
+    const chunk = this.concealBuf;
+    while (samples > 0) {
+      const n = Math.min(samples, this.frame.length);
+      this.concealer.conceal(chunk, n);
+      this.frameConcealed = true;
+      this.write(chunk, n, nowMs);
+      samples -= n;
+    }
+  }
+
+  /** Appends decoded samples to the 20 ms frame being filled, processing full frames. */
+  private write(src: Float32Array, length: number, nowMs: number): void {
+    const frame = this.frame;
+    let i = 0;
+    while (i < length) {
+      if (this.frameFill === 0) this.resyncIfStalled(nowMs);
+      const n = Math.min(length - i, frame.length - this.frameFill);
+      const fill = this.frameFill;
+      for (let j = 0; j < n; j++) frame[fill + j] = src[i + j];
+      this.frameFill = fill + n;
+      i += n;
+      if (this.frameFill === frame.length) this.processFrame(frame.length, nowMs);
+    }
+  }
+
+  /**
+   * A station that stalled for longer than the grace would write into buckets that are
+   * already final. Move its timeline forward to now: the gap stays silent in the segments.
+   */
+  private resyncIfStalled(nowMs: number): void {
+    const tl = this.timeline as StationTimeline;
+    if (this.ended || nowMs - tl.frameWallMs(this.frameIndex) <= this.spec.graceMs) return;
+    this.frameIndex = tl.frameAtOrAfter(nowMs - 20);
+    this.counters.resyncs++;
+  }
+
+  private processFrame(length: number, nowMs: number): void {
+    const tl = this.timeline as StationTimeline;
+    const bucketTs = tl.bucketOfFrame(this.frameIndex);
+    const offset = tl.sampleOffsetInBucket(this.frameIndex);
+    const frame = this.frame;
+    if (!this.frameConcealed) this.concealer.remember(frame, length);
+
+    let acc = this.current;
+    if (acc === null || acc.bucketTs !== bucketTs) acc = this.startBucket(bucketTs);
+    const late = acc === null;
+
+    const v = this.metricValues;
+    this.preMeter.process(frame, length);
+    readMeter(this.preMeter, v);
+    if (acc) {
+      acc.addMetrics(0, v);
+      toInt16(frame, acc.pre, offset, length);
+    }
+    this.chain.process(frame, length);
+    this.postMeter.process(frame, length);
+    readMeter(this.postMeter, v);
+    if (acc) {
+      acc.addMetrics(1, v);
+      toInt16(frame, acc.post, offset, length);
+      acc.markWritten(offset, length);
+    }
+    if (late) this.counters.late_frames++;
+    if (!this.frameConcealed) this.latency.record(performance.timeOrigin + performance.now() - this.frameArrivalMs);
+
+    this.frameIndex++;
+    this.frameFill = 0;
+    this.frameConcealed = false;
+  }
+
+  /** Opens the accumulator of a new bucket, applying the knob changes scheduled for it. */
+  private startBucket(bucketTs: number): BucketAccumulator | null {
+    if (bucketTs <= this.lastFinalizedBucketTs) return null;
+    if (this.current !== null) this.closedBuckets.push(this.current);
+    let change: PendingKnobs | undefined;
+    while (this.pending.length > 0 && this.pending[0].applyAtBucketTs <= bucketTs) change = this.pending.shift();
+    if (change !== undefined) {
+      this.knobs = change.knobs;
+      this.configVersion = change.configVersion;
+      this.lastKnobEventId = change.eventId;
+      this.chain.setKnobs(change.knobs);
+    }
+    const tl = this.timeline as StationTimeline;
+    this.current = new BucketAccumulator(bucketTs, tl.bucketSamples, this.knobs, this.configVersion, this.lastKnobEventId);
+    return this.current;
+  }
+
+  private finalizeComplete(nowMs: number, all: boolean): void {
+    const { bucketMs, graceMs } = this.spec;
+    while (this.closedBuckets.length > 0 && (all || nowMs >= this.closedBuckets[0].bucketTs + bucketMs + graceMs)) {
+      this.finalize(this.closedBuckets.shift() as BucketAccumulator);
+    }
+    const cur = this.current;
+    if (cur !== null && (all || nowMs >= cur.bucketTs + bucketMs + graceMs)) {
+      this.current = null;
+      this.finalize(cur);
+    }
+  }
+
+  private finalize(acc: BucketAccumulator): void {
+    this.lastFinalizedBucketTs = Math.max(this.lastFinalizedBucketTs, acc.bucketTs);
+    if (acc.frames === 0) return;
+    this.events.bucket({
+      traceId: this.spec.traceId,
+      stationKey: this.spec.stationKey,
+      bucketTs: acc.bucketTs,
+      bucketMs: this.spec.bucketMs,
+      sampleRate: this.spec.sampleRate,
+      metrics: acc.metrics(),
+      knobs: acc.knobs,
+      configVersion: acc.configVersion,
+      lastKnobEventId: acc.lastKnobEventId,
+      ingest: { ...this.counters },
+      sampleStart: acc.sampleStart,
+      samples: acc.sampleEnd,
+      pre: acc.pre,
+      post: acc.post,
+    });
+  }
+
+  private reportDecodeError(code: string, message: string): void {
+    this.counters.decode_errors++;
+    this.events.decodeError(code, message);
+  }
+
+  private emitStatus(nowMs: number): void {
+    if (nowMs - this.lastStatusAtMs < STATUS_INTERVAL_MS) return;
+    if (this.statusState === 'ok' && this.statusDue) {
+      this.statusState = 'backpressure';
+    } else if (this.statusState === 'backpressure' && nowMs - this.lastDropAtMs >= STATUS_INTERVAL_MS) {
+      this.statusState = 'ok';
+    } else if (this.statusState !== 'backpressure') {
+      return;
+    }
+    this.statusDue = false;
+    this.lastStatusAtMs = nowMs;
+    this.events.status(this.statusState, this.counters.frames_dropped, this.queue.depth);
+  }
+}
+
+function readMeter(m: FrameMeter, out: Float64Array): void {
+  out[0] = m.rmsDbfs;
+  out[1] = m.peakDbfs;
+  out[2] = m.clippingRatio;
+  out[3] = m.dcOffset;
+  out[4] = m.momentaryLufs;
+}
+
+/** Float [-1, 1) to 16-bit PCM at `offset`, clamping what the chain pushed past full scale. */
+function toInt16(src: Float32Array, dst: Int16Array, offset: number, length: number): void {
+  for (let i = 0; i < length; i++) {
+    const s = src[i] * 32768;
+    dst[offset + i] = s >= 32767 ? 32767 : s <= -32768 ? -32768 : Math.round(s);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * A media worker: runs the pipelines of the stations assigned to it, off the control
+ * plane's event loop. It talks to the control plane only through the messages of
+ * `messages.ts`; it does no I/O of its own.
+ */
+import { parentPort } from 'node:worker_threads';
+import { LatencyHistogram } from './latency-histogram.ts';
+import type { FromWorker, StationSpec, ToWorker } from './messages.ts';
+import { readPacketBatch } from './packet-batch.ts';
+import { Station } from './station.ts';
+
+const TICK_MS = 10;
+const STATS_INTERVAL_MS = 1000;
+
+const port = parentPort;
+if (port === null) throw new Error('media worker must run in a worker thread');
+
+const stations = new Map<number, Station>();
+const latency = new LatencyHistogram();
+const now = (): number => performance.timeOrigin + performance.now();
+
+function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
+  port!.postMessage(msg, transfer ?? []);
+}
+
+function addStation(spec: StationSpec): void {
+  const id = spec.id;
+  const station = new Station(spec, {
+    bucket: (record) => send({ type: 'bucket', record }, [record.pre.buffer as ArrayBuffer, record.post.buffer as ArrayBuffer]),
+    status: (state, droppedFrames, queueDepth) => send({ type: 'status', id, state, droppedFrames, queueDepth }),
+    decodeError: (code, message) => send({ type: 'decode_error', id, code, message }),
+  }, latency);
+  stations.set(id, station);
+}
+
+function closeFinished(): void {
+  for (const [id, s] of stations) {
+    if (s.finished) {
+      s.close();
+      stations.delete(id);
+      send({ type: 'closed', id, counters: s.stats().counters });
+    }
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'packets': {
+      const t = now();
+      const touched = new Set<Station>();
+      for (const p of readPacketBatch(msg.buffer, msg.bytes)) {
+        const s = stations.get(p.stationId);
+        if (s === undefined) continue;
+        s.enqueue(p, t);
+        touched.add(s);
+      }
+      for (const s of touched) s.pump(t);
+      break;
+    }
+    case 'add':
+      addStation(msg.spec);
+      break;
+    case 'end':
+      stations.get(msg.id)?.end(now());
+      break;
+    case 'schedule': {
+      const s = stations.get(msg.id);
+      const refusal = s === undefined ? 'unknown_station' : s.schedule(msg.applyAtBucketTs, msg.knobs, msg.configVersion, msg.eventId);
+      if (refusal === null) send({ type: 'scheduled', reqId: msg.reqId, ok: true });
+      else send({ type: 'scheduled', reqId: msg.reqId, ok: false, refusal, currentBucketTs: s?.currentBucketTs() ?? null });
+      break;
+    }
+    case 'flush': {
+      const t = now();
+      for (const s of stations.values()) s.flush(t);
+      closeFinished();
+      send({ type: 'flushed', reqId: msg.reqId });
+      break;
+    }
+  }
+});
+
+setInterval(() => {
+  const t = now();
+  for (const s of stations.values()) s.tick(t);
+  closeFinished();
+}, TICK_MS);
+
+setInterval(() => {
+  const bins = latency.bins.slice();
+  send(
+    {
+      type: 'stats',
+      stations: [...stations.values()].map((s) => s.stats()),
+      latencyBins: bins,
+      latencyCount: latency.count,
+      latencyMaxMs: latency.maxMs,
+    },
+    [bins.buffer],
+  );
+  latency.reset();
+}, STATS_INTERVAL_MS);
+
+send({ type: 'ready' });

@@ -1,0 +1,205 @@
+/**
+ * The relay: wires the store, the segment store, the media worker pool, the live registry
+ * and the HTTP server together, and owns their lifecycle. `stop()` is the SIGTERM path:
+ * every accepted packet is processed and every bucket finalized and written.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import { BucketWriter } from './buckets/bucket-writer.ts';
+import { validateConfig, type RelayConfig } from './config.ts';
+import { CLOSE } from './errors.ts';
+import { buildServer } from './http/server.ts';
+import { IngestConnection } from './ingest/ingest-connection.ts';
+import { newIngestCounters, type IngestCounters } from './ingest/ingest-counters.ts';
+import { LiveRegistry, type ScheduleRequest, type ScheduleResult } from './live/live-registry.ts';
+import type { IngestCounters as StationCounters } from './media/messages.ts';
+import { MediaPool } from './media/pool.ts';
+import { SegmentStore } from './store/segment-store.ts';
+import { Store } from './store/store.ts';
+
+const VERSION = '0.1.0';
+
+export class Relay {
+  readonly store: Store;
+  readonly segments: SegmentStore;
+  readonly pool: MediaPool;
+  readonly registry: LiveRegistry;
+  readonly writer: BucketWriter;
+  readonly counters: IngestCounters = newIngestCounters();
+  private app: FastifyInstance | null = null;
+  private readonly sockets = new Set<WebSocket>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly startedAt = Date.now();
+  private stopping: Promise<void> | null = null;
+  /** Counters of stations whose pipelines have closed, so relay totals never go down. */
+  private readonly closedTotals = { frames_dropped: 0, frames_concealed: 0, late_frames: 0, resyncs: 0 };
+  url = '';
+
+  private constructor(readonly config: RelayConfig) {
+    mkdirSync(config.dataDir, { recursive: true });
+    this.store = new Store(join(config.dataDir, 'tapwire.sqlite'));
+    this.segments = new SegmentStore(join(config.dataDir, 'segments'), this.store, {
+      maxAgeMs: config.segmentMaxAgeMs,
+      maxBytes: config.segmentMaxBytes,
+    });
+    this.writer = new BucketWriter(this.store, this.segments, {
+      written: () => undefined,
+      failed: (r, err) => this.app?.log.error({ err, trace_id: r.traceId, station_key: r.stationKey }, 'bucket write failed'),
+    });
+    this.pool = new MediaPool(config.mediaWorkers, {
+      bucket: (record) => this.writer.enqueue(record),
+      status: (id, state, dropped, depth) => {
+        const s = this.registry.byPool(id);
+        s?.owner.onStatus(s, state, dropped, depth);
+      },
+      decodeError: (id, code, message) => {
+        const s = this.registry.byPool(id);
+        s?.owner.onDecodeError(s, code, message);
+      },
+      closed: (id, counters) => {
+        this.addClosedTotals(counters);
+        this.registry.onPipelineClosed(id);
+      },
+      workerFailed: (ids, err) => {
+        this.app?.log.error({ err }, `media worker failed; ${ids.length} stations lost`);
+        for (const id of ids) {
+          const s = this.registry.byPool(id);
+          if (s === undefined) continue;
+          this.registry.end(s, 'media_worker_failed', Date.now());
+          s.owner.onStationLost(s, 'media worker failed');
+          this.registry.onPipelineClosed(id);
+        }
+      },
+    });
+    this.registry = new LiveRegistry(config, this.store, this.pool);
+  }
+
+  static async start(config: RelayConfig): Promise<Relay> {
+    const relay = new Relay(validateConfig(config));
+    await relay.init();
+    return relay;
+  }
+
+  private async init(): Promise<void> {
+    const ended = this.store.endOpenOnRestart(Date.now());
+    await this.segments.init();
+    await this.pool.start();
+    this.app = await buildServer({
+      config: this.config,
+      onIngest: (socket) => this.acceptIngest(socket),
+      health: () => this.health(),
+      stats: () => this.stats(),
+    });
+    if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
+    this.sweepTimer = setInterval(() => {
+      void this.writer.exclusive(() => this.segments.sweep(Date.now()));
+    }, this.config.retentionSweepMs);
+    this.sweepTimer.unref();
+    await this.writer.exclusive(() => this.segments.sweep(Date.now()));
+    const address = await this.app.listen({ host: this.config.host, port: this.config.port });
+    this.url = address.replace('[::1]', '127.0.0.1');
+  }
+
+  get log(): FastifyInstance['log'] {
+    return (this.app as FastifyInstance).log;
+  }
+
+  /** The internal scheduling call: a knob change from the first sample of a future bucket. */
+  scheduleKnobs(req: ScheduleRequest): Promise<ScheduleResult> {
+    return this.registry.scheduleKnobs(req);
+  }
+
+  private acceptIngest(socket: WebSocket): void {
+    if (this.stopping) {
+      socket.close(CLOSE.goingAway, 'relay is shutting down');
+      return;
+    }
+    this.counters.connections++;
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    new IngestConnection(
+      socket,
+      this.registry,
+      this.pool,
+      { maxMessageBytes: this.config.maxMessageBytes, maxSourcesPerConnection: this.config.maxSourcesPerConnection, bucketMs: this.config.bucketMs },
+      this.counters,
+    );
+  }
+
+  private addClosedTotals(c: StationCounters | undefined): void {
+    if (c === undefined) return;
+    this.closedTotals.frames_dropped += c.frames_dropped;
+    this.closedTotals.frames_concealed += c.frames_concealed;
+    this.closedTotals.late_frames += c.late_frames;
+    this.closedTotals.resyncs += c.resyncs;
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      media_workers: this.pool.workerCount,
+      live_stations: this.registry.liveStationCount(),
+    };
+  }
+
+  /** Counters per relay and per live station. */
+  stats(): Record<string, unknown> {
+    const totals = { ...this.closedTotals };
+    const stations = [];
+    for (const t of this.registry.activeTraces()) {
+      for (const s of t.stations) {
+        const st = s.poolId === null ? undefined : this.pool.stats(s.poolId);
+        if (st) {
+          totals.frames_dropped += st.counters.frames_dropped;
+          totals.frames_concealed += st.counters.frames_concealed;
+          totals.late_frames += st.counters.late_frames;
+          totals.resyncs += st.counters.resyncs;
+        }
+        stations.push({ trace_id: s.traceId, station_key: s.stationKey, queue_depth: st?.queueDepth ?? 0, config_version: s.configVersion, ...(st?.counters ?? {}) });
+      }
+    }
+    const lat = this.pool.latency;
+    return {
+      relay: {
+        connections: this.counters.connections,
+        frames_received: this.counters.framesReceived,
+        bytes_received: this.counters.bytesReceived,
+        decode_errors: this.counters.decodeErrors,
+        protocol_errors: this.counters.protocolErrors,
+        ...totals,
+        buckets_written: this.writer.written,
+        write_backlog: this.writer.backlog,
+        segment_bytes: this.segments.bytesOnDisk,
+      },
+      pipeline_latency_ms: { frames: lat.count, p50: lat.quantile(0.5), p99: lat.quantile(0.99), max: lat.maxMs },
+      stations,
+    };
+  }
+
+  /** Resets the pipeline latency histogram (benchmarks measure one window at a time). */
+  resetLatency(): void {
+    this.pool.latency.reset();
+  }
+
+  /** Graceful stop (SIGTERM): end every station, finalize and write every bucket, close. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
+    // Closing ends each connection's stations (their queues drain in the workers).
+    const now = Date.now();
+    for (const t of this.registry.activeTraces()) for (const s of t.stations) this.registry.end(s, 'relay_stop', now);
+    await this.pool.flush();
+    await this.writer.drain();
+    await this.pool.close();
+    await this.app?.close();
+    this.store.close();
+  }
+}

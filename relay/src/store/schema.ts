@@ -1,0 +1,65 @@
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
+ * Times are epoch milliseconds (UTC); JSON columns hold the shapes of protocol/.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE traces (
+    trace_id   TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('live', 'recorded')),
+    started_at INTEGER NOT NULL,
+    ended_at   INTEGER,
+    call_id    TEXT
+  );
+  CREATE TABLE stations (
+    trace_id    TEXT NOT NULL REFERENCES traces(trace_id),
+    station_key TEXT NOT NULL,
+    label       TEXT,
+    codec       TEXT NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    stream_id   TEXT NOT NULL UNIQUE,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    end_reason  TEXT,
+    ordinal     INTEGER NOT NULL,
+    PRIMARY KEY (trace_id, station_key)
+  );
+  CREATE TABLE buckets (
+    trace_id           TEXT NOT NULL,
+    station_key        TEXT NOT NULL,
+    bucket_ts          INTEGER NOT NULL,
+    bucket_ms          INTEGER NOT NULL,
+    sample_rate        INTEGER NOT NULL,
+    metrics            TEXT NOT NULL,
+    knobs              TEXT NOT NULL,
+    config_version     INTEGER NOT NULL,
+    last_knob_event_id INTEGER,
+    ingest             TEXT NOT NULL,
+    sample_start       INTEGER NOT NULL,
+    samples            INTEGER NOT NULL,
+    pre_path           TEXT,
+    post_path          TEXT,
+    segment_bytes      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (trace_id, station_key, bucket_ts),
+    FOREIGN KEY (trace_id, station_key) REFERENCES stations(trace_id, station_key)
+  );
+  CREATE INDEX buckets_with_segments ON buckets(bucket_ts) WHERE pre_path IS NOT NULL;
+  CREATE TABLE knob_events (
+    id                 INTEGER PRIMARY KEY,
+    trace_id           TEXT NOT NULL,
+    station_key        TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    apply_at_bucket_ts INTEGER NOT NULL,
+    knobs_requested    TEXT NOT NULL,
+    knobs_effective    TEXT NOT NULL,
+    source             TEXT,
+    reason             TEXT,
+    config_version     INTEGER NOT NULL,
+    idempotency_key    TEXT,
+    request_hash       TEXT,
+    FOREIGN KEY (trace_id, station_key) REFERENCES stations(trace_id, station_key)
+  );
+  CREATE INDEX knob_events_station ON knob_events(trace_id, station_key, id);
+  CREATE UNIQUE INDEX knob_events_idempotency ON knob_events(idempotency_key) WHERE idempotency_key IS NOT NULL;
+  `,
+];

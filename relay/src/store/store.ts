@@ -1,0 +1,243 @@
+/**
+ * The relay's store: traces, stations, complete buckets and knob events, in one SQLite file
+ * under the data dir (the embedded default of the `Store` port, ARCHITECTURE.md).
+ *
+ * WAL mode: a bucket row is committed in one transaction, so after a crash (even
+ * `kill -9`) every row is whole. Segment files are written before their row (see
+ * segment-store.ts), so a row never points at a file that is not there.
+ */
+import Database from 'better-sqlite3';
+import type { KnobValues } from '../../../protocol/knobs.ts';
+import type { BucketMetrics } from '../../../protocol/metrics.ts';
+import type { IngestCounters } from '../media/messages.ts';
+import { MIGRATIONS } from './schema.ts';
+
+export interface TraceRow {
+  trace_id: string;
+  kind: 'live' | 'recorded';
+  started_at: number;
+  ended_at: number | null;
+  call_id: string | null;
+}
+
+export interface StationRow {
+  trace_id: string;
+  station_key: string;
+  label: string | null;
+  codec: string;
+  sample_rate: number;
+  stream_id: string;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  ordinal: number;
+}
+
+export interface BucketRow {
+  trace_id: string;
+  station_key: string;
+  bucket_ts: number;
+  bucket_ms: number;
+  sample_rate: number;
+  metrics: BucketMetrics;
+  knobs: KnobValues;
+  config_version: number;
+  last_knob_event_id: number | null;
+  ingest: IngestCounters;
+  sample_start: number;
+  samples: number;
+  pre_path: string | null;
+  post_path: string | null;
+  segment_bytes: number;
+}
+
+export interface KnobEventRow {
+  id: number;
+  trace_id: string;
+  station_key: string;
+  created_at: number;
+  apply_at_bucket_ts: number;
+  knobs_requested: Record<string, number | boolean>;
+  knobs_effective: Record<string, number | boolean>;
+  source: string | null;
+  reason: string | null;
+  config_version: number;
+  idempotency_key: string | null;
+  request_hash: string | null;
+}
+
+type RawBucket = Omit<BucketRow, 'metrics' | 'knobs' | 'ingest'> & { metrics: string; knobs: string; ingest: string };
+
+export class Store {
+  readonly db: Database.Database;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a committed transaction survives a process crash; only a power
+    // loss may roll back the last ones.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** Marks whatever a previous process left open as ended (the relay restarted). */
+  endOpenOnRestart(nowMs: number): { traces: number; stations: number } {
+    return this.db.transaction(() => {
+      const stations = this.db
+        .prepare(
+          `UPDATE stations SET ended_at = COALESCE((SELECT MAX(bucket_ts + bucket_ms) FROM buckets b
+             WHERE b.trace_id = stations.trace_id AND b.station_key = stations.station_key), started_at),
+             end_reason = 'relay_restart' WHERE ended_at IS NULL`,
+        )
+        .run().changes;
+      const traces = this.db
+        .prepare(
+          `UPDATE traces SET ended_at = COALESCE((SELECT MAX(ended_at) FROM stations s WHERE s.trace_id = traces.trace_id), started_at)
+           WHERE ended_at IS NULL`,
+        )
+        .run().changes;
+      void nowMs;
+      return { traces, stations };
+    })();
+  }
+
+  insertTrace(t: TraceRow): void {
+    this.db.prepare('INSERT INTO traces (trace_id, kind, started_at, ended_at, call_id) VALUES (?, ?, ?, ?, ?)').run(t.trace_id, t.kind, t.started_at, t.ended_at, t.call_id);
+  }
+
+  reopenTrace(traceId: string): void {
+    this.db.prepare('UPDATE traces SET ended_at = NULL WHERE trace_id = ?').run(traceId);
+  }
+
+  endTrace(traceId: string, endedAt: number): void {
+    this.db.prepare('UPDATE traces SET ended_at = ? WHERE trace_id = ?').run(endedAt, traceId);
+  }
+
+  getTrace(traceId: string): TraceRow | undefined {
+    return this.db.prepare('SELECT * FROM traces WHERE trace_id = ?').get(traceId) as TraceRow | undefined;
+  }
+
+  insertStation(s: Omit<StationRow, 'ordinal'>): StationRow {
+    return this.db.transaction(() => {
+      const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM stations WHERE trace_id = ?').get(s.trace_id) as { n: number };
+      const row: StationRow = { ...s, ordinal: n };
+      this.db
+        .prepare(
+          `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal)
+           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal)`,
+        )
+        .run(row);
+      return row;
+    })();
+  }
+
+  endStation(traceId: string, stationKey: string, endedAt: number, reason: string): void {
+    this.db.prepare('UPDATE stations SET ended_at = ?, end_reason = ? WHERE trace_id = ? AND station_key = ?').run(endedAt, reason, traceId, stationKey);
+  }
+
+  getStation(traceId: string, stationKey: string): StationRow | undefined {
+    return this.db.prepare('SELECT * FROM stations WHERE trace_id = ? AND station_key = ?').get(traceId, stationKey) as StationRow | undefined;
+  }
+
+  listStations(traceId: string): StationRow[] {
+    return this.db.prepare('SELECT * FROM stations WHERE trace_id = ? ORDER BY ordinal').all(traceId) as StationRow[];
+  }
+
+  insertBucket(b: BucketRow): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO buckets (trace_id, station_key, bucket_ts, bucket_ms, sample_rate, metrics, knobs, config_version,
+           last_knob_event_id, ingest, sample_start, samples, pre_path, post_path, segment_bytes)
+         VALUES (@trace_id, @station_key, @bucket_ts, @bucket_ms, @sample_rate, @metrics, @knobs, @config_version,
+           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes)`,
+      )
+      .run({ ...b, metrics: JSON.stringify(b.metrics), knobs: JSON.stringify(b.knobs), ingest: JSON.stringify(b.ingest) });
+  }
+
+  getBucket(traceId: string, stationKey: string, bucketTs: number): BucketRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM buckets WHERE trace_id = ? AND station_key = ? AND bucket_ts = ?').get(traceId, stationKey, bucketTs) as RawBucket | undefined;
+    return raw && parseBucket(raw);
+  }
+
+  /** Buckets of a trace (optionally one station), ordered by bucket_ts then station ordinal. */
+  listBuckets(traceId: string, opts: { stationKey?: string; sinceBucketTs?: number; limit?: number; latest?: boolean } = {}): BucketRow[] {
+    const where = ['b.trace_id = @traceId'];
+    if (opts.stationKey !== undefined) where.push('b.station_key = @stationKey');
+    if (opts.sinceBucketTs !== undefined) where.push('b.bucket_ts > @sinceBucketTs');
+    const order = opts.latest ? 'DESC' : 'ASC';
+    const sql = `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
+      WHERE ${where.join(' AND ')} ORDER BY b.bucket_ts ${order}, s.ordinal ${order} LIMIT @limit`;
+    const rows = this.db.prepare(sql).all({ traceId, stationKey: opts.stationKey, sinceBucketTs: opts.sinceBucketTs, limit: opts.limit ?? -1 }) as RawBucket[];
+    const parsed = rows.map(parseBucket);
+    return opts.latest ? parsed.reverse() : parsed;
+  }
+
+  bucketRange(traceId: string, stationKey?: string): { first: number | null; last: number | null; count: number } {
+    const row = this.db
+      .prepare(`SELECT MIN(bucket_ts) AS first, MAX(bucket_ts) AS last, COUNT(*) AS count FROM buckets WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''}`)
+      .get(...(stationKey ? [traceId, stationKey] : [traceId])) as { first: number | null; last: number | null; count: number };
+    return row;
+  }
+
+  /** Total bytes of segment audio still on disk. */
+  segmentBytes(): number {
+    const { total } = this.db.prepare('SELECT COALESCE(SUM(segment_bytes), 0) AS total FROM buckets WHERE pre_path IS NOT NULL').get() as { total: number };
+    return total;
+  }
+
+  /** The oldest buckets that still have segment files, oldest first. */
+  oldestSegments(limit: number): { trace_id: string; station_key: string; bucket_ts: number; pre_path: string; post_path: string; segment_bytes: number }[] {
+    return this.db
+      .prepare('SELECT trace_id, station_key, bucket_ts, pre_path, post_path, segment_bytes FROM buckets WHERE pre_path IS NOT NULL ORDER BY bucket_ts ASC LIMIT ?')
+      .all(limit) as { trace_id: string; station_key: string; bucket_ts: number; pre_path: string; post_path: string; segment_bytes: number }[];
+  }
+
+  clearSegments(traceId: string, stationKey: string, bucketTs: number): void {
+    this.db.prepare('UPDATE buckets SET pre_path = NULL, post_path = NULL, segment_bytes = 0 WHERE trace_id = ? AND station_key = ? AND bucket_ts = ?').run(traceId, stationKey, bucketTs);
+  }
+
+  maxKnobEventId(): number {
+    const { id } = this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM knob_events').get() as { id: number };
+    return id;
+  }
+
+  insertKnobEvent(e: KnobEventRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO knob_events (id, trace_id, station_key, created_at, apply_at_bucket_ts, knobs_requested, knobs_effective, source, reason,
+           config_version, idempotency_key, request_hash)
+         VALUES (@id, @trace_id, @station_key, @created_at, @apply_at_bucket_ts, @knobs_requested, @knobs_effective, @source, @reason,
+           @config_version, @idempotency_key, @request_hash)`,
+      )
+      .run({ ...e, knobs_requested: JSON.stringify(e.knobs_requested), knobs_effective: JSON.stringify(e.knobs_effective) });
+  }
+
+  listKnobEvents(traceId: string, stationKey?: string): KnobEventRow[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM knob_events WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''} ORDER BY id`)
+      .all(...(stationKey ? [traceId, stationKey] : [traceId])) as (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & { knobs_requested: string; knobs_effective: string })[];
+    return rows.map((r) => ({ ...r, knobs_requested: JSON.parse(r.knobs_requested), knobs_effective: JSON.parse(r.knobs_effective) }));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function parseBucket(r: RawBucket): BucketRow {
+  return { ...r, metrics: JSON.parse(r.metrics), knobs: JSON.parse(r.knobs), ingest: JSON.parse(r.ingest) };
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { Biquad, kWeightingHighpassCoefficients, kWeightingShelfCoefficients } from './biquad.ts';
+import { CLIP_THRESHOLD, dbToAmp } from './constants.ts';
+import { FrameMeter } from './meters.ts';
+import { inBlocks, noise, sine } from './test-signals.ts';
+
+/** Runs buf through a new meter in blocks and returns the meter. */
+function measure(sampleRate: number, buf: Float32Array, block = 960): FrameMeter {
+  const m = new FrameMeter(sampleRate);
+  inBlocks(buf, block, (b, n) => m.process(b, n));
+  return m;
+}
+
+/** BS.1770-4 momentary loudness of the last 400 ms of buf, computed the slow, obvious way. */
+function referenceLufs(sampleRate: number, buf: Float32Array): number {
+  const shelf = new Biquad(kWeightingShelfCoefficients(sampleRate));
+  const rlb = new Biquad(kWeightingHighpassCoefficients(sampleRate));
+  const window = Math.round(0.4 * sampleRate);
+  let sum = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const y = rlb.processSample(shelf.processSample(buf[i]));
+    if (i >= buf.length - window) sum += y * y;
+  }
+  return -0.691 + 10 * Math.log10(sum / Math.min(window, buf.length));
+}
+
+describe('FrameMeter block meters', () => {
+  it('reads a -6 dBFS (0.5 peak) sine as -9.03 dBFS RMS and -6.02 dBFS peak', () => {
+    const m = measure(48000, sine(48000, 1000, 0.5, 960));
+    expect(m.rmsDbfs).toBeCloseTo(-9.0309, 3);
+    expect(m.peakDbfs).toBeCloseTo(-6.0206, 4);
+    expect(Math.abs(m.dcOffset)).toBeLessThan(1e-7);
+    expect(m.clippingRatio).toBe(0);
+  });
+
+  it('reads a full-scale square wave as 0 dBFS RMS and peak, all samples clipped', () => {
+    const sq = new Float32Array(960).map((_, i) => (i % 48 < 24 ? 1 : -1));
+    const m = measure(48000, sq);
+    expect(m.rmsDbfs).toBe(0);
+    expect(m.peakDbfs).toBe(0);
+    expect(m.clippingRatio).toBe(1);
+    expect(m.dcOffset).toBe(0);
+  });
+
+  it('reads silence as exactly -120 everywhere, with no NaN', () => {
+    const m = measure(48000, new Float32Array(48000));
+    expect(m.rmsDbfs).toBe(-120);
+    expect(m.peakDbfs).toBe(-120);
+    expect(m.momentaryLufs).toBe(-120);
+    expect(m.clippingRatio).toBe(0);
+    expect(m.dcOffset).toBe(0);
+  });
+
+  it('reads an empty block without NaN', () => {
+    const m = new FrameMeter(48000);
+    m.process(new Float32Array(0), 0);
+    expect([m.rmsDbfs, m.peakDbfs, m.momentaryLufs, m.clippingRatio, m.dcOffset]).toEqual([-120, -120, -120, 0, 0]);
+  });
+
+  it('reads the mean of a constant as its DC offset', () => {
+    const m = measure(48000, new Float32Array(960).fill(0.25));
+    expect(m.dcOffset).toBe(0.25);
+    expect(m.rmsDbfs).toBeCloseTo(-12.0412, 4);
+    const neg = measure(48000, new Float32Array(960).fill(-0.125));
+    expect(neg.dcOffset).toBe(-0.125);
+  });
+
+  it('counts samples at or beyond CLIP_THRESHOLD, both rails', () => {
+    const block = new Float32Array([1, -1, CLIP_THRESHOLD, -CLIP_THRESHOLD, 32766 / 32768, 1.5, 0, -0.5]);
+    const m = measure(48000, block);
+    expect(m.clippingRatio).toBe(5 / 8);
+    expect(m.peakDbfs).toBeCloseTo(20 * Math.log10(1.5), 6);
+  });
+
+  it('reads the expected clipping share of a sine driven 6 dB into the rails', () => {
+    // A 2.0-peak sine clipped at ±1: |2·sin θ| >= 32767/32768 for a share 1 − (2/π)·asin(CLIP/2) ≈ 2/3.
+    const s = sine(48000, 997, 2, 48000).map((v) => Math.max(-1, Math.min(1, v)));
+    const m = measure(48000, s, 48000);
+    expect(m.clippingRatio).toBeCloseTo(1 - (2 / Math.PI) * Math.asin(CLIP_THRESHOLD / 2), 3);
+    expect(m.peakDbfs).toBe(0);
+  });
+
+  it('reports each block on its own', () => {
+    const m = new FrameMeter(48000);
+    m.process(sine(48000, 1000, 1, 960), 960);
+    m.process(new Float32Array(960), 960);
+    expect(m.rmsDbfs).toBe(-120);
+    expect(m.peakDbfs).toBe(-120);
+  });
+
+  it('rejects a length beyond the buffer', () => {
+    expect(() => new FrameMeter(48000).process(new Float32Array(4), 5)).toThrow(RangeError);
+  });
+});
+
+describe('FrameMeter momentary loudness (BS.1770-4)', () => {
+  for (const fs of [8000, 16000, 44100, 48000]) {
+    it(`reads a 997 Hz sine of amplitude A as 20·log10(A) − 3.01 LUFS at ${fs} Hz`, () => {
+      for (const amplitude of [1, 0.5, dbToAmp(-20), dbToAmp(-50)]) {
+        for (const block of [128, Math.round(fs / 50)]) {
+          const m = measure(fs, sine(fs, 997, amplitude, fs), block);
+          expect(Math.abs(m.momentaryLufs - (20 * Math.log10(amplitude) - 3.0103))).toBeLessThan(0.1);
+        }
+      }
+    });
+  }
+
+  it('is exact to the standard at 48 kHz: a -20 dBFS 997 Hz sine reads -23.01 LUFS', () => {
+    const m = measure(48000, sine(48000, 997, 0.1, 48000));
+    expect(m.momentaryLufs).toBeCloseTo(-23.01, 2);
+  });
+
+  it('matches a direct computation over the last 400 ms after a long run, whatever the block size', () => {
+    const input = noise(48000 * 12 + 333, 0.3, 7);
+    const expected = referenceLufs(48000, input);
+    for (const block of [128, 960, 1021]) {
+      expect(measure(48000, input, block).momentaryLufs).toBeCloseTo(expected, 6);
+    }
+  });
+
+  it('averages over what has been seen until 400 ms have passed', () => {
+    const tone = 20 * Math.log10(0.5) - 3.0103;
+    const m = new FrameMeter(48000);
+    inBlocks(sine(48000, 997, 0.5, 4800), 480, (b, n) => m.process(b, n)); // 100 ms of tone
+    expect(Math.abs(m.momentaryLufs - tone)).toBeLessThan(0.1);
+    inBlocks(new Float32Array(4800), 480, (b, n) => m.process(b, n)); // + 100 ms of silence: half the energy
+    expect(Math.abs(m.momentaryLufs - (tone - 3.0103))).toBeLessThan(0.1);
+  });
+
+  it('forgets a tone 400 ms after it stopped, down to exactly -120', () => {
+    const tone = 20 * Math.log10(0.5) - 3.0103;
+    const m = new FrameMeter(48000);
+    inBlocks(sine(48000, 997, 0.5, 48000), 960, (b, n) => m.process(b, n));
+    inBlocks(new Float32Array(9600), 960, (b, n) => m.process(b, n)); // 200 ms of silence: half the window
+    expect(Math.abs(m.momentaryLufs - (tone - 3.0103))).toBeLessThan(0.05);
+    inBlocks(new Float32Array(38400), 960, (b, n) => m.process(b, n)); // 1 s of silence in all
+    expect(m.momentaryLufs).toBe(-120);
+  });
+
+  it('does not drift over a long run (the running sum is recomputed)', () => {
+    const block = noise(320, 0.9, 3);
+    const long = new FrameMeter(16000);
+    for (let i = 0; i < 50 * 600; i++) long.process(block, 320); // 10 minutes of 20 ms blocks
+    const short = new FrameMeter(16000);
+    for (let i = 0; i < 50 * 2; i++) short.process(block, 320); // the same periodic signal, 2 s
+    expect(long.momentaryLufs).toBeCloseTo(short.momentaryLufs, 9);
+    for (let i = 0; i < 50; i++) long.process(new Float32Array(320), 320);
+    expect(long.momentaryLufs).toBe(-120);
+  });
+
+  it('starts again from nothing after reset', () => {
+    const m = measure(48000, sine(48000, 997, 1, 48000));
+    m.reset();
+    expect(m.momentaryLufs).toBe(-120);
+    m.process(new Float32Array(960), 960);
+    expect(m.momentaryLufs).toBe(-120);
+  });
+
+  it('rejects sample rates it cannot design for', () => {
+    expect(() => new FrameMeter(0)).toThrow(RangeError);
+    expect(() => new FrameMeter(Number.NaN)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * Per-block meters of one mono tap: RMS, sample peak, clipping share, DC offset and
+ * momentary loudness (ITU-R BS.1770-4 K-weighting, 400 ms window).
+ *
+ * One pass over the block computes everything: the K-weighting cascade is written out in
+ * the loop with its state in locals rather than called through Biquad, because two meters
+ * per station for hundreds of stations make this the hottest loop of the relay.
+ * The input is only read (a meter is a tap; the chain processes its own buffer).
+ */
+
+import { kWeightingHighpassCoefficients, kWeightingShelfCoefficients, STATE_FLUSH } from './biquad.ts';
+import { ampToDb, CLIP_THRESHOLD, DB_FLOOR, powerToDb } from './constants.ts';
+
+/** BS.1770-4 §2.1 momentary window: 400 ms. */
+export const MOMENTARY_WINDOW_MS = 400;
+/** BS.1770-4 eq. 2: L = -0.691 + 10·log10(Σ Gi·zi); mono, so G = 1.0. */
+export const LOUDNESS_OFFSET_LU = -0.691;
+
+export class FrameMeter {
+  /** RMS of the last block, dBFS (full-scale sine = -3.01), floored at DB_FLOOR. */
+  rmsDbfs = DB_FLOOR;
+  /** Largest |x| of the last block, dBFS, floored at DB_FLOOR. */
+  peakDbfs = DB_FLOOR;
+  /** Share (0..1) of the last block's samples with |x| >= CLIP_THRESHOLD. */
+  clippingRatio = 0;
+  /** Mean of the last block (linear, full scale = 1). */
+  dcOffset = 0;
+  /** Momentary loudness, LUFS: the last 400 ms up to and including the last block (less while fewer have been seen). */
+  momentaryLufs = DB_FLOOR;
+
+  // K-weighting: shelf (s*) then RLB high-pass (h*, numerator [1, -2, 1] written into the
+  // loop), transposed direct form II.
+  private readonly sb0: number;
+  private readonly sb1: number;
+  private readonly sb2: number;
+  private readonly sa1: number;
+  private readonly sa2: number;
+  private readonly ha1: number;
+  private readonly ha2: number;
+  private s1 = 0;
+  private s2 = 0;
+  private h1 = 0;
+  private h2 = 0;
+
+  /** K-weighted squared samples of the last 400 ms (Float64 so the running sum subtracts exactly what it added). */
+  private readonly ring: Float64Array;
+  private write = 0;
+  private ringSum = 0;
+  /** Samples seen since reset, capped at the window length. */
+  private filled = 0;
+
+  constructor(sampleRate: number) {
+    if (!(sampleRate >= 1000 && sampleRate <= 384000)) {
+      throw new RangeError(`sampleRate must be 1000..384000 Hz, got ${sampleRate}`);
+    }
+    const s = kWeightingShelfCoefficients(sampleRate);
+    const h = kWeightingHighpassCoefficients(sampleRate);
+    this.sb0 = s.b0;
+    this.sb1 = s.b1;
+    this.sb2 = s.b2;
+    this.sa1 = s.a1;
+    this.sa2 = s.a2;
+    this.ha1 = h.a1;
+    this.ha2 = h.a2;
+    this.ring = new Float64Array(Math.round((sampleRate * MOMENTARY_WINDOW_MS) / 1000));
+  }
+
+  reset(): void {
+    this.s1 = this.s2 = this.h1 = this.h2 = 0;
+    this.ring.fill(0);
+    this.write = 0;
+    this.ringSum = 0;
+    this.filled = 0;
+    this.rmsDbfs = this.peakDbfs = this.momentaryLufs = DB_FLOOR;
+    this.clippingRatio = this.dcOffset = 0;
+  }
+
+  /** Measures x[0..length) and updates the five fields. x is not modified. */
+  process(x: Float32Array, length: number): void {
+    if (!(length >= 0 && length <= x.length)) {
+      throw new RangeError(`length must be 0..${x.length}, got ${length}`);
+    }
+    const sb0 = this.sb0, sb1 = this.sb1, sb2 = this.sb2, sa1 = this.sa1, sa2 = this.sa2;
+    const ha1 = this.ha1, ha2 = this.ha2;
+    let s1 = this.s1, s2 = this.s2, h1 = this.h1, h2 = this.h2;
+    const ring = this.ring;
+    const n = ring.length;
+    let w = this.write;
+    let ringSum = this.ringSum;
+    let wrapped = false;
+    let sum = 0, sumSq = 0, peak = 0, clipped = 0;
+
+    for (let i = 0; i < length; i++) {
+      const v = x[i];
+      sum += v;
+      sumSq += v * v;
+      const a = v < 0 ? -v : v;
+      if (a > peak) peak = a;
+      clipped += a >= CLIP_THRESHOLD ? 1 : 0;
+
+      // Stage 1, high shelf.
+      const u = sb0 * v + s1;
+      s1 = sb1 * v - sa1 * u + s2;
+      s2 = sb2 * v - sa2 * u;
+      // Stage 2, RLB high-pass with numerator [1, -2, 1].
+      const k = u + h1;
+      h1 = -2 * u - ha1 * k + h2;
+      h2 = u - ha2 * k;
+
+      const k2 = k * k;
+      ringSum += k2 - ring[w];
+      ring[w] = k2;
+      if (++w === n) {
+        w = 0;
+        wrapped = true;
+      }
+    }
+
+    if (wrapped) {
+      // Re-add the window from scratch once per 400 ms, so rounding in the running sum
+      // cannot accumulate over hours (costs one add per sample, amortized).
+      let exact = 0;
+      for (let j = 0; j < n; j++) exact += ring[j];
+      ringSum = exact;
+    }
+    this.s1 = s1 > STATE_FLUSH || s1 < -STATE_FLUSH ? s1 : 0;
+    this.s2 = s2 > STATE_FLUSH || s2 < -STATE_FLUSH ? s2 : 0;
+    this.h1 = h1 > STATE_FLUSH || h1 < -STATE_FLUSH ? h1 : 0;
+    this.h2 = h2 > STATE_FLUSH || h2 < -STATE_FLUSH ? h2 : 0;
+    this.write = w;
+    this.ringSum = ringSum;
+    const filled = this.filled + length;
+    this.filled = filled < n ? filled : n;
+
+    if (length > 0) {
+      this.rmsDbfs = powerToDb(sumSq / length);
+      this.peakDbfs = ampToDb(peak);
+      this.clippingRatio = clipped / length;
+      this.dcOffset = sum / length;
+    } else {
+      this.rmsDbfs = this.peakDbfs = DB_FLOOR;
+      this.clippingRatio = this.dcOffset = 0;
+    }
+    const lufs = this.filled > 0 ? LOUDNESS_OFFSET_LU + powerToDb(ringSum / this.filled) : DB_FLOOR;
+    this.momentaryLufs = lufs > DB_FLOOR ? lufs : DB_FLOOR;
+  }
+}
