@@ -20,6 +20,7 @@
  */
 
 import { dbToAmp } from './constants.ts';
+import { exp2Fast, log2Fast } from './fastmath.ts';
 
 export interface CompressorParams {
   /** Level where compression starts (centre of the knee), dBFS of sample peak. */
@@ -50,8 +51,9 @@ export const DEFAULT_COMPRESSOR: Readonly<CompressorParams> = {
   makeupDb: 0,
 };
 
-const LN_TO_DB = 20 / Math.LN10;
-const DB_TO_LN = Math.LN10 / 20;
+/** dB per octave of amplitude (20·log10 2) and its inverse, for the table-driven log2/exp2. */
+const DB_PER_LOG2 = 20 * Math.log10(2);
+const LOG2_PER_DB = 1 / DB_PER_LOG2;
 /** Gain reduction below which the detector counts as idle, dB (no exp per sample then). */
 const IDLE_DB = 1e-6;
 /** Detector state below which it is flushed to zero at block end, dB (avoids subnormals). */
@@ -111,10 +113,10 @@ export class Compressor {
     let y1 = this.y1, yL = this.yL;
     for (let i = 0; i < length; i++) {
       const x = buf[i];
-      const a = x < 0 ? -x : x;
+      const a = Math.abs(x);
       let xL = 0;
       if (a > kneeStart) {
-        const over = LN_TO_DB * Math.log(a) - t;
+        const over = DB_PER_LOG2 * log2Fast(a) - t;
         if (over >= halfKnee) xL = slope * over;
         else if (over > -halfKnee) {
           const k = over + halfKnee;
@@ -124,7 +126,7 @@ export class Compressor {
       const released = aR * y1 + bR * xL;
       y1 = xL > released ? xL : released;
       yL = aA * yL + bA * y1;
-      buf[i] = yL > IDLE_DB ? x * Math.exp((makeupDb - yL) * DB_TO_LN) : x * makeupAmp;
+      buf[i] = yL > IDLE_DB ? x * exp2Fast((makeupDb - yL) * LOG2_PER_DB) : x * makeupAmp;
     }
     this.y1 = y1 > FLUSH_DB ? y1 : 0;
     this.yL = yL > FLUSH_DB ? yL : 0;

@@ -62,7 +62,8 @@ export class NoiseGate {
     let g = this.gain, hold = this.holdLeft;
     for (let i = 0; i < length; i++) {
       const x = buf[i];
-      if (x > thr || -x > thr) hold = holdSamples;
+      // Math.abs, not a sign test: a branch on the sign of audio mispredicts half the time.
+      if (Math.abs(x) > thr) hold = holdSamples;
       else if (hold > 0) hold--;
       if (hold > 0) {
         if (g < 1) {

@@ -54,7 +54,7 @@ export class PeakLimiter {
       // 1 − (1 − g)·αR: reaches exactly 1.0 once the remaining reduction drops below 2⁻⁵³.
       g = 1 - (1 - g) * aR;
       const x = buf[i];
-      const a = x < 0 ? -x : x;
+      const a = Math.abs(x);
       if (a * g > ceiling) {
         g = ceiling / a;
         buf[i] = x < 0 ? negCeiling : ceiling;

@@ -94,7 +94,7 @@ export class FrameMeter {
       const v = x[i];
       sum += v;
       sumSq += v * v;
-      const a = v < 0 ? -v : v;
+      const a = Math.abs(v); // not a ternary: a branch on the sign of audio mispredicts half the time
       if (a > peak) peak = a;
       clipped += a >= CLIP_THRESHOLD ? 1 : 0;
 

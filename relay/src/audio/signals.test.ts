@@ -22,11 +22,14 @@ function rmsWindowsDbfs(x: Float32Array, window: number): number[] {
 }
 
 describe('sine', () => {
-  it('a -6 dBFS peak sine measures -6 dBFS peak and -9.03 dBFS RMS', () => {
+  it('a half-scale (-6.02 dBFS) sine measures -9.03 dBFS RMS; a -6.00 dBFS one -9.01', () => {
+    const half = sine(1000, 20 * Math.log10(0.5), 1, FS);
+    expect(half.length).toBe(48000);
+    expect(measurePeakDbfs(half)).toBeCloseTo(-6.02, 2);
+    expect(measureRmsDbfs(half)).toBeCloseTo(-9.03, 2);
     const x = sine(1000, -6, 1, FS);
-    expect(x.length).toBe(48000);
-    expect(measurePeakDbfs(x)).toBeCloseTo(-6, 2);
-    expect(measureRmsDbfs(x)).toBeCloseTo(-9.03, 2);
+    expect(measurePeakDbfs(x)).toBeCloseTo(-6, 3);
+    expect(measureRmsDbfs(x)).toBeCloseTo(-9.0103, 3);
   });
 
   it('a full-scale sine measures -3.01 dBFS RMS and starts at phase 0', () => {
@@ -76,7 +79,7 @@ describe('clippedSine', () => {
 
   it('clips a +20 dB drive at full scale, with the analytic RMS and clipped fraction', () => {
     const a = 10; // +20 dB
-    const x = clippedSine(1000, 20, 1, FS);
+    const x = clippedSine(997, 20, 2, FS); // 997 Hz: samples fall on all phases, not 48 fixed ones
     expect(measurePeakDbfs(x)).toBe(0);
     // A·sin clipped at 1 (θc = asin(1/A)): mean square = (2/π)[A²(θc/2 - sin(2θc)/4) + π/2 - θc].
     const tc = Math.asin(1 / a);
@@ -92,8 +95,11 @@ describe('speechLike', () => {
 
   it('has the requested RMS over its full length and peaks below full scale', () => {
     expect(measureRmsDbfs(x)).toBeCloseTo(-20, 2);
-    expect(measurePeakDbfs(x)).toBeLessThan(-3);
-    expect(measurePeakDbfs(x)).toBeGreaterThan(-14);
+    for (const seed of [1, 2, 3]) {
+      const y = seed === 3 ? x : speechLike(-20, 20, 16000, seed);
+      expect(measurePeakDbfs(y)).toBeLessThan(-0.5);
+      expect(measurePeakDbfs(y)).toBeGreaterThan(-8);
+    }
   });
 
   it('pauses and modulates like speech', () => {
@@ -148,7 +154,7 @@ describe('measurements and conversions', () => {
   it('measures a sub-range', () => {
     const x = new Float32Array(200);
     x.set(sine(1000, -6, 100 / FS, FS), 100);
-    expect(measureRmsDbfs(x, 100, 196)).toBeCloseTo(-9.03, 2); // two whole cycles
+    expect(measureRmsDbfs(x, 100, 196)).toBeCloseTo(-9.0103, 3); // two whole cycles
     expect(measurePeakDbfs(x, 0, 100)).toBe(-Infinity);
   });
 

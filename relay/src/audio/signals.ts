@@ -106,8 +106,10 @@ class Resonator {
  * syllables separated by 250-700 ms of digital silence; each syllable (120-300 ms, a
  * raised-cosine envelope, so about 4 syllables a second) is either voiced (a sawtooth glottal
  * source at a gliding 95-230 Hz through two formant resonators) or, one time in four,
- * unvoiced (high-passed noise, like a fricative). The whole signal is scaled so its RMS over
- * the full length, pauses included, is `rmsDbfs`. Peaks sit about 12-15 dB above the RMS.
+ * unvoiced (high-passed noise, like a fricative), at a level within ±3 dB of the others.
+ * The whole signal is scaled so its RMS over the full length, pauses included, is `rmsDbfs`.
+ * Peaks sit 17-19 dB above that RMS, as in real speech: keep rmsDbfs at or below -20 to
+ * stay clear of full scale.
  */
 export function speechLike(rmsDbfs: number, seconds: number, sampleRate: number, seed = 1): Float32Array {
   const n = sampleCount(seconds, sampleRate);
@@ -129,7 +131,9 @@ export function speechLike(rmsDbfs: number, seconds: number, sampleRate: number,
       let phase = 0;
       let hpPrevIn = 0;
       let hpPrevOut = 0;
+      const start = i;
       const end = Math.min(n, i + len);
+      const levelDb = between(-3, 3);
       for (let k = 0; i < end; i++, k++) {
         const t = k / len;
         const env = Math.sin(Math.PI * t) ** 2;
@@ -148,6 +152,13 @@ export function speechLike(rmsDbfs: number, seconds: number, sampleRate: number,
           v = 0.15 * hp;
         }
         x[i] = env * v;
+      }
+      // Each syllable at its own level within ±3 dB: the formant/pitch draw alone would spread
+      // syllable levels over 20 dB and let one syllable set the peak.
+      const syllableDbfs = measureRmsDbfs(x, start, end);
+      if (Number.isFinite(syllableDbfs)) {
+        const g = dbToGain(levelDb - syllableDbfs);
+        for (let k = start; k < end; k++) x[k] *= g;
       }
       i += Math.round(between(0.0, 0.06) * sampleRate); // gap between syllables
     }

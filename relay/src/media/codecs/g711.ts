@@ -4,11 +4,12 @@
  * Decoding is a 256-entry table of the G.711 reconstruction values (Tables 2a/2b, as 16-bit
  * linear) divided by 32768, so a decoded block is one table lookup per sample and allocates
  * nothing. Encoding follows the classic reference code (Sun Microsystems' public-domain
- * g711.c, the algorithm ITU-T G.191's STL implements): G.711 is defined on 14-bit (mu-law) and
- * 13-bit (A-law) linear PCM; 16-bit input is first rounded to that precision (round half up),
- * as SoX does, and the result matches `sox -e mu-law` / `-e a-law` byte for byte. ffmpeg
- * differs at segment edges, where it picks the nearest reconstruction level instead of the
- * G.711 decision level.
+ * g711.c, which SoX uses): G.711 is defined on 14-bit (mu-law) and 13-bit (A-law) linear PCM,
+ * so 16-bit input is first rounded to that precision (round half up). The result matches
+ * `sox -e mu-law` / `-e a-law` byte for byte over all 65536 inputs. ITU-T G.191's reference
+ * truncates instead of rounding (2 to 4 inputs per decision level differ); ffmpeg differs at
+ * segment edges, where it picks the nearest reconstruction level rather than the G.711
+ * decision level (up to about a half step away).
  */
 
 function ulawToLinear(code: number): number {
