@@ -91,6 +91,7 @@ export class Relay {
       onIngest: (socket) => this.acceptIngest(socket),
       health: () => this.health(),
       stats: () => this.stats(),
+      resetLatency: () => this.resetLatency(),
     });
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     this.sweepTimer = setInterval(() => {

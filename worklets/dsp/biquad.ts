@@ -19,7 +19,8 @@ export interface BiquadCoefficients {
 /**
  * State magnitude below which it is flushed to zero at the end of a block (-300 dB). After
  * seconds of digital silence a decaying state would otherwise reach subnormal doubles, which
- * x86 processes through slow microcode assists.
+ * x86 processes through slow microcode assists. The same test turns a NaN state (from a NaN
+ * sample) back into 0, so one bad sample costs one block, not the rest of the stream.
  */
 export const STATE_FLUSH = 1e-15;
 
@@ -62,7 +63,7 @@ export class Biquad {
     for (let i = 0; i < length; i++) {
       const x = buf[i];
       const y = b0 * x + z1;
-      z1 = b1 * x - a1 * y + z2;
+      z1 = b1 * x + z2 - a1 * y; // feedback last: shortest loop-carried dependency chain
       z2 = b2 * x - a2 * y;
       buf[i] = y;
     }
@@ -73,7 +74,7 @@ export class Biquad {
   /** Filters one sample (for tests and odd paths; blocks should use process). */
   processSample(x: number): number {
     const y = this.b0 * x + this.z1;
-    this.z1 = this.b1 * x - this.a1 * y + this.z2;
+    this.z1 = this.b1 * x + this.z2 - this.a1 * y;
     this.z2 = this.b2 * x - this.a2 * y;
     return y;
   }

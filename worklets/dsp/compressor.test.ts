@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Compressor, type CompressorParams, KNEE_DB } from './compressor.ts';
 import { dbToAmp } from './constants.ts';
-import { db, inBlocks, noise, peak, sine } from './test-signals.ts';
+import { db, firstDifference, inBlocks, noise, peak, sine } from './test-signals.ts';
 
 const FS = 48000;
 const BASE: CompressorParams = { thresholdDbfs: -24, ratio: 4, attackMs: 10, releaseMs: 200, makeupDb: 0 };
@@ -48,7 +48,7 @@ describe('Compressor static curve (steady sines)', () => {
     const input = sine(FS, 1000, dbToAmp(-30), FS);
     const buf = input.slice();
     inBlocks(buf, 960, (b, n) => c.process(b, n));
-    expect(buf).toEqual(input);
+    expect(firstDifference(buf, input)).toBe(-1);
   });
 
   it('adds only the makeup gain below the knee', () => {
@@ -66,7 +66,7 @@ describe('Compressor static curve (steady sines)', () => {
     const input = noise(FS, 1);
     const buf = input.slice();
     inBlocks(buf, 960, (b, n) => c.process(b, n));
-    expect(buf).toEqual(input);
+    expect(firstDifference(buf, input)).toBe(-1);
   });
 });
 
@@ -127,7 +127,7 @@ describe('Compressor timing', () => {
     const c2 = new Compressor(FS);
     inBlocks(a, 128, (x, n) => c1.process(x, n));
     inBlocks(b, 1021, (x, n) => c2.process(x, n));
-    expect(a).toEqual(b);
+    expect(firstDifference(a, b)).toBe(-1);
     c1.reset();
     expect(c1.gainReductionDb).toBe(0);
   });

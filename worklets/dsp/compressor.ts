@@ -17,6 +17,9 @@
  * more than its mean.
  * Time constants are GMR's α = exp(−1/(τ·fs)): τ is the time to 63 % of a step (10 %–90 %
  * takes 2.2·τ).
+ * Cost: below the knee and with no reduction pending, no transcendental function runs;
+ * otherwise one table log2 and one table exp2 per sample (fastmath.ts, 2e-5 dB accurate),
+ * about a third of the cost of Math.log and Math.exp.
  */
 
 import { dbToAmp } from './constants.ts';

@@ -2,9 +2,9 @@
  * Units and level conversions shared by every kernel.
  *
  * Conventions: samples are linear Float32 with full scale at ±1.0 (the Int16 range divided
- * by 32768, see pcm.ts); levels are dBFS relative to a full-scale amplitude of 1.0 (so a
- * full-scale sine has a sample peak of 0 dBFS and an RMS of -3.01 dBFS, the AES17
- * convention would say 0 dB for both; we do not use it); loudness is LUFS (ITU-R BS.1770-4).
+ * by 32768, see pcm.ts). Levels are dBFS relative to an amplitude of 1.0, for peaks and RMS
+ * alike: a full-scale sine peaks at 0 dBFS and has an RMS of -3.01 dBFS (AES17 would call
+ * that RMS 0 dB FS; we do not use its +3 dB convention). Loudness is LUFS (ITU-R BS.1770-4).
  */
 
 /** The lowest level any meter reports (dBFS or LUFS). Silence reads exactly this, never -Infinity. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dbToAmp } from './constants.ts';
 import { GATE_CLOSED_DB, NoiseGate } from './gate.ts';
-import { db, inBlocks, peak, sine } from './test-signals.ts';
+import { db, firstDifference, inBlocks, peak, sine } from './test-signals.ts';
 
 const FS = 48000;
 
@@ -23,7 +23,7 @@ describe('NoiseGate', () => {
     const out = input.slice();
     inBlocks(out, 128, (b, n) => g.process(b, n));
     expect(Math.abs(gainDb(input, out, FS / 2, FS))).toBeLessThan(0.1);
-    expect(out.subarray(FS / 2)).toEqual(input.subarray(FS / 2)); // open is exactly unity
+    expect(firstDifference(out.subarray(FS / 2), input.subarray(FS / 2))).toBe(-1); // open is exactly unity
   });
 
   it('attenuates a tone below the threshold by 80 dB in steady state', () => {
@@ -41,7 +41,7 @@ describe('NoiseGate', () => {
     const out = input.slice();
     const g = gateOf(-40);
     inBlocks(out, 960, (b, n) => g.process(b, n));
-    expect(out.subarray(FS)).toEqual(input.subarray(FS));
+    expect(firstDifference(out.subarray(FS), input.subarray(FS))).toBe(-1);
   });
 
   it('opens in 1 ms, holds 50 ms and closes over 100 ms', () => {

@@ -3,9 +3,9 @@
  *
  * Attack is instantaneous (the gain drops on the very sample that would exceed the
  * threshold, to exactly threshold/|x|), release recovers the gain towards unity
- * exponentially with RELEASE_MS as time constant. With no look-ahead the first sample of a
- * transient is cut rather than ducked ahead of time, a hard clip of at most one sample's
- * worth per attack; that is the price of adding no latency to a live path.
+ * exponentially with LIMITER_RELEASE_MS as time constant. With no look-ahead the gain
+ * cannot duck ahead of a transient: on its first sample the limiter acts like a hard clip
+ * (some distortion on fast peaks), the price of adding no latency to a live path.
  * Below the threshold with the gain recovered, samples pass bit for bit (gain exactly 1).
  */
 

@@ -148,6 +148,15 @@ describe('FrameMeter momentary loudness (BS.1770-4)', () => {
     expect(long.momentaryLufs).toBe(-120);
   });
 
+  it('leaves no rounding residue from a burst far over full scale (the running sum is refreshed)', () => {
+    const m = new FrameMeter(48000);
+    inBlocks(noise(19200, 1000, 4), 960, (b, n) => m.process(b, n)); // +60 dBFS, 400 ms
+    inBlocks(new Float32Array(2 * 19200), 960, (b, n) => m.process(b, n)); // two windows of silence
+    const quiet = sine(48000, 997, dbToAmp(-90), 19200);
+    inBlocks(quiet, 960, (b, n) => m.process(b, n));
+    expect(m.momentaryLufs).toBeCloseTo(-93.01, 1);
+  });
+
   it('starts again from nothing after reset', () => {
     const m = measure(48000, sine(48000, 997, 1, 48000));
     m.reset();
@@ -159,5 +168,6 @@ describe('FrameMeter momentary loudness (BS.1770-4)', () => {
   it('rejects sample rates it cannot design for', () => {
     expect(() => new FrameMeter(0)).toThrow(RangeError);
     expect(() => new FrameMeter(Number.NaN)).toThrow(RangeError);
+    expect(() => new FrameMeter(4000)).toThrow(RangeError);
   });
 });

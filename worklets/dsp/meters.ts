@@ -45,13 +45,21 @@ export class FrameMeter {
   /** K-weighted squared samples of the last 400 ms (Float64 so the running sum subtracts exactly what it added). */
   private readonly ring: Float64Array;
   private write = 0;
+  /** Running sum of the ring: + each new square, − the square it overwrites. */
   private ringSum = 0;
+  /**
+   * Plain sum of the squares written since the write index last wrapped. At the wrap it is
+   * the sum of the whole ring, and replaces ringSum, so rounding in the running sum can
+   * never outlive 400 ms (and no rarely-run loop sits in the hot function to deoptimize it).
+   */
+  private freshSum = 0;
   /** Samples seen since reset, capped at the window length. */
   private filled = 0;
 
   constructor(sampleRate: number) {
-    if (!(sampleRate >= 1000 && sampleRate <= 384000)) {
-      throw new RangeError(`sampleRate must be 1000..384000 Hz, got ${sampleRate}`);
+    // The K-weighting shelf sits at 1.68 kHz: below 8 kHz sampling it is past Nyquist.
+    if (!(sampleRate >= 8000 && sampleRate <= 384000)) {
+      throw new RangeError(`sampleRate must be 8000..384000 Hz, got ${sampleRate}`);
     }
     const s = kWeightingShelfCoefficients(sampleRate);
     const h = kWeightingHighpassCoefficients(sampleRate);
@@ -70,6 +78,7 @@ export class FrameMeter {
     this.ring.fill(0);
     this.write = 0;
     this.ringSum = 0;
+    this.freshSum = 0;
     this.filled = 0;
     this.rmsDbfs = this.peakDbfs = this.momentaryLufs = DB_FLOOR;
     this.clippingRatio = this.dcOffset = 0;
@@ -87,7 +96,7 @@ export class FrameMeter {
     const n = ring.length;
     let w = this.write;
     let ringSum = this.ringSum;
-    let wrapped = false;
+    let freshSum = this.freshSum;
     let sum = 0, sumSq = 0, peak = 0, clipped = 0;
 
     for (let i = 0; i < length; i++) {
@@ -98,50 +107,45 @@ export class FrameMeter {
       if (a > peak) peak = a;
       clipped += a >= CLIP_THRESHOLD ? 1 : 0;
 
-      // Stage 1, high shelf.
+      // Stage 1, high shelf; then stage 2, RLB high-pass with numerator [1, -2, 1]. The
+      // feedback term is added last so the loop-carried chain is one add, one multiply and
+      // one subtract per stage (the loop is latency-bound, not throughput-bound).
       const u = sb0 * v + s1;
-      s1 = sb1 * v - sa1 * u + s2;
+      s1 = sb1 * v + s2 - sa1 * u;
       s2 = sb2 * v - sa2 * u;
-      // Stage 2, RLB high-pass with numerator [1, -2, 1].
       const k = u + h1;
-      h1 = -2 * u - ha1 * k + h2;
+      h1 = h2 - 2 * u - ha1 * k;
       h2 = u - ha2 * k;
 
       const k2 = k * k;
       ringSum += k2 - ring[w];
+      freshSum += k2;
       ring[w] = k2;
       if (++w === n) {
         w = 0;
-        wrapped = true;
+        ringSum = freshSum;
+        freshSum = 0;
       }
     }
 
-    if (wrapped) {
-      // Re-add the window from scratch once per 400 ms, so rounding in the running sum
-      // cannot accumulate over hours (costs one add per sample, amortized).
-      let exact = 0;
-      for (let j = 0; j < n; j++) exact += ring[j];
-      ringSum = exact;
-    }
     this.s1 = s1 > STATE_FLUSH || s1 < -STATE_FLUSH ? s1 : 0;
     this.s2 = s2 > STATE_FLUSH || s2 < -STATE_FLUSH ? s2 : 0;
     this.h1 = h1 > STATE_FLUSH || h1 < -STATE_FLUSH ? h1 : 0;
     this.h2 = h2 > STATE_FLUSH || h2 < -STATE_FLUSH ? h2 : 0;
     this.write = w;
     this.ringSum = ringSum;
+    this.freshSum = freshSum;
     const filled = this.filled + length;
     this.filled = filled < n ? filled : n;
 
-    if (length > 0) {
-      this.rmsDbfs = powerToDb(sumSq / length);
-      this.peakDbfs = ampToDb(peak);
-      this.clippingRatio = clipped / length;
-      this.dcOffset = sum / length;
-    } else {
-      this.rmsDbfs = this.peakDbfs = DB_FLOOR;
-      this.clippingRatio = this.dcOffset = 0;
-    }
-    const lufs = this.filled > 0 ? LOUDNESS_OFFSET_LU + powerToDb(ringSum / this.filled) : DB_FLOOR;
+    // An empty block reads as silence (all sums are 0); no branch for it, so a rare empty
+    // block cannot deoptimize this function.
+    const count = length > 0 ? length : 1;
+    this.rmsDbfs = powerToDb(sumSq / count);
+    this.peakDbfs = ampToDb(peak);
+    this.clippingRatio = clipped / count;
+    this.dcOffset = sum / count;
+    const lufs = LOUDNESS_OFFSET_LU + powerToDb(ringSum / (this.filled > 0 ? this.filled : 1));
     this.momentaryLufs = lufs > DB_FLOOR ? lufs : DB_FLOOR;
   }
 }

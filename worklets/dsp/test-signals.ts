@@ -52,3 +52,10 @@ export function inBlocks(buf: Float32Array, block: number, process: (b: Float32A
     process(view, view.length);
   }
 }
+
+/** Index of the first sample where a and b differ (=== , so 0 and -0 match), or -1 if they are identical. */
+export function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}

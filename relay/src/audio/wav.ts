@@ -64,9 +64,16 @@ export function wavHeader(dataBytes: number, sampleRate: number, channels = 1): 
 
 /** A mono 16-bit PCM WAV file of `samples`. */
 export function encodeWav(samples: Int16Array, sampleRate: number): Buffer {
-  const out = Buffer.alloc(HEADER_BYTES + samples.length * 2);
-  wavHeader(samples.length * 2, sampleRate, 1).copy(out, 0);
-  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], HEADER_BYTES + 2 * i);
+  return Buffer.concat([wavHeader(samples.length * 2, sampleRate, 1), int16LeBytes(samples)]);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The samples as little-endian bytes: a view of the same memory on little-endian machines. */
+export function int16LeBytes(samples: Int16Array): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  const out = Buffer.alloc(samples.length * 2);
+  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], 2 * i);
   return out;
 }
 

@@ -17,6 +17,7 @@ export interface ServerDeps {
   onIngest(socket: WebSocket): void;
   health(): Record<string, unknown>;
   stats(): Record<string, unknown>;
+  resetLatency(): void;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -49,7 +50,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/ws/ingest', { websocket: true }, (socket) => deps.onIngest(socket));
 
   app.get('/api/optimizer/knobs', async () => ({ success: true, knobs: KNOBS }));
-  app.get('/api/relay/stats', async () => ({ success: true, ...deps.stats() }));
+  // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
+  app.get<{ Querystring: { reset_latency?: string } }>('/api/relay/stats', async (req) => {
+    const body = { success: true, ...deps.stats() };
+    if (req.query.reset_latency === '1') deps.resetLatency();
+    return body;
+  });
 
   const index = ['200.html', 'index.html'].map((f) => join(config.appDir, f)).find((p) => existsSync(p));
   if (index !== undefined) {

@@ -15,7 +15,7 @@ import type { KnobValues } from '../../../protocol/knobs.ts';
 import { Concealer } from '../../../worklets/dsp/plc.ts';
 import { FrameMeter } from '../../../worklets/dsp/meters.ts';
 import { ProcessingChain } from '../../../worklets/dsp/chain.ts';
-import { StationTimeline } from '../time/bucket-clock.ts';
+import { PROCESSING_FRAME_MS, StationTimeline } from '../time/bucket-clock.ts';
 import { createDecoder, DecodeError, type FrameDecoder } from './codecs/decoder.ts';
 import { BucketAccumulator } from './bucket-accumulator.ts';
 import { IngressQueue } from './ingress-queue.ts';
@@ -248,7 +248,7 @@ export class Station {
     const frame = this.frame;
     let i = 0;
     while (i < length) {
-      if (this.frameFill === 0) this.resyncIfStalled(nowMs);
+      if (this.frameFill === 0) this.resyncIfStalled();
       const n = Math.min(length - i, frame.length - this.frameFill);
       const fill = this.frameFill;
       for (let j = 0; j < n; j++) frame[fill + j] = src[i + j];
@@ -259,13 +259,15 @@ export class Station {
   }
 
   /**
-   * A station that stalled for longer than the grace would write into buckets that are
-   * already final. Move its timeline forward to now: the gap stays silent in the segments.
+   * A station whose packets arrive later than the grace behind its timeline (the sender
+   * stalled) would write into buckets that are already final. Move its timeline forward
+   * so this packet plays at its arrival: the gap stays silent in the segments. Arrival
+   * times, not the worker's clock, decide: a busy worker must not move anyone's audio.
    */
-  private resyncIfStalled(nowMs: number): void {
+  private resyncIfStalled(): void {
     const tl = this.timeline as StationTimeline;
-    if (this.ended || nowMs - tl.frameWallMs(this.frameIndex) <= this.spec.graceMs) return;
-    this.frameIndex = tl.frameAtOrAfter(nowMs - 20);
+    if (this.ended || this.frameArrivalMs - tl.frameWallMs(this.frameIndex) <= this.spec.graceMs) return;
+    this.frameIndex = tl.frameAtOrAfter(this.frameArrivalMs - PROCESSING_FRAME_MS);
     this.counters.resyncs++;
   }
 

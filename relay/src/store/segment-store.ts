@@ -7,9 +7,9 @@
  * under a real name. Retention deletes the oldest segments first, by age and by total
  * size; the bucket rows stay (their audio columns become null).
  */
-import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { encodeWav } from '../audio/wav.ts';
+import { int16LeBytes, wavHeader } from '../audio/wav.ts';
 import type { Store } from './store.ts';
 
 export interface RetentionPolicy {
@@ -49,17 +49,20 @@ export class SegmentStore {
     const dir = join(this.root, traceId, stationKey);
     await mkdir(dir, { recursive: true });
     const stamp = new Date(bucketTs).toISOString().replace(/[-:]/g, '').replace('.', '');
-    const files = [
-      { tap: 'PRE', data: encodeWav(pre, sampleRate) },
-      { tap: 'POST', data: encodeWav(post, sampleRate) },
-    ];
     let bytes = 0;
     const paths: string[] = [];
-    for (const f of files) {
-      const path = join(dir, `${stamp}.${f.tap}.wav`);
-      await writeFile(`${path}.tmp`, f.data);
+    for (const [tap, samples] of [['PRE', pre], ['POST', post]] as const) {
+      const path = join(dir, `${stamp}.${tap}.wav`);
+      // Header and samples go out in one writev, without copying the samples.
+      const chunks = [wavHeader(samples.byteLength, sampleRate, 1), int16LeBytes(samples)];
+      const fh = await open(`${path}.tmp`, 'w');
+      try {
+        await fh.writev(chunks);
+      } finally {
+        await fh.close();
+      }
       await rename(`${path}.tmp`, path);
-      bytes += f.data.length;
+      bytes += chunks[0].length + chunks[1].length;
       paths.push(relative(this.root, path));
     }
     this.totalBytes += bytes;

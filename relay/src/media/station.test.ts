@@ -1,0 +1,176 @@
+/**
+ * The station pipeline on a controlled clock: the playout clock, drop-oldest, concealment
+ * of sequence gaps, resync after a stall, and exact knob scheduling.
+ */
+import { describe, expect, it } from 'vitest';
+import { CODEC_IDS } from '../../../protocol/frame.ts';
+import { defaultKnobs, mergeKnobs } from '../../../protocol/knobs.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
+import type { BucketRecord, StationSpec } from './messages.ts';
+import type { PacketView } from './packet-batch.ts';
+import { Station } from './station.ts';
+
+const RATE = 8000;
+const FRAME = 160; // 20 ms at 8 kHz
+const T0 = Date.parse('2026-01-03T21:15:03.000Z'); // 2 s before a bucket boundary
+
+function spec(over: Partial<StationSpec> = {}): StationSpec {
+  return {
+    id: 1,
+    traceId: 'trace_test',
+    stationKey: 'st_test',
+    codec: 'pcm16',
+    sampleRate: RATE,
+    queueFrames: 48,
+    jitterAllowanceMs: 60,
+    bucketMs: 5000,
+    graceMs: 1000,
+    knobs: defaultKnobs(),
+    configVersion: 0,
+    lastKnobEventId: null,
+    ...over,
+  };
+}
+
+/** A 20 ms PCM16 frame holding a constant value (so frames can be told apart in the segment). */
+function packet(seq: number, value: number, arrivalMs: number): PacketView {
+  const pcm = new Int16Array(FRAME).fill(value);
+  return { stationId: 1, timestampMs: seq * 20, sequence: seq & 0xffff, codec: CODEC_IDS.pcm16, flags: 0, arrivalMs, payload: new Uint8Array(pcm.buffer) };
+}
+
+function harness(over: Partial<StationSpec> = {}) {
+  const buckets: BucketRecord[] = [];
+  const statuses: { state: string; dropped: number; depth: number }[] = [];
+  const errors: string[] = [];
+  const station = new Station(
+    spec(over),
+    {
+      bucket: (r) => buckets.push(r),
+      status: (state, dropped, depth) => statuses.push({ state, dropped, depth }),
+      decodeError: (code) => errors.push(code),
+    },
+    new LatencyHistogram(),
+  );
+  return { station, buckets, statuses, errors };
+}
+
+/** Segment sample values at each 20 ms frame start of a bucket. */
+function frameValues(r: BucketRecord): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < r.samples; i += FRAME) out.push(r.pre[i]);
+  return out;
+}
+
+describe('Station', () => {
+  it('maps samples to buckets by count, not arrival: late-arriving frames land where they belong', () => {
+    const { station, buckets } = harness();
+    // 150 frames (3 s) sent in real time, but frames 90-109 arrive 400 ms late in a burst.
+    for (let n = 0; n < 150; n++) {
+      const arrival = n >= 90 && n < 110 ? T0 + 110 * 20 : T0 + n * 20;
+      station.enqueue(packet(n, 100 + n, arrival), arrival);
+      station.tick(arrival);
+    }
+    station.end(T0 + 3000);
+    station.tick(T0 + 10_000);
+    expect(buckets.map((b) => new Date(b.bucketTs).toISOString())).toEqual(['2026-01-03T21:15:00.000Z', '2026-01-03T21:15:05.000Z']);
+    // Frame 100 (the 2nd s after the boundary) is at its place, however late it came.
+    expect(buckets[0].sampleStart).toBe(3 * RATE);
+    expect(frameValues(buckets[1]).slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, i) => 200 + i));
+    expect(buckets[1].metrics.PRE['pcm.rms_dbfs'].count).toBe(50);
+  });
+
+  it('consumes at the media rate: a sender 4x too fast fills the queue and loses its oldest frames', () => {
+    const { station, statuses } = harness();
+    let seq = 0;
+    for (let ms = 0; ms <= 2000; ms += 5) {
+      station.enqueue(packet(seq++, 1000, T0 + ms), T0 + ms); // one 20 ms frame every 5 ms
+      station.tick(T0 + ms);
+    }
+    const s = station.stats();
+    // 2 s of wall time let through 2 s (+ 60 ms allowance) of audio: 103 frames; 48 wait; the rest dropped.
+    expect(s.counters.frames_received).toBe(401);
+    expect(s.queueDepth).toBe(48);
+    expect(s.counters.frames_dropped).toBeGreaterThanOrEqual(401 - 48 - 104);
+    expect(s.counters.frames_dropped).toBeLessThanOrEqual(401 - 48 - 101);
+    expect(statuses[0]).toMatchObject({ state: 'backpressure' });
+    // Rate-limited: one status per second at most while dropping.
+    expect(statuses.length).toBeLessThanOrEqual(3);
+    // Once drops stop, the queue drains in real time and the station says ok.
+    for (let ms = 2005; ms <= 4500; ms += 10) station.tick(T0 + ms);
+    expect(station.stats().queueDepth).toBe(0);
+    expect(statuses.at(-1)).toMatchObject({ state: 'ok' });
+  });
+
+  it('conceals a gap in sequence numbers so the timeline stays in step', () => {
+    const { station, buckets } = harness();
+    for (let n = 0; n < 100; n++) {
+      if (n >= 40 && n < 43) continue; // three packets lost on the way
+      station.enqueue(packet(n, 1000, T0 + n * 20), T0 + n * 20);
+      station.tick(T0 + n * 20);
+    }
+    station.end(T0 + 2000);
+    station.tick(T0 + 10_000);
+    const all = buckets.flatMap(frameValues).filter((v) => v !== 0);
+    expect(all.length).toBe(100);
+    // Concealed frames repeat the last one, attenuated (0.9, 0.81, then a stronger fade).
+    expect(all.slice(40, 43).every((v) => v < 1000 && v > 0)).toBe(true);
+    expect(all[43]).toBe(1000);
+    expect(buckets.at(-1)!.ingest.frames_concealed).toBe(3);
+  });
+
+  it('moves a stalled station forward instead of writing into finalized buckets', () => {
+    const { station, buckets } = harness();
+    for (let n = 0; n < 50; n++) {
+      station.enqueue(packet(n, 500, T0 + n * 20), T0 + n * 20);
+      station.tick(T0 + n * 20);
+    }
+    // Silence from the client for 8 s, then more audio.
+    for (let ms = 1000; ms < 9000; ms += 10) station.tick(T0 + ms);
+    expect(buckets).toHaveLength(1);
+    for (let n = 50; n < 100; n++) {
+      const at = T0 + 9000 + (n - 50) * 20;
+      station.enqueue(packet(n, 700, at), at);
+      station.tick(at);
+    }
+    station.end(T0 + 10_000);
+    station.tick(T0 + 20_000);
+    const s = station.stats();
+    expect(s.counters.resyncs).toBe(1);
+    expect(s.counters.late_frames).toBe(0);
+    expect(buckets).toHaveLength(2);
+    expect(new Date(buckets[1].bucketTs).toISOString()).toBe('2026-01-03T21:15:10.000Z');
+    // The frame arriving at T0 + 9 s (21:15:12) is placed one frame back: it was captured in the 20 ms before.
+    expect(buckets[1].sampleStart).toBe(2 * RATE - FRAME);
+  });
+
+  it('applies a scheduled knob change from the first sample of its bucket, and refuses one for a started bucket', () => {
+    const { station, buckets } = harness();
+    const boundary = Date.parse('2026-01-03T21:15:05.000Z');
+    const gained = mergeKnobs(defaultKnobs(), { 'pcm.input_gain_db': 20 });
+    expect(station.schedule(boundary, gained, 1, 7)).toBeNull();
+    for (let n = 0; n < 150; n++) {
+      station.enqueue(packet(n, 100, T0 + n * 20), T0 + n * 20);
+      station.tick(T0 + n * 20);
+      if (n === 120) expect(station.schedule(boundary, gained, 2, 8)).toBe('bucket_started');
+    }
+    station.end(T0 + 3000);
+    station.tick(T0 + 10_000);
+    const [before, after] = buckets;
+    expect(before.post[before.samples - 1]).toBe(100);
+    expect(after.post[0]).toBe(1000);
+    expect(before.configVersion).toBe(0);
+    expect(after).toMatchObject({ configVersion: 1, lastKnobEventId: 7 });
+    expect(after.knobs['pcm.input_gain_db']).toBe(20);
+    expect(station.schedule(boundary + 5000, gained, 2, 8)).toBe('station_ended');
+  });
+
+  it('counts a frame of the wrong codec as a decode error and goes on', () => {
+    const { station, errors } = harness();
+    const bad = { ...packet(0, 1, T0), codec: CODEC_IDS.opus };
+    station.enqueue(bad, T0);
+    station.enqueue(packet(0, 1, T0), T0);
+    station.tick(T0);
+    expect(errors).toEqual(['codec_mismatch']);
+    expect(station.stats().counters.decode_errors).toBe(1);
+  });
+});
