@@ -49,7 +49,7 @@ export class Relay {
       failed: (r, err) => this.app?.log.error({ err, trace_id: r.traceId, station_key: r.stationKey }, 'bucket write failed'),
     });
     this.pool = new MediaPool(config.mediaWorkers, {
-      bucket: (record) => this.writer.enqueue(record),
+      bucket: (record, done) => this.writer.enqueue(record, done),
       status: (id, state, dropped, depth) => {
         const s = this.registry.byPool(id);
         s?.owner.onStatus(s, state, dropped, depth);

@@ -27,9 +27,15 @@ export class BucketWriter {
     return this.queued;
   }
 
-  enqueue(record: BucketRecord): void {
+  /** Queues a record; `done` runs once its audio is on disk (or the write failed). */
+  enqueue(record: BucketRecord, done?: () => void): void {
     this.queued++;
-    this.chain = this.chain.then(() => this.write(record)).finally(() => this.queued--);
+    this.chain = this.chain
+      .then(() => this.write(record))
+      .finally(() => {
+        this.queued--;
+        done?.();
+      });
   }
 
   /** Runs a task between writes (retention sweeps), so it never races a write. */

@@ -21,15 +21,17 @@ export class BucketAccumulator {
   frames = 0;
   private readonly agg = new Float64Array(TAPS.length * METRIC_NAMES.length * FIELDS);
 
+  /** `pre` and `post` may hold old audio: only what is written (and zeroed by `zero`) counts. */
   constructor(
     readonly bucketTs: number,
-    bucketSamples: number,
+    pre: Int16Array,
+    post: Int16Array,
     readonly knobs: KnobValues,
     readonly configVersion: number,
     readonly lastKnobEventId: number | null,
   ) {
-    this.pre = new Int16Array(bucketSamples);
-    this.post = new Int16Array(bucketSamples);
+    this.pre = pre;
+    this.post = post;
     for (let i = 0; i < this.agg.length; i += FIELDS) {
       this.agg[i] = Infinity;
       this.agg[i + 1] = -Infinity;
@@ -49,7 +51,15 @@ export class BucketAccumulator {
     }
   }
 
+  /** Silence for samples the station never sent (before its first, or skipped by a resync). */
+  zero(from: number, to: number): void {
+    this.pre.fill(0, from, to);
+    this.post.fill(0, from, to);
+  }
+
   markWritten(offset: number, length: number): void {
+    // Samples between the last write and this one were skipped: make them silent.
+    if (this.frames > 0 && offset > this.sampleEnd) this.zero(this.sampleEnd, offset);
     if (offset < this.sampleStart) this.sampleStart = offset;
     if (offset + length > this.sampleEnd) this.sampleEnd = offset + length;
     this.frames++;

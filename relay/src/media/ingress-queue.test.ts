@@ -3,7 +3,7 @@ import { IngressQueue } from './ingress-queue.ts';
 import { PacketBatchWriter, readPacketBatch, type PacketView } from './packet-batch.ts';
 
 function pkt(seq: number): PacketView {
-  return { stationId: 1, timestampMs: seq * 20, sequence: seq, codec: 16, flags: 0, arrivalMs: 0, payload: new Uint8Array(0) };
+  return { stationId: 1, timestampMs: seq * 20, sequence: seq, codec: 16, flags: 0, arrivalMs: 0, payload: new Uint8Array(0), mediaMs: 0 };
 }
 
 describe('IngressQueue', () => {

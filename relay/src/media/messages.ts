@@ -69,7 +69,9 @@ export type ToWorker =
   | { type: 'packets'; buffer: ArrayBuffer; bytes: number; count: number }
   | { type: 'end'; id: number }
   | { type: 'schedule'; reqId: number; id: number; applyAtBucketTs: number; knobs: KnobValues; configVersion: number; eventId: number }
-  | { type: 'flush'; reqId: number };
+  | { type: 'flush'; reqId: number }
+  /** Segment buffers handed back after a bucket was written (transferred). */
+  | { type: 'recycle'; buffers: ArrayBuffer[] };
 
 export type ScheduleRefusal = 'unknown_station' | 'station_ended' | 'bucket_started';
 

@@ -17,6 +17,8 @@ export interface PacketView {
   arrivalMs: number;
   /** A view into the batch buffer: valid as long as it is referenced. */
   payload: Uint8Array;
+  /** Media time since the station's first packet, unwrapped (set by the station). */
+  mediaMs: number;
 }
 
 export class PacketBatchWriter {
@@ -84,6 +86,7 @@ export function* readPacketBatch(buffer: ArrayBuffer, bytes: number): Generator<
       flags: v.getUint8(o + 11),
       arrivalMs: v.getFloat64(o + 12, true),
       payload: new Uint8Array(buffer, o + RECORD_HEADER, length),
+      mediaMs: 0,
     };
     o += RECORD_HEADER + length;
   }

@@ -10,7 +10,8 @@ import { PacketBatchWriter } from './packet-batch.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 
 export interface PoolEvents {
-  bucket(record: BucketRecord): void;
+  /** A finalized bucket; call `done` once its audio is written, to recycle the buffers. */
+  bucket(record: BucketRecord, done: () => void): void;
   status(stationId: number, state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void;
   decodeError(stationId: number, code: string, message: string): void;
   /** An ended station has finalized its last bucket and left its worker. */
@@ -159,9 +160,13 @@ export class MediaPool {
 
   private onMessage(slot: WorkerSlot, msg: FromWorker): void {
     switch (msg.type) {
-      case 'bucket':
-        this.events.bucket(msg.record);
+      case 'bucket': {
+        const { pre, post } = msg.record;
+        this.events.bucket(msg.record, () => {
+          if (slot.alive && !this.closed) slot.worker.postMessage({ type: 'recycle', buffers: [pre.buffer as ArrayBuffer, post.buffer as ArrayBuffer] } satisfies ToWorker, [pre.buffer as ArrayBuffer, post.buffer as ArrayBuffer]);
+        });
         break;
+      }
       case 'status':
         this.events.status(msg.id, msg.state, msg.droppedFrames, msg.queueDepth);
         break;

@@ -20,6 +20,7 @@ import { createDecoder, DecodeError, type FrameDecoder } from './codecs/decoder.
 import { BucketAccumulator } from './bucket-accumulator.ts';
 import { IngressQueue } from './ingress-queue.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
+import { SegmentBuffers } from './segment-buffers.ts';
 import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
 import type { PacketView } from './packet-batch.ts';
 
@@ -27,6 +28,14 @@ import type { PacketView } from './packet-batch.ts';
 const MAX_PACKET_MS = 120;
 /** Sequence gaps up to this many packets are concealed; longer ones are a discontinuity. */
 const MAX_CONCEALED_PACKETS = 10;
+/**
+ * The playout gate follows the earliest arrival it has seen (a first packet that came late
+ * must not hold every later one back), but never more than this far ahead of the first
+ * packet: a sender faster than real time gains at most this much before it is limited.
+ */
+const MAX_GATE_ADVANCE_MS = 500;
+/** A media timestamp step outside this range is a discontinuity: the gate re-anchors. */
+const MAX_TIMESTAMP_STEP_MS = 2000;
 /** Backpressure status messages are sent at most this often per station. */
 const STATUS_INTERVAL_MS = 1000;
 
@@ -57,9 +66,16 @@ export class Station {
   private readonly concealer: Concealer;
   private readonly metricValues = new Float64Array(5);
   private timeline: StationTimeline | null = null;
+  /** Playout gate: audio is processed while (ms played) < now - gateOriginMs + allowance. */
+  private gateOriginMs = 0;
+  private gateFloorMs = 0;
+  private lastTimestampMs = 0;
+  private lastMediaMs = 0;
 
   /** Index of the frame being filled, and how many samples it holds. */
   private frameIndex = 0;
+  /** Frames processed: the playout position (unlike frameIndex, not moved by a resync). */
+  private framesPlayed = 0;
   private frameFill = 0;
   private frameArrivalMs = 0;
   private frameConcealed = false;
@@ -96,6 +112,7 @@ export class Station {
     readonly spec: StationSpec,
     private readonly events: StationEvents,
     private readonly latency: LatencyHistogram,
+    private readonly buffers: SegmentBuffers = new SegmentBuffers(4),
   ) {
     this.id = spec.id;
     this.queue = new IngressQueue(spec.queueFrames);
@@ -123,7 +140,7 @@ export class Station {
     this.counters.frames_received++;
     this.counters.bytes_received += p.payload.length;
     if (this.ended) return;
-    if (this.timeline === null) this.timeline = new StationTimeline(this.spec.sampleRate, p.arrivalMs, this.spec.bucketMs);
+    this.placeOnGate(p);
     if (this.queue.push(p) !== undefined) {
       this.counters.frames_dropped++;
       // The next packet out of the queue follows a gap we made ourselves: never conceal it.
@@ -133,14 +150,43 @@ export class Station {
     }
   }
 
-  /** Processes queued packets whose time has come. */
+  /**
+   * Gives the packet its media time (from the header's ms timestamps, unwrapped) and moves
+   * the playout gate earlier when this packet arrived earlier than the gate expected.
+   */
+  private placeOnGate(p: PacketView): void {
+    if (this.timeline === null) {
+      this.timeline = new StationTimeline(this.spec.sampleRate, p.arrivalMs, this.spec.bucketMs);
+      this.gateOriginMs = p.arrivalMs;
+      this.gateFloorMs = p.arrivalMs - MAX_GATE_ADVANCE_MS;
+      p.mediaMs = 0;
+    } else {
+      const step = (p.timestampMs - this.lastTimestampMs) | 0; // signed, across the 2^32 wrap
+      if (step < -MAX_TIMESTAMP_STEP_MS || step > MAX_TIMESTAMP_STEP_MS) {
+        // A discontinuity in the sender's clock: take this packet as the next one.
+        p.mediaMs = this.lastMediaMs + PROCESSING_FRAME_MS;
+      } else {
+        p.mediaMs = this.lastMediaMs + step;
+      }
+    }
+    this.lastTimestampMs = p.timestampMs;
+    this.lastMediaMs = p.mediaMs;
+    const implied = p.arrivalMs - p.mediaMs;
+    if (implied < this.gateOriginMs) this.gateOriginMs = Math.max(implied, this.gateFloorMs);
+  }
+
+  /**
+   * Processes queued packets while the audio played so far is behind the wall clock (plus
+   * the jitter allowance): the station is consumed at its media rate however fast it sends.
+   */
   pump(nowMs: number): void {
     const tl = this.timeline;
     if (tl === null) return;
-    const rate = this.spec.sampleRate;
+    const limitMs = nowMs - this.gateOriginMs + this.spec.jitterAllowanceMs;
+    const msPerSample = 1000 / this.spec.sampleRate;
     for (let p = this.queue.peek(); p !== undefined; p = this.queue.peek()) {
-      const positionMs = tl.frameWallMs(this.frameIndex) + (this.frameFill * 1000) / rate;
-      if (positionMs >= nowMs + this.spec.jitterAllowanceMs) break;
+      const playedMs = (this.framesPlayed * tl.frameSamples + this.frameFill) * msPerSample;
+      if (playedMs >= limitMs) break;
       this.queue.shift();
       this.processPacket(p, nowMs);
     }
@@ -301,6 +347,7 @@ export class Station {
     if (!this.frameConcealed) this.latency.record(performance.timeOrigin + performance.now() - this.frameArrivalMs);
 
     this.frameIndex++;
+    this.framesPlayed++;
     this.frameFill = 0;
     this.frameConcealed = false;
   }
@@ -318,7 +365,8 @@ export class Station {
       this.chain.setKnobs(change.knobs);
     }
     const tl = this.timeline as StationTimeline;
-    this.current = new BucketAccumulator(bucketTs, tl.bucketSamples, this.knobs, this.configVersion, this.lastKnobEventId);
+    const n = tl.bucketSamples;
+    this.current = new BucketAccumulator(bucketTs, this.buffers.acquire(n), this.buffers.acquire(n), this.knobs, this.configVersion, this.lastKnobEventId);
     return this.current;
   }
 
@@ -336,7 +384,12 @@ export class Station {
 
   private finalize(acc: BucketAccumulator): void {
     this.lastFinalizedBucketTs = Math.max(this.lastFinalizedBucketTs, acc.bucketTs);
-    if (acc.frames === 0) return;
+    if (acc.frames === 0) {
+      this.buffers.release(acc.pre.buffer as ArrayBuffer);
+      this.buffers.release(acc.post.buffer as ArrayBuffer);
+      return;
+    }
+    acc.zero(0, acc.sampleStart);
     this.events.bucket({
       traceId: this.spec.traceId,
       stationKey: this.spec.stationKey,

@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { FromWorker, StationSpec, ToWorker } from './messages.ts';
 import { readPacketBatch } from './packet-batch.ts';
+import { SegmentBuffers } from './segment-buffers.ts';
 import { Station } from './station.ts';
 
 const TICK_MS = 10;
@@ -17,6 +18,7 @@ if (port === null) throw new Error('media worker must run in a worker thread');
 
 const stations = new Map<number, Station>();
 const latency = new LatencyHistogram();
+const buffers = new SegmentBuffers();
 const now = (): number => performance.timeOrigin + performance.now();
 
 function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
@@ -29,7 +31,7 @@ function addStation(spec: StationSpec): void {
     bucket: (record) => send({ type: 'bucket', record }, [record.pre.buffer as ArrayBuffer, record.post.buffer as ArrayBuffer]),
     status: (state, droppedFrames, queueDepth) => send({ type: 'status', id, state, droppedFrames, queueDepth }),
     decodeError: (code, message) => send({ type: 'decode_error', id, code, message }),
-  }, latency);
+  }, latency, buffers);
   stations.set(id, station);
 }
 
@@ -70,6 +72,9 @@ port.on('message', (msg: ToWorker) => {
       else send({ type: 'scheduled', reqId: msg.reqId, ok: false, refusal, currentBucketTs: s?.currentBucketTs() ?? null });
       break;
     }
+    case 'recycle':
+      for (const b of msg.buffers) buffers.release(b);
+      break;
     case 'flush': {
       const t = now();
       for (const s of stations.values()) s.flush(t);

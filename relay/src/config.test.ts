@@ -1,0 +1,191 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configFromEnv, defaultConfig, validateConfig, type RelayConfig } from './config.ts';
+
+const HOUR_MS = 3600_000;
+const MIB = 1024 * 1024;
+
+/** configFromEnv on exactly these variables (never the test process's own environment). */
+const fromEnv = (env: Record<string, string>): RelayConfig => configFromEnv(env);
+
+function typeError(env: Record<string, string>): TypeError {
+  try {
+    fromEnv(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(TypeError);
+    return err as TypeError;
+  }
+  throw new Error(`expected a TypeError for ${JSON.stringify(env)}`);
+}
+
+describe('configFromEnv defaults', () => {
+  it('keeps every default when no TAPWIRE_* variable is set', () => {
+    const c = fromEnv({});
+    expect(c).toEqual(defaultConfig());
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.dataDir).toBe(join(process.cwd(), 'data'));
+    expect(c.appDir).toBe(join(process.cwd(), 'build'));
+    expect(c.bucketMs).toBe(5000);
+    expect(c.bucketGraceMs).toBe(1000);
+    expect(c.ingressQueueFrames).toBe(48);
+    expect(c.segmentMaxAgeMs).toBe(7 * 24 * HOUR_MS);
+    expect(c.segmentMaxBytes).toBe(2 * 1024 * MIB);
+    expect(c.mediaWorkers).toBe(Math.max(1, availableParallelism()));
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('treats empty values as unset', () => {
+    const empty = Object.fromEntries(
+      [
+        'TAPWIRE_HOST',
+        'TAPWIRE_PORT',
+        'TAPWIRE_DATA_DIR',
+        'TAPWIRE_APP_DIR',
+        'TAPWIRE_MEDIA_WORKERS',
+        'TAPWIRE_INGRESS_QUEUE_FRAMES',
+        'TAPWIRE_BUCKET_GRACE_MS',
+        'TAPWIRE_JITTER_ALLOWANCE_MS',
+        'TAPWIRE_SEGMENT_MAX_AGE_HOURS',
+        'TAPWIRE_SEGMENT_MAX_MB',
+        'TAPWIRE_LOG_LEVEL',
+      ].map((k) => [k, '']),
+    );
+    expect(fromEnv(empty)).toEqual(defaultConfig());
+  });
+
+  it('reads only TAPWIRE_* names', () => {
+    expect(fromEnv({ PORT: '1234', HOST: '0.0.0.0', DATA_DIR: '/x', LOG_LEVEL: 'debug' })).toEqual(defaultConfig());
+  });
+
+  it('reads process.env when called without an argument', () => {
+    const saved = process.env.TAPWIRE_PORT;
+    process.env.TAPWIRE_PORT = '9123';
+    try {
+      expect(configFromEnv().port).toBe(9123);
+    } finally {
+      if (saved === undefined) delete process.env.TAPWIRE_PORT;
+      else process.env.TAPWIRE_PORT = saved;
+    }
+  });
+});
+
+describe('configFromEnv overrides', () => {
+  it('reads every variable, each in its unit', () => {
+    const c = fromEnv({
+      TAPWIRE_HOST: '0.0.0.0',
+      TAPWIRE_PORT: '9000',
+      TAPWIRE_DATA_DIR: '/var/lib/tapwire',
+      TAPWIRE_MEDIA_WORKERS: '3',
+      TAPWIRE_INGRESS_QUEUE_FRAMES: '96',
+      TAPWIRE_BUCKET_GRACE_MS: '250',
+      TAPWIRE_SEGMENT_MAX_AGE_HOURS: '48',
+      TAPWIRE_SEGMENT_MAX_MB: '512',
+      TAPWIRE_LOG_LEVEL: 'debug',
+    });
+    expect(c).toEqual({
+      ...defaultConfig(),
+      host: '0.0.0.0',
+      port: 9000,
+      dataDir: '/var/lib/tapwire',
+      mediaWorkers: 3,
+      ingressQueueFrames: 96,
+      bucketGraceMs: 250,
+      segmentMaxAgeMs: 48 * HOUR_MS,
+      segmentMaxBytes: 512 * MIB,
+      logLevel: 'debug',
+    });
+  });
+
+  it('converts hours to milliseconds and MiB to bytes, fractions included', () => {
+    expect(fromEnv({ TAPWIRE_SEGMENT_MAX_AGE_HOURS: '1' }).segmentMaxAgeMs).toBe(3_600_000);
+    expect(fromEnv({ TAPWIRE_SEGMENT_MAX_AGE_HOURS: '0.5' }).segmentMaxAgeMs).toBe(1_800_000);
+    expect(fromEnv({ TAPWIRE_SEGMENT_MAX_AGE_HOURS: '168' }).segmentMaxAgeMs).toBe(604_800_000);
+    expect(fromEnv({ TAPWIRE_SEGMENT_MAX_MB: '1' }).segmentMaxBytes).toBe(1_048_576);
+    expect(fromEnv({ TAPWIRE_SEGMENT_MAX_MB: '1.5' }).segmentMaxBytes).toBe(1_572_864);
+    expect(fromEnv({ TAPWIRE_SEGMENT_MAX_MB: '10240' }).segmentMaxBytes).toBe(10 * 1024 ** 3);
+  });
+
+  it('resolves a relative TAPWIRE_DATA_DIR against the working directory', () => {
+    const c = fromEnv({ TAPWIRE_DATA_DIR: 'var/tapwire-data' });
+    expect(isAbsolute(c.dataDir)).toBe(true);
+    expect(c.dataDir).toBe(join(process.cwd(), 'var', 'tapwire-data'));
+    expect(fromEnv({ TAPWIRE_DATA_DIR: './d/../e/' }).dataDir).toBe(resolve(process.cwd(), 'e'));
+    expect(fromEnv({ TAPWIRE_DATA_DIR: '/srv/tapwire/' }).dataDir).toBe('/srv/tapwire');
+  });
+
+  it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)('reads TAPWIRE_LOG_LEVEL=%s', (level) => {
+    expect(fromEnv({ TAPWIRE_LOG_LEVEL: level }).logLevel).toBe(level);
+  });
+
+  it('accepts the edges of each range', () => {
+    expect(fromEnv({ TAPWIRE_PORT: '0' }).port).toBe(0);
+    expect(fromEnv({ TAPWIRE_PORT: '65535' }).port).toBe(65535);
+    expect(fromEnv({ TAPWIRE_BUCKET_GRACE_MS: '0' }).bucketGraceMs).toBe(0);
+    expect(fromEnv({ TAPWIRE_BUCKET_GRACE_MS: '4999' }).bucketGraceMs).toBe(4999);
+    expect(fromEnv({ TAPWIRE_MEDIA_WORKERS: '1' }).mediaWorkers).toBe(1);
+    expect(fromEnv({ TAPWIRE_INGRESS_QUEUE_FRAMES: '1' }).ingressQueueFrames).toBe(1);
+  });
+
+  it('does not share state between calls', () => {
+    const a = fromEnv({ TAPWIRE_PORT: '1' });
+    const b = fromEnv({});
+    expect(a.port).toBe(1);
+    expect(b.port).toBe(8080);
+  });
+});
+
+describe('configFromEnv errors', () => {
+  it.each([
+    ['TAPWIRE_PORT', 'eighty'],
+    ['TAPWIRE_PORT', '80a'],
+    ['TAPWIRE_MEDIA_WORKERS', 'all'],
+    ['TAPWIRE_INGRESS_QUEUE_FRAMES', '48 frames'],
+    ['TAPWIRE_BUCKET_GRACE_MS', '1s'],
+    ['TAPWIRE_SEGMENT_MAX_AGE_HOURS', '7d'],
+    ['TAPWIRE_SEGMENT_MAX_MB', '2GB'],
+    ['TAPWIRE_SEGMENT_MAX_MB', 'NaN'],
+    ['TAPWIRE_SEGMENT_MAX_MB', 'Infinity'],
+    ['TAPWIRE_JITTER_ALLOWANCE_MS', 'x'],
+  ])('%s=%j is not a number: a TypeError naming the variable and the value', (name, v) => {
+    expect(typeError({ [name]: v }).message).toBe(`${name} must be a number, got "${v}"`);
+  });
+
+  it.each([
+    ['TAPWIRE_SEGMENT_MAX_MB', '0', 'segmentMaxBytes', '0'],
+    ['TAPWIRE_SEGMENT_MAX_MB', '-1', 'segmentMaxBytes', String(-MIB)],
+    ['TAPWIRE_SEGMENT_MAX_AGE_HOURS', '0', 'segmentMaxAgeMs', '0'],
+    ['TAPWIRE_SEGMENT_MAX_AGE_HOURS', '-24', 'segmentMaxAgeMs', String(-24 * HOUR_MS)],
+    ['TAPWIRE_MEDIA_WORKERS', '0', 'mediaWorkers', '0'],
+    ['TAPWIRE_MEDIA_WORKERS', '1.5', 'mediaWorkers', '1.5'],
+    ['TAPWIRE_INGRESS_QUEUE_FRAMES', '0', 'ingressQueueFrames', '0'],
+    ['TAPWIRE_INGRESS_QUEUE_FRAMES', '-48', 'ingressQueueFrames', '-48'],
+  ])('%s=%s is not a positive size: a TypeError naming the setting', (name, v, key, got) => {
+    expect(typeError({ [name]: v }).message).toBe(`${key} must be a positive integer, got ${got}`);
+  });
+
+  it.each(['-1', '65536', '100000', '80.5'])('TAPWIRE_PORT=%s is out of range', (v) => {
+    expect(typeError({ TAPWIRE_PORT: v }).message).toBe(`port must be 0-65535, got ${Number(v)}`);
+  });
+
+  it.each(['5000', '5001', '60000', '-1'])('TAPWIRE_BUCKET_GRACE_MS=%s is not in [0, bucketMs)', (v) => {
+    expect(typeError({ TAPWIRE_BUCKET_GRACE_MS: v }).message).toBe('bucketGraceMs must be from 0 to less than bucketMs');
+  });
+});
+
+describe('validateConfig', () => {
+  it('returns a valid config unchanged', () => {
+    const c = defaultConfig();
+    expect(validateConfig(c)).toBe(c);
+  });
+
+  it('checks the grace against the configured bucket length', () => {
+    expect(() => validateConfig({ ...defaultConfig(), bucketMs: 1000, bucketGraceMs: 1000 })).toThrow(TypeError);
+    expect(validateConfig({ ...defaultConfig(), bucketMs: 1000, bucketGraceMs: 999 }).bucketGraceMs).toBe(999);
+  });
+
+  it.each(['bucketMs', 'maxMessageBytes', 'segmentMaxBytes'] as const)('rejects a zero %s', (key) => {
+    expect(() => validateConfig({ ...defaultConfig(), [key]: 0 })).toThrow(new TypeError(`${key} must be a positive integer, got 0`));
+  });
+});
