@@ -170,7 +170,15 @@ describe('configFromEnv errors', () => {
   });
 
   it.each(['5000', '5001', '60000', '-1'])('TAPWIRE_BUCKET_GRACE_MS=%s is not in [0, bucketMs)', (v) => {
-    expect(typeError({ TAPWIRE_BUCKET_GRACE_MS: v }).message).toBe('bucketGraceMs must be from 0 to less than bucketMs');
+    expect(typeError({ TAPWIRE_BUCKET_GRACE_MS: v }).message).toBe(
+      `bucketGraceMs (TAPWIRE_BUCKET_GRACE_MS) must be an integer from 0 to less than 5000, got ${Number(v)}`,
+    );
+  });
+
+  it('rejects an unknown TAPWIRE_LOG_LEVEL before anything starts', () => {
+    expect(typeError({ TAPWIRE_LOG_LEVEL: 'verbose' }).message).toBe(
+      'logLevel (TAPWIRE_LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
+    );
   });
 });
 

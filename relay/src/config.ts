@@ -53,12 +53,13 @@ export function defaultConfig(): RelayConfig {
   };
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new TypeError(`${name} must be a number, got "${v}"`);
-  return n;
+  if (!/^-?\d+(\.\d+)?$/.test(v.trim())) throw new TypeError(`${name} must be a number, got "${v}"`);
+  return Number(v.trim());
 }
 
 /** Reads TAPWIRE_* variables over the defaults. */
@@ -76,9 +77,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('jitterAllowanceMs', int(env, 'TAPWIRE_JITTER_ALLOWANCE_MS'));
   set('mediaWorkers', int(env, 'TAPWIRE_MEDIA_WORKERS'));
   const ageH = int(env, 'TAPWIRE_SEGMENT_MAX_AGE_HOURS');
-  set('segmentMaxAgeMs', ageH === undefined ? undefined : ageH * HOUR_MS);
+  set('segmentMaxAgeMs', ageH === undefined ? undefined : Math.round(ageH * HOUR_MS));
   const mb = int(env, 'TAPWIRE_SEGMENT_MAX_MB');
-  set('segmentMaxBytes', mb === undefined ? undefined : mb * 1024 * 1024);
+  set('segmentMaxBytes', mb === undefined ? undefined : Math.round(mb * 1024 * 1024));
   set('logLevel', (env.TAPWIRE_LOG_LEVEL as RelayConfig['logLevel']) || undefined);
   return validateConfig(c);
 }
@@ -90,6 +91,11 @@ export function validateConfig(c: RelayConfig): RelayConfig {
     if (!Number.isInteger(v) || v < 1) throw new TypeError(`${k} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new TypeError(`port must be 0-65535, got ${c.port}`);
-  if (c.bucketGraceMs < 0 || c.bucketGraceMs >= c.bucketMs) throw new TypeError('bucketGraceMs must be from 0 to less than bucketMs');
+  if (!Number.isInteger(c.bucketGraceMs) || c.bucketGraceMs < 0 || c.bucketGraceMs >= c.bucketMs) {
+    throw new TypeError(`bucketGraceMs (TAPWIRE_BUCKET_GRACE_MS) must be an integer from 0 to less than ${c.bucketMs}, got ${c.bucketGraceMs}`);
+  }
+  if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
+    throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);
+  }
   return c;
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureRmsDbfs, sine } from './audio/signals.ts';
@@ -13,7 +14,7 @@ import { readWav } from './audio/wav.ts';
 import { encodeAudio, SimulatedStation } from './sim/simulator.ts';
 import { sleep } from './testing/harness.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 

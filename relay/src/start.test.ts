@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from './store/schema.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const START_TIMEOUT_MS = 120_000;
@@ -127,7 +128,7 @@ describe('npm start', () => {
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
     const db = new Database(join(dataDir, 'tapwire.sqlite'), { readonly: true });
     try {
-      expect(db.pragma('user_version', { simple: true })).toBe(1);
+      expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       expect(db.prepare('SELECT COUNT(*) AS n FROM traces').get()).toEqual({ n: 0 });
     } finally {
       db.close();

@@ -62,4 +62,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX knob_events_station ON knob_events(trace_id, station_key, id);
   CREATE UNIQUE INDEX knob_events_idempotency ON knob_events(idempotency_key) WHERE idempotency_key IS NOT NULL;
   `,
+  `
+  CREATE TABLE tokens (
+    id         TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    scopes     TEXT NOT NULL,
+    label      TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  `,
 ];

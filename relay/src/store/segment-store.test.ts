@@ -12,6 +12,7 @@ import { defaultKnobs, mergeKnobs } from '../../../protocol/knobs.ts';
 import { BUCKET_MS, METRIC_NAMES, type BucketMetrics, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
 import { readWav } from '../audio/wav.ts';
 import { newStreamId } from '../ids.ts';
+import { MIGRATIONS } from './schema.ts';
 import { SegmentStore, type RetentionPolicy } from './segment-store.ts';
 import { Store, type BucketRow, type KnobEventRow } from './store.ts';
 
@@ -314,7 +315,7 @@ describe('SegmentStore.init', () => {
     expect(segs.bytesOnDisk).toBe(0);
   });
 
-  it('removes stray *.tmp files at any depth and keeps everything else', async () => {
+  it('removes stray *.tmp files and WAVs no row refers to, at any depth, and keeps everything else', async () => {
     addTrace('trace_i');
     addStation('trace_i', 'mic1');
     const first = segmentStore();
@@ -328,13 +329,14 @@ describe('SegmentStore.init', () => {
     mkdirSync(join(first.root, 'trace_j', 'st_deep'), { recursive: true });
     writeFileSync(join(first.root, 'trace_j', 'st_deep', 'x.POST.wav.tmp'), 'x');
     writeFileSync(join(first.root, 'notes.txt'), 'kept');
-    writeFileSync(join(stationDir, 'tmp.wav'), 'kept');
+    // A crash after a segment's rename but before its row: an orphan nothing will ever sweep.
+    writeFileSync(join(stationDir, '20240601T120010000Z.POST.wav'), 'orphan');
 
     const second = segmentStore();
     await second.init();
 
     expect(filesUnder(second.root)).toEqual(
-      [a.pre_path, a.post_path, b.pre_path, b.post_path, 'notes.txt', join('trace_i', 'mic1', 'tmp.wav')].map(String).sort(),
+      [a.pre_path, a.post_path, b.pre_path, b.post_path, 'notes.txt'].map(String).sort(),
     );
   });
 
@@ -372,14 +374,15 @@ describe('SegmentStore.init', () => {
 });
 
 describe('Store', () => {
-  it('migrates once, records the version, and keeps data across reopen', () => {
-    expect(store.db.pragma('user_version', { simple: true })).toBe(1);
+  it('runs every migration once, records the version, and keeps data across reopen', () => {
+    expect(MIGRATIONS.length).toBeGreaterThanOrEqual(1);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     addTrace('trace_m');
     store.close();
     store = new Store(join(dir, 'tapwire.sqlite'));
-    expect(store.db.pragma('user_version', { simple: true })).toBe(1);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(store.getTrace('trace_m')).toEqual({ trace_id: 'trace_m', kind: 'live', started_at: T0, ended_at: null, call_id: null });
   });
 

@@ -36,7 +36,9 @@ export class SegmentStore {
 
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    await removeTemporaries(this.root);
+    // A crash between writing a bucket's files and its row leaves files nothing points at.
+    const known = this.store.segmentPaths();
+    await removeOrphans(this.root, this.root, known);
     this.totalBytes = this.store.segmentBytes();
   }
 
@@ -100,7 +102,8 @@ export class SegmentStore {
   }
 }
 
-async function removeTemporaries(dir: string): Promise<void> {
+/** Removes temporaries and segment files no bucket row refers to. */
+async function removeOrphans(root: string, dir: string, known: Set<string>): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -109,8 +112,8 @@ async function removeTemporaries(dir: string): Promise<void> {
   }
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) await removeTemporaries(p);
-    else if (e.name.endsWith('.tmp')) await unlink(p).catch(() => undefined);
+    if (e.isDirectory()) await removeOrphans(root, p, known);
+    else if (e.name.endsWith('.tmp') || (e.name.endsWith('.wav') && !known.has(relative(root, p)))) await unlink(p).catch(() => undefined);
   }
 }
 

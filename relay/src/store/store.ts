@@ -197,6 +197,17 @@ export class Store {
     return total;
   }
 
+  /** Every segment file a bucket row refers to (paths relative to the segment root). */
+  segmentPaths(): Set<string> {
+    const rows = this.db.prepare('SELECT pre_path, post_path FROM buckets WHERE pre_path IS NOT NULL').all() as { pre_path: string; post_path: string }[];
+    const out = new Set<string>();
+    for (const r of rows) {
+      out.add(r.pre_path);
+      out.add(r.post_path);
+    }
+    return out;
+  }
+
   /** The oldest buckets that still have segment files, oldest first. */
   oldestSegments(limit: number): { trace_id: string; station_key: string; bucket_ts: number; pre_path: string; post_path: string; segment_bytes: number }[] {
     return this.db
