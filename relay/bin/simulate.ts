@@ -31,7 +31,7 @@ if (values.help) {
   console.log(`usage: npm run simulate -- [--stations N] [--file F.wav] [--codec ${INGEST_CODECS.join('|')}]
   [--url ws://127.0.0.1:8080/ws/ingest] [--duration SECONDS] [--trace TRACE_ID | --one-trace]
   [--label PREFIX] [--speed 1] [--token TOKEN]
-The file (16-bit PCM WAV, mono or stereo) loops for --duration seconds (default: its length).
+The file (PCM or float WAV, mono or stereo, mixed to mono) loops for --duration seconds (default: its length).
 Opus needs 8, 12, 16, 24 or 48 kHz audio (resample with: sox in.wav -r 48000 out.wav).`);
   process.exit(0);
 }
@@ -50,6 +50,10 @@ if (values.file) {
 } else {
   rate = 48000;
   samples = speechLike(-20, 10, rate, 1);
+}
+if (codec === 'opus' && ![8000, 12000, 16000, 24000, 48000].includes(rate)) {
+  console.error(`Opus needs 8, 12, 16, 24 or 48 kHz audio; ${values.file} is ${rate} Hz. Resample it: sox ${values.file} -r 48000 out.wav`);
+  process.exit(2);
 }
 const audio = encodeAudio(samples, rate, codec);
 const durationS = values.duration ? Number(values.duration) : undefined;

@@ -34,7 +34,7 @@ export class Relay {
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   /** Counters of stations whose pipelines have closed, so relay totals never go down. */
-  private readonly closedTotals = { frames_dropped: 0, frames_concealed: 0, late_frames: 0, resyncs: 0 };
+  private readonly closedTotals = { frames_dropped: 0, frames_concealed: 0, late_frames: 0, resyncs: 0, frames_out_of_order: 0 };
   url = '';
 
   private constructor(readonly config: RelayConfig) {
@@ -135,6 +135,7 @@ export class Relay {
     this.closedTotals.frames_concealed += c.frames_concealed;
     this.closedTotals.late_frames += c.late_frames;
     this.closedTotals.resyncs += c.resyncs;
+    this.closedTotals.frames_out_of_order += c.frames_out_of_order;
   }
 
   health(): Record<string, unknown> {
@@ -158,6 +159,7 @@ export class Relay {
           totals.frames_concealed += st.counters.frames_concealed;
           totals.late_frames += st.counters.late_frames;
           totals.resyncs += st.counters.resyncs;
+          totals.frames_out_of_order += st.counters.frames_out_of_order;
         }
         stations.push({ trace_id: s.traceId, station_key: s.stationKey, queue_depth: st?.queueDepth ?? 0, config_version: s.configVersion, ...(st?.counters ?? {}) });
       }

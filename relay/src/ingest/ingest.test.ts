@@ -79,8 +79,11 @@ async function streamWithBadFrames(st: SimulatedStation): Promise<void> {
     st.framesSent++;
     if (n % 50 === 25) {
       st.send(new Uint8Array([1, 2, 3])); // shorter than the 8-byte header
-      // Undecodable Opus (a reserved/invalid TOC with a truncated body), carrying the last good sequence number.
-      st.send(encodeFrame({ timestampMs: n * 20, sequence: n, codec: CODEC_IDS.opus, flags: 0 }, new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])));
+      // Undecodable Opus (a code-3 packet with a truncated body) under the next sequence number;
+      // the real packet with that number follows, so nothing is missing from the stream.
+      st.send(encodeFrame({ timestampMs: (n + 1) * 20, sequence: n + 1, codec: CODEC_IDS.opus, flags: 0 }, new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])));
+      // And a duplicate of the packet just sent: discarded without touching the decoder.
+      st.send(good);
     }
   }
   st.stop();
@@ -242,6 +245,7 @@ describe('ingest to buckets and segments', () => {
     expect(row.metrics.PRE['pcm.rms_dbfs'].count).toBe(250);
     expect(row.ingest.frames_concealed).toBe(0);
     expect(row.ingest.decode_errors).toBeGreaterThanOrEqual(5);
+    expect(row.ingest.frames_out_of_order).toBeGreaterThanOrEqual(5);
     expect(Math.abs(measureRmsDbfs(segment(row, 'PRE')) - SINE_RMS_DBFS)).toBeLessThan(0.5);
     expect(st.closeCode).toBe(1000);
   });

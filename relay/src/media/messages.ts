@@ -35,6 +35,8 @@ export interface IngestCounters {
   resyncs: number;
   /** Frames whose bucket had already been finalized (kept out of storage). */
   late_frames: number;
+  /** Packets discarded as duplicates or older than audio already played. */
+  frames_out_of_order: number;
 }
 
 export interface BucketRecord {

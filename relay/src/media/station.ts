@@ -101,6 +101,7 @@ export class Station {
     frames_concealed: 0,
     resyncs: 0,
     late_frames: 0,
+    frames_out_of_order: 0,
   };
   private statusState: 'ok' | 'backpressure' = 'ok';
   private lastStatusAtMs = -Infinity;
@@ -255,21 +256,27 @@ export class Station {
       this.reportDecodeError('codec_mismatch', `frame codec ${codecName(p.codec) ?? p.codec} does not match the station's ${this.spec.codec}`);
       return;
     }
+    let gap = 0;
+    if (!this.resyncSequence && this.lastSequence >= 0) {
+      gap = (p.sequence - this.lastSequence - 1) & 0xffff;
+      if (gap >= 0x8000) {
+        // A duplicate, or older than audio already played: decoding it would corrupt the decoder state.
+        this.counters.frames_out_of_order++;
+        return;
+      }
+    }
     let samples: number;
     try {
       samples = this.decoder.decode(p.payload, this.decodeBuf);
     } catch (err) {
       if (err instanceof DecodeError) {
+        // Counted and reported; the packet counts as lost, so the gap before the next one is concealed.
         this.reportDecodeError(err.code, `sequence ${p.sequence}: ${err.message}`);
         return;
       }
       throw err;
     }
-    if (!this.resyncSequence && this.lastSequence >= 0) {
-      const gap = (p.sequence - this.lastSequence - 1) & 0xffff;
-      if (gap >= 0x8000) return; // a duplicate or a packet older than one already played
-      if (gap > 0 && gap <= MAX_CONCEALED_PACKETS) this.conceal(gap * this.lastPacketSamples, nowMs);
-    }
+    if (gap > 0 && gap <= MAX_CONCEALED_PACKETS) this.conceal(gap * this.lastPacketSamples, nowMs);
     this.resyncSequence = false;
     this.lastSequence = p.sequence;
     this.lastPacketSamples = samples;

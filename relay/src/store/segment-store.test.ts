@@ -82,7 +82,7 @@ function bucketRow(traceId: string, stationKey: string, bucketTs: number, extra:
     knobs: defaultKnobs(),
     config_version: 0,
     last_knob_event_id: null,
-    ingest: { frames_received: 250, bytes_received: 160_000, frames_dropped: 0, decode_errors: 0, frames_concealed: 0, resyncs: 0, late_frames: 0 },
+    ingest: { frames_received: 250, bytes_received: 160_000, frames_dropped: 0, decode_errors: 0, frames_concealed: 0, resyncs: 0, late_frames: 0, frames_out_of_order: 0 },
     sample_start: 0,
     samples: (RATE * BUCKET_MS) / 1000,
     pre_path: null,
@@ -419,7 +419,7 @@ describe('Store', () => {
       config_version: 3,
       sample_start: 1234,
       samples: 70_000,
-      ingest: { frames_received: 249, bytes_received: 159_360, frames_dropped: 1, decode_errors: 2, frames_concealed: 1, resyncs: 0, late_frames: 3 },
+      ingest: { frames_received: 249, bytes_received: 159_360, frames_dropped: 1, decode_errors: 2, frames_concealed: 1, resyncs: 0, late_frames: 3, frames_out_of_order: 4 },
     });
     store.insertBucket(row);
     expect(store.getBucket('trace_q', 'mic1', T0)).toEqual(row);
