@@ -29,6 +29,8 @@ export interface RelayConfig {
   /** How often retention runs besides after writes that exceed the size limit. */
   retentionSweepMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Snapshot pulls per token and trace at most once per this (seed 000 §8); 0 turns the limit off. */
+  snapshotMinIntervalMs: number;
 }
 
 const HOUR_MS = 3600_000;
@@ -50,6 +52,7 @@ export function defaultConfig(): RelayConfig {
     segmentMaxBytes: 2 * 1024 ** 3,
     retentionSweepMs: 60_000,
     logLevel: 'info',
+    snapshotMinIntervalMs: 5000,
   };
 }
 
@@ -81,6 +84,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   const mb = int(env, 'TAPWIRE_SEGMENT_MAX_MB');
   set('segmentMaxBytes', mb === undefined ? undefined : Math.round(mb * 1024 * 1024));
   set('logLevel', (env.TAPWIRE_LOG_LEVEL as RelayConfig['logLevel']) || undefined);
+  set('snapshotMinIntervalMs', int(env, 'TAPWIRE_SNAPSHOT_MIN_INTERVAL_MS'));
   return validateConfig(c);
 }
 

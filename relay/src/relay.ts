@@ -7,6 +7,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import { RateLimits } from './api/rate-limits.ts';
+import { ensureAdminToken } from './auth/admin-token.ts';
+import { isLoopbackHost } from './auth/authenticate.ts';
+import { TokenStore } from './auth/token-store.ts';
 import { BucketWriter } from './buckets/bucket-writer.ts';
 import { validateConfig, type RelayConfig } from './config.ts';
 import { CLOSE } from './errors.ts';
@@ -28,6 +32,10 @@ export class Relay {
   readonly registry: LiveRegistry;
   readonly writer: BucketWriter;
   readonly counters: IngestCounters = newIngestCounters();
+  readonly tokens: TokenStore;
+  /** The all-scopes token of `<data dir>/admin-token` (null when that file is gone or revoked). */
+  adminToken: string | null = null;
+  adminTokenPath = '';
   private app: FastifyInstance | null = null;
   private readonly sockets = new Set<WebSocket>();
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -74,6 +82,7 @@ export class Relay {
       },
     });
     this.registry = new LiveRegistry(config, this.store, this.pool);
+    this.tokens = new TokenStore(this.store.db);
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
@@ -84,16 +93,30 @@ export class Relay {
 
   private async init(): Promise<void> {
     const ended = this.store.endOpenOnRestart(Date.now());
+    const admin = ensureAdminToken(this.config.dataDir, this.tokens);
+    this.adminToken = admin.token;
+    this.adminTokenPath = admin.path;
     await this.segments.init();
     await this.pool.start();
     this.app = await buildServer({
       config: this.config,
+      tokens: this.tokens,
+      exposed: !isLoopbackHost(this.config.host),
+      api: {
+        store: this.store,
+        segments: this.segments,
+        registry: this.registry,
+        limits: new RateLimits(this.config.snapshotMinIntervalMs, this.config.bucketMs),
+        bucketMs: this.config.bucketMs,
+      },
       onIngest: (socket) => this.acceptIngest(socket),
       health: () => this.health(),
       stats: () => this.stats(),
       resetLatency: () => this.resetLatency(),
     });
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
+    if (admin.created) this.app.log.info(`created an admin token with every scope in ${admin.path} (mode 0600)`);
+    else if (admin.token === null) this.app.log.warn(`no usable admin token in ${admin.path}; create one with: npm run token -- create --scopes admin`);
     this.sweepTimer = setInterval(() => {
       void this.writer.exclusive(() => this.segments.sweep(Date.now()));
     }, this.config.retentionSweepMs);

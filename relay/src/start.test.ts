@@ -5,7 +5,7 @@
  * origin, and stops cleanly on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 let dataDir: string;
 let base: string;
 let output = '';
+let adminToken = '';
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'tapwire-start-'));
@@ -92,15 +93,29 @@ describe('npm start', () => {
     expect(html).toBe(await shell.text());
   });
 
+  it('writes an admin token file (mode 0600) and prints a sign-in link with it', () => {
+    const file = join(dataDir, 'admin-token');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    adminToken = readFileSync(file, 'utf8').trim();
+    expect(adminToken).toMatch(/^tw_[A-Za-z0-9_-]{43}$/);
+    expect(output).toContain(`${base}/?token=${adminToken}`);
+  });
+
+  it('GET /api/... without a token is a 401 in the API error shape', async () => {
+    const res = await fetch(`${base}/api/optimizer/knobs`);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+  });
+
   it('GET /api/does-not-exist is a 404 in the API error shape', async () => {
-    const res = await fetch(`${base}/api/does-not-exist`);
+    const res = await fetch(`${base}/api/does-not-exist`, { headers: { authorization: `Bearer ${adminToken}` } });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ success: false, error: { code: 'not_found', message: 'no route GET /api/does-not-exist' } });
   });
 
   it('GET /api/optimizer/knobs lists the 13 knobs', async () => {
-    const res = await fetch(`${base}/api/optimizer/knobs`);
+    const res = await fetch(`${base}/api/optimizer/knobs`, { headers: { authorization: `Bearer ${adminToken}` } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { success: boolean; knobs: { name: string; type: string }[] };
     expect(body.success).toBe(true);

@@ -1,23 +1,36 @@
 /**
  * The HTTP server: health, the ingest WebSocket, the REST API and the built PWA, on one
- * origin. Routes only wire requests to the components that do the work.
+ * origin. Routes only wire requests to the components that do the work; every `/api` route
+ * needs a bearer token (seed 000 §9) with the scope its route names.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
-import { KNOBS } from '../../../protocol/knobs.ts';
+import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
+import { statsRoute } from '../api/schemas.ts';
+import { authenticate, bearerToken } from '../auth/authenticate.ts';
+import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
 
 export interface ServerDeps {
   config: RelayConfig;
+  tokens: TokenStore;
+  api: ApiContext;
+  /** Listening beyond loopback: ingest then needs a token too. */
+  exposed: boolean;
   onIngest(socket: WebSocket): void;
   health(): Record<string, unknown>;
   stats(): Record<string, unknown>;
   resetLatency(): void;
+}
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.status(status).send({ success: false, error: { code, message } });
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -25,8 +38,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
+    // Query values arrive as strings; let the schemas coerce numbers (limit=5).
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allowUnionTypes: true } },
   });
 
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Tapwire relay API', version: '0.1.0', description: 'The optimizer contract (seed 000) and the relay\'s REST API.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    hideUntagged: true,
+  });
   await app.register(fastifyWebsocket, {
     // The relay enforces config.maxMessageBytes itself, so it can say why before closing;
     // this is only the hard stop for anything larger.
@@ -34,28 +58,47 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof ApiError) {
-      void reply.status(err.status).send({ success: false, error: { code: err.code, message: err.message } });
-      return;
-    }
-    const e = err as { statusCode?: number; message?: string };
+    if (err instanceof ApiError) return sendError(reply, err.status, err.code, err.message);
+    const e = err as { statusCode?: number; message?: string; validation?: unknown };
+    if (e.validation !== undefined) return sendError(reply, 400, 'invalid_request', e.message ?? 'invalid request');
     const status = e.statusCode ?? 500;
     if (status >= 500) app.log.error(err);
-    const message = status >= 500 ? 'internal error' : (e.message ?? 'bad request');
-    void reply.status(status).send({ success: false, error: { code: status >= 500 ? 'internal' : 'bad_request', message } });
+    return sendError(reply, status, status >= 500 ? 'internal' : 'invalid_request', status >= 500 ? 'internal error' : (e.message ?? 'bad request'));
+  });
+
+  // Bearer auth for every /api route, loopback included.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const scope = req.routeOptions.config?.scope ?? null;
+    const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, false), scope);
+    if (!result.ok) return sendError(reply, result.status, result.code, result.message);
+    req.token = result.token;
   });
 
   app.get('/healthz', async () => ({ status: 'ok', ...deps.health() }));
 
-  app.get('/ws/ingest', { websocket: true }, (socket) => deps.onIngest(socket));
+  app.get(
+    '/ws/ingest',
+    {
+      websocket: true,
+      // A relay reachable beyond loopback takes audio only from token holders (scope "ingest").
+      preValidation: async (req, reply) => {
+        if (!deps.exposed) return;
+        const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, true), 'ingest');
+        if (!result.ok) return sendError(reply, result.status, result.code, result.message);
+      },
+    },
+    (socket) => deps.onIngest(socket),
+  );
 
-  app.get('/api/optimizer/knobs', async () => ({ success: true, knobs: KNOBS }));
+  registerOptimizerRoutes(app, deps.api);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
-  app.get<{ Querystring: { reset_latency?: string } }>('/api/relay/stats', async (req) => {
+  app.get('/api/relay/stats', { schema: statsRoute, config: { scope: 'read:snapshots' } }, async (req) => {
     const body = { success: true, ...deps.stats() };
-    if (req.query.reset_latency === '1') deps.resetLatency();
+    if ((req.query as { reset_latency?: string }).reset_latency === '1') deps.resetLatency();
     return body;
   });
+  app.get('/api/openapi.json', { config: { scope: null } }, async () => app.swagger());
 
   const index = ['200.html', 'index.html'].map((f) => join(config.appDir, f)).find((p) => existsSync(p));
   if (index !== undefined) {
@@ -64,18 +107,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
     if (path.startsWith('/api/') || path.startsWith('/ws/') || req.method !== 'GET') {
-      void reply.status(404).send({ success: false, error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
-      return;
+      return sendError(reply, 404, 'not_found', `no route ${req.method} ${path}`);
     }
     if (index === undefined) {
-      void reply
+      return reply
         .status(503)
         .type('text/plain')
         .send('The Tapwire app is not built. Run `npm start` (it builds what is missing) or `npm run build`.\n');
-      return;
     }
     // Client-side routes (/capture, /listen/<id>, ...) are served by the app shell.
-    void reply.type('text/html').sendFile(index.slice(config.appDir.length + 1));
+    return reply.type('text/html').sendFile(index.slice(config.appDir.length + 1));
   });
 
   return app;

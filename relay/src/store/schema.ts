@@ -72,4 +72,7 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER
   );
   `,
+  `
+  ALTER TABLE knob_events ADD COLUMN response TEXT;
+  `,
 ];

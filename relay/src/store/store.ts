@@ -64,6 +64,8 @@ export interface KnobEventRow {
   config_version: number;
   idempotency_key: string | null;
   request_hash: string | null;
+  /** The JSON response of the apply that created the event (replayed for a repeated idempotency key). */
+  response?: string | null;
 }
 
 type RawBucket = Omit<BucketRow, 'metrics' | 'knobs' | 'ingest'> & { metrics: string; knobs: string; ingest: string };
@@ -235,11 +237,26 @@ export class Store {
       .run({ ...e, knobs_requested: JSON.stringify(e.knobs_requested), knobs_effective: JSON.stringify(e.knobs_effective) });
   }
 
+  setKnobEventResponse(id: number, response: string): void {
+    this.db.prepare('UPDATE knob_events SET response = ? WHERE id = ?').run(response, id);
+  }
+
+  knobEventByIdempotencyKey(key: string): KnobEventRow | undefined {
+    const r = this.db.prepare('SELECT * FROM knob_events WHERE idempotency_key = ?').get(key) as
+      | (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & { knobs_requested: string; knobs_effective: string })
+      | undefined;
+    return r && { ...r, knobs_requested: JSON.parse(r.knobs_requested), knobs_effective: JSON.parse(r.knobs_effective) };
+  }
+
+  listTraces(): TraceRow[] {
+    return this.db.prepare('SELECT * FROM traces ORDER BY started_at DESC').all() as TraceRow[];
+  }
+
   listKnobEvents(traceId: string, stationKey?: string): KnobEventRow[] {
     const rows = this.db
       .prepare(`SELECT * FROM knob_events WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''} ORDER BY id`)
-      .all(...(stationKey ? [traceId, stationKey] : [traceId])) as (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & { knobs_requested: string; knobs_effective: string })[];
-    return rows.map((r) => ({ ...r, knobs_requested: JSON.parse(r.knobs_requested), knobs_effective: JSON.parse(r.knobs_effective) }));
+      .all(...(stationKey ? [traceId, stationKey] : [traceId])) as (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & { knobs_requested: string; knobs_effective: string; response?: string | null })[];
+    return rows.map(({ response: _response, ...r }) => ({ ...r, knobs_requested: JSON.parse(r.knobs_requested), knobs_effective: JSON.parse(r.knobs_effective) }));
   }
 
   close(): void {

@@ -1,0 +1,182 @@
+/**
+ * JSON schemas of the REST API (seed 000 §5): they validate requests, and the OpenAPI
+ * document at `GET /api/openapi.json` is generated from them. Response schemas describe
+ * the shapes without restricting them (additionalProperties stays open, so nothing a
+ * handler returns is silently dropped by the serializer).
+ */
+
+const isoTs = { type: 'string', description: 'ISO-8601 UTC with milliseconds, e.g. 2026-01-03T21:15:00.000Z' } as const;
+const open = (properties: Record<string, unknown>, required: string[] = []) => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: true,
+});
+
+export const errorResponse = open(
+  {
+    success: { type: 'boolean', const: false },
+    error: open({ code: { type: 'string' }, message: { type: 'string' } }, ['code', 'message']),
+  },
+  ['success', 'error'],
+);
+
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { ...errorResponse, description: `error ${s}` }]));
+
+const aggregate = open({ count: { type: 'integer' }, min: { type: 'number' }, max: { type: 'number' }, avg: { type: 'number' }, last: { type: 'number' } });
+const tapMetrics = { type: 'object', additionalProperties: aggregate, description: 'metric name -> {count,min,max,avg,last} over the bucket\'s 20 ms frames' };
+
+export const snapshotEntry = open(
+  {
+    bucket_ts: isoTs,
+    bucket_ms: { type: 'integer' },
+    station_key: { type: 'string' },
+    knobs_snapshot: { type: 'object', additionalProperties: true, description: 'every knob in force during the bucket' },
+    metrics: open({ PRE: tapMetrics, POST: tapMetrics }),
+    audio: open({ PRE: open({ endpoint: { type: 'string' } }), POST: open({ endpoint: { type: 'string' } }) }),
+    config_version: { type: 'integer' },
+    last_knob_event_id: { type: ['integer', 'null'] },
+  },
+  ['bucket_ts', 'bucket_ms', 'station_key', 'knobs_snapshot', 'metrics', 'audio', 'config_version', 'last_knob_event_id'],
+);
+
+export const activeTracesRoute = {
+  summary: 'Traces with at least one live station (seed 000 §5.1)',
+  tags: ['optimizer'],
+  response: {
+    200: open({
+      success: { type: 'boolean' },
+      active: {
+        type: 'array',
+        items: open({
+          trace_id: { type: 'string' },
+          started_at: isoTs,
+          src_extension: { type: ['string', 'null'] },
+          dst_extension: { type: ['string', 'null'] },
+          call_id: { type: ['string', 'null'] },
+          stations: { type: 'array', items: { type: 'string' } },
+        }),
+      },
+    }),
+    ...errors(401, 403),
+  },
+} as const;
+
+export const snapshotRoute = {
+  summary: 'Complete buckets of a trace: metrics, knobs and audio of the same bucket (seed 000 §5.2)',
+  tags: ['optimizer'],
+  querystring: {
+    type: 'object',
+    properties: {
+      trace_id: { type: 'string', minLength: 1 },
+      since_bucket_ts: { ...isoTs, description: 'only buckets strictly after this one' },
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
+      station_key: { type: 'string', minLength: 1 },
+    },
+    required: ['trace_id'],
+    additionalProperties: false,
+  },
+  response: {
+    200: open({ success: { type: 'boolean' }, trace_id: { type: 'string' }, buckets: { type: 'array', items: snapshotEntry } }),
+    ...errors(400, 401, 403, 404, 429),
+  },
+} as const;
+
+export const segmentRoute = {
+  summary: 'A bucket\'s PRE or POST audio as 16-bit PCM mono WAV (seed 000 §5.3); Range requests work',
+  tags: ['optimizer'],
+  querystring: {
+    type: 'object',
+    properties: {
+      trace_id: { type: 'string', minLength: 1 },
+      station_key: { type: 'string', minLength: 1 },
+      tap: { type: 'string', enum: ['PRE', 'POST'] },
+      bucket_ts: isoTs,
+    },
+    required: ['trace_id', 'station_key', 'tap', 'bucket_ts'],
+    additionalProperties: false,
+  },
+  response: { ...errors(400, 401, 403, 404, 416) },
+} as const;
+
+export const applyRoute = {
+  summary: 'Schedule knob changes for the first sample of a future bucket (seed 000 §5.4)',
+  tags: ['optimizer'],
+  body: {
+    type: 'object',
+    properties: {
+      trace_id: { type: 'string', minLength: 1 },
+      station_key: { type: 'string', minLength: 1 },
+      apply_at_bucket_ts: isoTs,
+      idempotency_key: { type: 'string', minLength: 1, maxLength: 200 },
+      source: { type: 'string', maxLength: 200 },
+      reason: { type: 'string', maxLength: 2000 },
+      knobs: { type: 'object', minProperties: 1, additionalProperties: { type: ['number', 'boolean'] } },
+    },
+    required: ['trace_id', 'station_key', 'apply_at_bucket_ts', 'idempotency_key', 'knobs'],
+    additionalProperties: false,
+  },
+  response: {
+    200: open({
+      success: { type: 'boolean' },
+      accepted: { type: 'boolean' },
+      apply_at_bucket_ts: isoTs,
+      config_version: { type: 'integer' },
+      effective_knobs: { type: 'object', additionalProperties: true },
+    }),
+    ...errors(400, 401, 403, 404, 409, 429),
+  },
+} as const;
+
+export const eventsRoute = {
+  summary: 'The knob event log of a trace (optionally one station)',
+  tags: ['optimizer'],
+  querystring: {
+    type: 'object',
+    properties: { trace_id: { type: 'string', minLength: 1 }, station_key: { type: 'string', minLength: 1 } },
+    required: ['trace_id'],
+    additionalProperties: false,
+  },
+  response: {
+    200: open({
+      success: { type: 'boolean' },
+      trace_id: { type: 'string' },
+      events: {
+        type: 'array',
+        items: open({
+          id: { type: 'integer' },
+          created_at: isoTs,
+          apply_at_bucket_ts: isoTs,
+          station_key: { type: 'string' },
+          knobs_requested: { type: 'object', additionalProperties: true },
+          knobs_effective: { type: 'object', additionalProperties: true },
+          source: { type: ['string', 'null'] },
+          reason: { type: ['string', 'null'] },
+          config_version: { type: 'integer' },
+          idempotency_key: { type: ['string', 'null'] },
+        }),
+      },
+    }),
+    ...errors(400, 401, 403, 404),
+  },
+} as const;
+
+export const traceRoute = {
+  summary: 'One trace, live or ended, with its stations and bucket range',
+  tags: ['traces'],
+  params: { type: 'object', properties: { trace_id: { type: 'string', minLength: 1 } }, required: ['trace_id'] },
+  response: { 200: open({ success: { type: 'boolean' }, trace: { type: 'object', additionalProperties: true } }), ...errors(401, 403, 404) },
+} as const;
+
+export const knobsRoute = {
+  summary: 'The knob registry: name, type, unit, range, default',
+  tags: ['optimizer'],
+  response: { 200: open({ success: { type: 'boolean' }, knobs: { type: 'array', items: { type: 'object', additionalProperties: true } } }), ...errors(401, 403) },
+} as const;
+
+export const statsRoute = {
+  summary: 'Relay and per-station ingest counters, pipeline latency',
+  tags: ['relay'],
+  querystring: { type: 'object', properties: { reset_latency: { type: 'string', enum: ['1'] } }, additionalProperties: false },
+  response: { 200: { type: 'object', additionalProperties: true }, ...errors(401, 403) },
+} as const;

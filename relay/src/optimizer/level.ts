@@ -1,0 +1,127 @@
+/**
+ * The speech level of a segment, as the optimizer judges it.
+ *
+ * A bucket's `pcm.rms_dbfs.avg` is a plain mean of per-frame dB values in which silent frames
+ * read -120, so a talker who pauses a third of the time looks 40 dB quieter than they are.
+ * The optimizer therefore measures segments itself: the RMS over the "active" 20 ms frames
+ * only, energy-averaged (a mean of mean squares, not of dB values), in the spirit of the
+ * relative gate of ITU-R BS.1770-4 §5.1 and the active speech level of ITU-T P.56, but
+ * simpler: a frame is active when it is within `relativeGateDb` (40 dB) of the segment's
+ * loudest frame and above `absoluteGateDbfs` (-70 dBFS).
+ *
+ * Levels are dBFS relative to a full-scale sample value of 1.0: a sine peaking at -26 dBFS
+ * that talks only part of the time has a level of -29.01 dBFS, whatever the pauses.
+ * Pure functions over Float32Array; nothing here allocates per frame.
+ */
+
+/** Frame length of the relay's meters (README "Meters"), ms. */
+export const LEVEL_FRAME_MS = 20;
+
+export interface LevelOptions {
+  /** Frames more than this far below the loudest frame are not speech, dB (default 40). */
+  relativeGateDb?: number;
+  /** Frames at or below this RMS are not speech, dBFS (default -70). */
+  absoluteGateDbfs?: number;
+  /** Frame length, ms (default 20). */
+  frameMs?: number;
+}
+
+export interface SegmentLevel {
+  /** Energy-averaged RMS of the active frames, dBFS; null when no frame is active. */
+  levelDbfs: number | null;
+  /** Largest |sample| of the whole segment, dBFS; null for digital silence. */
+  peakDbfs: number | null;
+  /** Active frames, and frames in all (a last partial frame counts as one). */
+  activeFrames: number;
+  frames: number;
+}
+
+interface Gates {
+  frameSamples: number;
+  /** Mean-square threshold a frame must exceed to be active. */
+  minMeanSquare: number;
+}
+
+function frameSamplesOf(sampleRate: number, frameMs: number): number {
+  if (!Number.isInteger(sampleRate) || sampleRate <= 0) throw new TypeError(`sampleRate must be a positive integer in Hz, got ${sampleRate}`);
+  if (!(frameMs > 0)) throw new TypeError(`frameMs must be positive, got ${frameMs}`);
+  return Math.max(1, Math.round((sampleRate * frameMs) / 1000));
+}
+
+function meanSquare(x: Float32Array, start: number, end: number): number {
+  let sum = 0;
+  for (let i = start; i < end; i++) sum += x[i] * x[i];
+  return sum / (end - start);
+}
+
+/** The frame size and the activity threshold (as a mean square) for `x`. */
+function gatesFor(x: Float32Array, sampleRate: number, opts: LevelOptions): Gates {
+  const frameSamples = frameSamplesOf(sampleRate, opts.frameMs ?? LEVEL_FRAME_MS);
+  let loudest = 0;
+  for (let start = 0; start < x.length; start += frameSamples) {
+    const ms = meanSquare(x, start, Math.min(x.length, start + frameSamples));
+    if (ms > loudest) loudest = ms;
+  }
+  const relative = loudest * Math.pow(10, -(opts.relativeGateDb ?? 40) / 10);
+  const absolute = Math.pow(10, (opts.absoluteGateDbfs ?? -70) / 10);
+  return { frameSamples, minMeanSquare: Math.max(relative, absolute) };
+}
+
+const toDb = (meanSq: number): number => 10 * Math.log10(meanSq);
+
+/** The speech level and sample peak of one mono segment (see the file comment). */
+export function speechLevel(x: Float32Array, sampleRate: number, opts: LevelOptions = {}): SegmentLevel {
+  const { frameSamples, minMeanSquare } = gatesFor(x, sampleRate, opts);
+  let energy = 0;
+  let samples = 0;
+  let activeFrames = 0;
+  let frames = 0;
+  let peak = 0;
+  for (let start = 0; start < x.length; start += frameSamples) {
+    const end = Math.min(x.length, start + frameSamples);
+    let sum = 0;
+    for (let i = start; i < end; i++) {
+      const v = x[i];
+      sum += v * v;
+      const a = v < 0 ? -v : v;
+      if (a > peak) peak = a;
+    }
+    frames++;
+    if (sum / (end - start) > minMeanSquare) {
+      energy += sum;
+      samples += end - start;
+      activeFrames++;
+    }
+  }
+  return {
+    levelDbfs: samples > 0 ? toDb(energy / samples) : null,
+    peakDbfs: peak > 0 ? 20 * Math.log10(peak) : null,
+    activeFrames,
+    frames,
+  };
+}
+
+/**
+ * The gain the knob chain applied, dB: POST energy over PRE energy across the frames where
+ * PRE is active. Both segments start at the same bucket_ts, so sample i of one is sample i
+ * of the other. Unlike the difference of two levels, this does not depend on the talker,
+ * who is louder in one bucket than in the next; null when PRE has no active frame.
+ */
+export function chainGainDb(pre: Float32Array, post: Float32Array, sampleRate: number, opts: LevelOptions = {}): number | null {
+  const n = Math.min(pre.length, post.length);
+  const view = pre.length === n ? pre : pre.subarray(0, n);
+  const { frameSamples, minMeanSquare } = gatesFor(view, sampleRate, opts);
+  let preEnergy = 0;
+  let postEnergy = 0;
+  for (let start = 0; start < n; start += frameSamples) {
+    const end = Math.min(n, start + frameSamples);
+    if (meanSquare(pre, start, end) <= minMeanSquare) continue;
+    for (let i = start; i < end; i++) {
+      preEnergy += pre[i] * pre[i];
+      postEnergy += post[i] * post[i];
+    }
+  }
+  if (preEnergy === 0) return null;
+  // A chain that silenced the speech entirely (a gate) reads as the meters' floor.
+  return postEnergy > 0 ? toDb(postEnergy / preEnergy) : -120;
+}
