@@ -67,8 +67,9 @@ interface RelayStats {
   relay: { frames_received: number; frames_dropped: number; late_frames: number; resyncs: number; decode_errors: number; write_backlog: number };
   pipeline_latency_ms: { frames: number; p50: number; p99: number; max: number };
 }
+const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
 async function stats(reset = false): Promise<RelayStats> {
-  const r = await fetch(`${url}/api/relay/stats${reset ? '?reset_latency=1' : ''}`);
+  const r = await fetch(`${url}/api/relay/stats${reset ? '?reset_latency=1' : ''}`, { headers: { authorization: `Bearer ${adminToken}` } });
   return (await r.json()) as RelayStats;
 }
 
