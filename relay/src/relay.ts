@@ -24,6 +24,8 @@ import { SegmentStore } from './store/segment-store.ts';
 import { Store } from './store/store.ts';
 
 const VERSION = '0.1.0';
+/** Time for a media worker to notice a bucket's completion and post its record. */
+const COMPLETION_MARGIN_MS = 100;
 
 export class Relay {
   readonly store: Store;
@@ -108,6 +110,7 @@ export class Relay {
         registry: this.registry,
         limits: new RateLimits(this.config.snapshotMinIntervalMs, this.config.bucketMs),
         bucketMs: this.config.bucketMs,
+        completeBefore: () => this.completeBefore(),
       },
       onIngest: (socket) => this.acceptIngest(socket),
       health: () => this.health(),
@@ -128,6 +131,16 @@ export class Relay {
 
   get log(): FastifyInstance['log'] {
     return (this.app as FastifyInstance).log;
+  }
+
+  /**
+   * Buckets that start before the returned time are complete for every station: the clock
+   * is past their end plus the grace (and the media workers' 10 ms tick), and the writer
+   * holds none of their records. A relay that stopped finalized everything it had.
+   */
+  completeBefore(): number {
+    const byClock = Math.floor((Date.now() - this.config.bucketGraceMs - COMPLETION_MARGIN_MS) / this.config.bucketMs) * this.config.bucketMs;
+    return Math.min(byClock, this.writer.oldestPendingBucketTs());
   }
 
   /** The internal scheduling call: a knob change from the first sample of a future bucket. */

@@ -24,6 +24,12 @@ export interface ApiContext {
   registry: LiveRegistry;
   limits: RateLimits;
   bucketMs: number;
+  /**
+   * Buckets starting before this are complete for every station: past end + grace by the
+   * clock, and none of their records still on the way to the store. Snapshots show no
+   * partial state (seed 000 §5.2).
+   */
+  completeBefore(): number;
 }
 
 declare module 'fastify' {
@@ -86,10 +92,13 @@ export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): 
       void reply.header('Retry-After', String(wait));
       throw new ApiError(429, 'rate_limited', `at most one snapshot per token and trace every 5 s (seed 000 §8); retry in ${wait} s`);
     }
-    const rows =
-      since === undefined
-        ? ctx.store.listBuckets(q.trace_id, { stationKey: q.station_key, latest: true, limit: q.limit })
-        : ctx.store.listBuckets(q.trace_id, { stationKey: q.station_key, sinceBucketTs: since, limit: q.limit });
+    const rows = ctx.store.snapshotBuckets(q.trace_id, {
+      stationKey: q.station_key,
+      sinceBucketTs: since,
+      beforeBucketTs: ctx.completeBefore(),
+      bucketLimit: q.limit,
+      latest: since === undefined,
+    });
     return ok({ trace_id: q.trace_id, buckets: rows.map(snapshotEntry) });
   });
 
@@ -239,6 +248,7 @@ async function apply(ctx: ApiContext, req: FastifyRequest, reply: import('fastif
     stationKey: body.station_key,
     applyAtBucketTs: applyAt,
     knobs: knobs.knobs,
+    requestedKnobs: body.knobs as Record<string, number | boolean>,
     source: body.source ?? null,
     reason: body.reason ?? null,
     idempotencyKey: body.idempotency_key,

@@ -70,7 +70,7 @@ export const snapshotRoute = {
     properties: {
       trace_id: { type: 'string', minLength: 1 },
       since_bucket_ts: { ...isoTs, description: 'only buckets strictly after this one' },
-      limit: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'buckets to return (each with every station\'s entry)' },
       station_key: { type: 'string', minLength: 1 },
     },
     required: ['trace_id'],

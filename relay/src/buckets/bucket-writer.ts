@@ -15,6 +15,8 @@ export interface BucketWriterEvents {
 export class BucketWriter {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** bucket_ts of every record queued or being written (a bucket appears whole only when none is left). */
+  private readonly pendingBuckets = new Map<number, number>();
   written = 0;
 
   constructor(
@@ -30,12 +32,23 @@ export class BucketWriter {
   /** Queues a record; `done` runs once its audio is on disk (or the write failed). */
   enqueue(record: BucketRecord, done?: () => void): void {
     this.queued++;
+    this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
     this.chain = this.chain
       .then(() => this.write(record))
       .finally(() => {
         this.queued--;
+        const n = (this.pendingBuckets.get(record.bucketTs) ?? 1) - 1;
+        if (n === 0) this.pendingBuckets.delete(record.bucketTs);
+        else this.pendingBuckets.set(record.bucketTs, n);
         done?.();
       });
+  }
+
+  /** The earliest bucket with a record not yet in the store (Infinity when none). */
+  oldestPendingBucketTs(): number {
+    let oldest = Infinity;
+    for (const ts of this.pendingBuckets.keys()) if (ts < oldest) oldest = ts;
+    return oldest;
   }
 
   /** Runs a task between writes (retention sweeps), so it never races a write. */

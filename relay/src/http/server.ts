@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
+import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
@@ -38,9 +39,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
-    // Query values arrive as strings; let the schemas coerce numbers (limit=5).
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allowUnionTypes: true } },
   });
+  // Query strings and path parameters are text, so their numbers are coerced (limit=5);
+  // bodies are JSON and are not: a knob sent as "6" or null is a bad request, not a 6 or a 0.
+  const ajvOptions = { removeAdditional: false, useDefaults: true, allowUnionTypes: true, allErrors: false } as const;
+  const coercing = new Ajv({ ...ajvOptions, coerceTypes: true });
+  const strict = new Ajv({ ...ajvOptions, coerceTypes: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -52,6 +52,8 @@ export interface ScheduleRequest {
   applyAtBucketTs: number;
   /** Validated and clamped (protocol/knobs.ts). */
   knobs: KnobPatch;
+  /** As the caller sent them, before clamping (kept in the event log); defaults to `knobs`. */
+  requestedKnobs?: Record<string, number | boolean>;
   source: string | null;
   reason: string | null;
   idempotencyKey: string | null;
@@ -260,7 +262,7 @@ export class LiveRegistry {
         station_key: station.stationKey,
         created_at: Date.now(),
         apply_at_bucket_ts: req.applyAtBucketTs,
-        knobs_requested: req.knobs as Record<string, number | boolean>,
+        knobs_requested: req.requestedKnobs ?? (req.knobs as Record<string, number | boolean>),
         knobs_effective: req.knobs as Record<string, number | boolean>,
         source: req.source,
         reason: req.reason,

@@ -7,9 +7,9 @@ import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { MetricAggregate, Tap } from '../../../protocol/metrics.ts';
 import type { SnapshotEntry } from './api-types.ts';
 import { chainGainDb, speechLevel } from './level.ts';
-import type { PostMeasurement } from './policy.ts';
+import type { TapMeasurement } from './policy.ts';
 
-export interface TapAnalysis extends PostMeasurement {
+export interface TapAnalysis extends TapMeasurement {
   /** Active 20 ms frames in the segment (level.ts). */
   activeFrames: number;
 }
@@ -40,6 +40,7 @@ function tapAnalysis(entry: SnapshotEntry, tap: Tap, samples: Float32Array, samp
     levelDbfs: level.levelDbfs,
     peakDbfs: Math.max(level.peakDbfs ?? -120, meteredPeak),
     clippingRatio: metric(entry, tap, 'pcm.clipping_ratio')?.avg ?? 0,
+    loudestFrameDbfs: level.loudestFrameDbfs,
     activeFrames: level.activeFrames,
   };
 }

@@ -61,7 +61,8 @@ export function parseRetryAfter(value: string | null, nowMs = Date.now()): numbe
   return Number.isNaN(at) ? null : Math.max(0, (at - nowMs) / 1000);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or rejects with OptimizerError("closed") as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new OptimizerError('closed', 'stopped while waiting to retry'));
     const onAbort = (): void => {

@@ -57,12 +57,14 @@ describe('speechLevel', () => {
     const x = new Float32Array(2 * FRAME);
     x.set(sine(1000, -20 + 3.0103, 0.02, RATE), 0);
     x.set(sine(1000, -40 + 3.0103, 0.02, RATE), FRAME);
-    expect(speechLevel(x, RATE).levelDbfs).toBeCloseTo(10 * Math.log10((0.01 + 0.0001) / 2), 3);
+    const r = speechLevel(x, RATE);
+    expect(r.levelDbfs).toBeCloseTo(10 * Math.log10((0.01 + 0.0001) / 2), 3);
+    expect(r.loudestFrameDbfs).toBeCloseTo(-20, 3);
   });
 
   it('reads digital silence and an empty segment as no speech', () => {
-    expect(speechLevel(new Float32Array(5 * RATE), RATE)).toEqual({ levelDbfs: null, peakDbfs: null, activeFrames: 0, frames: 250 });
-    expect(speechLevel(new Float32Array(0), RATE)).toEqual({ levelDbfs: null, peakDbfs: null, activeFrames: 0, frames: 0 });
+    expect(speechLevel(new Float32Array(5 * RATE), RATE)).toEqual({ levelDbfs: null, peakDbfs: null, loudestFrameDbfs: null, activeFrames: 0, frames: 250 });
+    expect(speechLevel(new Float32Array(0), RATE)).toEqual({ levelDbfs: null, peakDbfs: null, loudestFrameDbfs: null, activeFrames: 0, frames: 0 });
   });
 
   it('counts a last partial frame by its own samples', () => {

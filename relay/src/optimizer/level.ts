@@ -31,6 +31,8 @@ export interface SegmentLevel {
   levelDbfs: number | null;
   /** Largest |sample| of the whole segment, dBFS; null for digital silence. */
   peakDbfs: number | null;
+  /** RMS of the loudest 20 ms frame, dBFS; null for digital silence. */
+  loudestFrameDbfs: number | null;
   /** Active frames, and frames in all (a last partial frame counts as one). */
   activeFrames: number;
   frames: number;
@@ -38,6 +40,8 @@ export interface SegmentLevel {
 
 interface Gates {
   frameSamples: number;
+  /** Mean square of the loudest frame. */
+  loudest: number;
   /** Mean-square threshold a frame must exceed to be active. */
   minMeanSquare: number;
 }
@@ -64,14 +68,14 @@ function gatesFor(x: Float32Array, sampleRate: number, opts: LevelOptions): Gate
   }
   const relative = loudest * Math.pow(10, -(opts.relativeGateDb ?? 40) / 10);
   const absolute = Math.pow(10, (opts.absoluteGateDbfs ?? -70) / 10);
-  return { frameSamples, minMeanSquare: Math.max(relative, absolute) };
+  return { frameSamples, loudest, minMeanSquare: Math.max(relative, absolute) };
 }
 
 const toDb = (meanSq: number): number => 10 * Math.log10(meanSq);
 
 /** The speech level and sample peak of one mono segment (see the file comment). */
 export function speechLevel(x: Float32Array, sampleRate: number, opts: LevelOptions = {}): SegmentLevel {
-  const { frameSamples, minMeanSquare } = gatesFor(x, sampleRate, opts);
+  const { frameSamples, loudest, minMeanSquare } = gatesFor(x, sampleRate, opts);
   let energy = 0;
   let samples = 0;
   let activeFrames = 0;
@@ -96,6 +100,7 @@ export function speechLevel(x: Float32Array, sampleRate: number, opts: LevelOpti
   return {
     levelDbfs: samples > 0 ? toDb(energy / samples) : null,
     peakDbfs: peak > 0 ? 20 * Math.log10(peak) : null,
+    loudestFrameDbfs: loudest > 0 ? toDb(loudest) : null,
     activeFrames,
     frames,
   };

@@ -115,8 +115,8 @@ describe('verify', () => {
   it('fails when the level did not move by half the step (something else in the chain undid it)', () => {
     const before = bucket(0, talk(-35, 1), defaultKnobs(), 0);
     const p = pendingFrom(before, 2, 1);
-    // The change is in force, but a gate at -20 dBFS shuts most of the (now -23 dBFS) speech out.
-    const gated: KnobPatch = { ...p.effectiveKnobs, 'gate.enabled': true, 'gate.threshold_dbfs': -20 };
+    // The change is in force, but a 20:1 compressor from -60 dBFS takes far more than 12 dB away.
+    const gated: KnobPatch = { ...p.effectiveKnobs, 'compressor.enabled': true, 'compressor.threshold_dbfs': -60, 'compressor.ratio': 20 };
     const v = verify(p, bucket(2, talk(-35, 2), mergeKnobs(defaultKnobs(), gated), 1), DEFAULT_TARGETS);
     expect(v).toMatchObject({ status: 'failed' });
     expect(v.reason).toMatch(/^did not move as intended/);
@@ -134,17 +134,23 @@ describe('verify', () => {
     expect(verify(p, unlimited, DEFAULT_TARGETS).status).toBe('failed');
   });
 
-  it('verifies the compressor by a falling crest factor', () => {
-    // Quiet speech with loud clicks: a crest factor well over 25 dB.
-    const x = talk(-40, 7);
-    for (let i = 4000; i < x.length; i += 16000) x[i] = 0.7;
-    const before = bucket(0, x, defaultKnobs(), 0);
+  it('verifies the compressor by POST crest factor under PRE in the same bucket', () => {
+    // A quiet talker who shouts for 600 ms, 15 dB louder: the loudest frame is far over the level.
+    const shout = (seed: number): Float32Array => {
+      const x = talk(-38, seed);
+      for (let i = Math.round(1.5 * RATE); i < Math.round(2.1 * RATE); i++) x[i] *= dbToGain(15);
+      return x;
+    };
+    const before = bucket(0, shout(7), defaultKnobs(), 0);
     const p = pendingFrom(before, 1, 1);
     expect(p.expect.compressorOn).toBe(true);
-    const after = bucket(1, x, mergeKnobs(defaultKnobs(), p.effectiveKnobs), 1);
-    const v = verify(p, after, DEFAULT_TARGETS);
+    const knobs = mergeKnobs(defaultKnobs(), p.effectiveKnobs);
+    const v = verify(p, bucket(1, shout(8), knobs, 1), DEFAULT_TARGETS);
+    expect(v.reason).toMatch(/crest factor PRE 1\d\.\d → POST \d+\.\d dB/);
     expect(v.status).toBe('verified');
-    expect(v.reason).toContain('crest factor');
+    // A compressor whose threshold is above everything does nothing, and fails.
+    const idle = mergeKnobs(knobs, { 'compressor.threshold_dbfs': 0 });
+    expect(verify({ ...p, effectiveKnobs: { 'compressor.enabled': true } }, bucket(1, shout(8), idle, 1), DEFAULT_TARGETS).status).toBe('failed');
   });
 
   it('waits through silent buckets, then gives up', () => {

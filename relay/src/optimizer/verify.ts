@@ -9,13 +9,14 @@
  *      level alone, because the talker is louder in one bucket than in the next; the PRE
  *      tap takes that out;
  *    - the limiter: POST peak at or under the target, POST clipping under it;
- *    - the compressor: the POST crest factor (peak − level) fell.
+ *    - the compressor: POST's crest factor (policy.ts rule 2) is under PRE's in the same
+ *      bucket, i.e. the compressor narrowed the dynamics of that very audio.
  * A verification that fails halts the station (optimizer.ts says how it resumes).
  * Pure: no I/O, no clock.
  */
 import type { KnobPatch } from '../../../protocol/knobs.ts';
 import type { Analysis } from './analysis.ts';
-import { PEAK_SLACK_DB, type Expectation, type Targets } from './policy.ts';
+import { crestDb, PEAK_SLACK_DB, type Expectation, type Targets } from './policy.ts';
 
 /** A change that was accepted and awaits verification. */
 export interface PendingChange {
@@ -77,9 +78,10 @@ export function verify(p: PendingChange, after: Analysis, t: Targets, bucketMs =
     (peakOk && clipOk ? seen : failures).push(text);
   }
   if (p.expect.compressorOn) {
-    const crestBefore = p.before.post.peakDbfs - (p.before.post.levelDbfs as number);
-    const crestAfter = after.post.peakDbfs - (after.post.levelDbfs as number);
-    (crestAfter < crestBefore ? seen : failures).push(`crest factor ${fmt(crestBefore)} → ${fmt(crestAfter)} dB`);
+    const pre = crestDb(after.pre);
+    const post = crestDb(after.post);
+    const narrowed = pre !== null && post !== null && post < pre;
+    (narrowed ? seen : failures).push(`crest factor PRE ${pre === null ? '-' : fmt(pre)} → POST ${post === null ? '-' : fmt(post)} dB`);
   }
   const where = `in ${after.bucketTs} (config v${after.configVersion})`;
   if (failures.length > 0) return { status: 'failed', reason: `did not move as intended ${where}: ${failures.join('; ')}${seen.length ? ` (as intended: ${seen.join('; ')})` : ''}` };

@@ -186,6 +186,35 @@ export class Store {
     return opts.latest ? parsed.reverse() : parsed;
   }
 
+  /**
+   * Seed 000 §5.2: whole buckets, `bucketLimit` of them (each with every station's entry),
+   * the latest ones or those strictly after `sinceBucketTs`, and only buckets before
+   * `beforeBucketTs` (complete ones); ordered by bucket_ts, then station ordinal.
+   */
+  snapshotBuckets(
+    traceId: string,
+    opts: { stationKey?: string; sinceBucketTs?: number; beforeBucketTs: number; bucketLimit: number; latest: boolean },
+  ): BucketRow[] {
+    const where = ['trace_id = @traceId', 'bucket_ts < @beforeBucketTs'];
+    if (opts.stationKey !== undefined) where.push('station_key = @stationKey');
+    if (opts.sinceBucketTs !== undefined) where.push('bucket_ts > @sinceBucketTs');
+    const params = { traceId, stationKey: opts.stationKey, sinceBucketTs: opts.sinceBucketTs, beforeBucketTs: opts.beforeBucketTs, limit: opts.bucketLimit };
+    const picked = this.db
+      .prepare(`SELECT DISTINCT bucket_ts FROM buckets WHERE ${where.join(' AND ')} ORDER BY bucket_ts ${opts.latest ? 'DESC' : 'ASC'} LIMIT @limit`)
+      .all(params) as { bucket_ts: number }[];
+    if (picked.length === 0) return [];
+    const lo = Math.min(...picked.map((p) => p.bucket_ts));
+    const hi = Math.max(...picked.map((p) => p.bucket_ts));
+    const rows = this.db
+      .prepare(
+        `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
+         WHERE b.trace_id = @traceId AND b.bucket_ts BETWEEN @lo AND @hi ${opts.stationKey !== undefined ? 'AND b.station_key = @stationKey' : ''}
+         ORDER BY b.bucket_ts ASC, s.ordinal ASC`,
+      )
+      .all({ traceId, lo, hi, stationKey: opts.stationKey }) as RawBucket[];
+    return rows.map(parseBucket);
+  }
+
   bucketRange(traceId: string, stationKey?: string): { first: number | null; last: number | null; count: number } {
     const row = this.db
       .prepare(`SELECT MIN(bucket_ts) AS first, MAX(bucket_ts) AS last, COUNT(*) AS count FROM buckets WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''}`)

@@ -1,0 +1,84 @@
+/**
+ * The loop's schedule, and its halt and reset on a real relay: an operator has clamped a
+ * station with a limiter at -24 dBFS, so the optimizer's +12 dB barely moves the chain's
+ * gain; verification fails and the station is halted until the operator changes its knobs.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { dbToGain, speechLike } from '../audio/signals.ts';
+import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
+import { alignToBucket, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
+import { OptimizerClient } from './client.ts';
+import { speechLevel } from './level.ts';
+import type { LogEntry } from './log.ts';
+import { Optimizer } from './optimizer.ts';
+
+const RATE = 16000;
+
+describe('Optimizer.nextRunAt', () => {
+  const opt = new Optimizer({ client: new OptimizerClient({ baseUrl: 'http://127.0.0.1:9', token: 'x' }), log: () => undefined });
+  it('runs 1.3 s after each bucket ends (grace 1 s + 300 ms)', () => {
+    const b = Date.parse('2026-01-03T21:15:00.000Z');
+    expect(opt.nextRunAt(b)).toBe(b + 1300);
+    expect(opt.nextRunAt(b + 1299)).toBe(b + 1300);
+    expect(opt.nextRunAt(b + 1300)).toBe(b + 6300);
+    expect(opt.nextRunAt(b + 4999)).toBe(b + 6300);
+  });
+  it('stops twice without harm, before it ever started', async () => {
+    await opt.stop();
+    await opt.stop();
+  });
+});
+
+let t: TestRelay | null = null;
+let optimizer: Optimizer | null = null;
+afterAll(async () => {
+  await optimizer?.stop();
+  await t?.close();
+});
+
+describe('a failed verification', () => {
+  it('halts the station, says why, and resumes after an operator changes its knobs', async () => {
+    t = await startTestRelay();
+    const token = t.relay.adminToken as string;
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const x = speechLike(-30, 20, RATE, 21);
+    const g = dbToGain(-35 - (speechLevel(x, RATE).levelDbfs as number));
+    await alignToBucket(500);
+    const station = new SimulatedStation({ url: t.wsUrl, audio: encodeAudio(x.map((v) => v * g), RATE, 'pcm16'), stationKey: 'clamped', durationS: 44 });
+    const traceId = (await station.connect()).trace_id;
+    const streaming = runStations([station]);
+
+    const operator = async (knobs: Record<string, unknown>, reason: string): Promise<void> => {
+      const applyAt = new Date((Math.floor(Date.now() / 5000) + 1) * 5000).toISOString();
+      const body = { trace_id: traceId, station_key: 'clamped', apply_at_bucket_ts: applyAt, idempotency_key: crypto.randomUUID(), source: 'operator', reason, knobs };
+      const res = await fetch(`${t!.httpUrl}/api/optimizer/knobs/apply`, { method: 'POST', headers, body: JSON.stringify(body) });
+      expect(res.status, await res.clone().text()).toBe(200);
+    };
+    await waitFor(async () => ((await fetch(`${t!.httpUrl}/api/traces/active`, { headers }).then((r) => r.json())) as { active: unknown[] }).active.length > 0 || undefined, 5000, 'the station to be live');
+    await operator({ 'limiter.enabled': true, 'limiter.threshold_dbfs': -24 }, 'clamp');
+
+    const log: LogEntry[] = [];
+    optimizer = new Optimizer({ client: new OptimizerClient({ baseUrl: t.httpUrl, token }), log: (e) => log.push(e) });
+    optimizer.start();
+    const lines = (): string => log.map((e) => `${e.at} ${e.kind} ${e.message}`).join('\n');
+
+    const halted = await waitFor(() => log.find((e) => e.kind === 'halted'), 30_000, 'a halt');
+    expect(halted.reason, lines()).toMatch(/^did not move as intended .*chain gain .* of \+12\.0 dB/);
+    expect(optimizer.describe()).toMatchObject([{ station_key: 'clamped', phase: { kind: 'halted' } }]);
+    // Halted: nothing further is decided, however far out of target the station is.
+    const haltedAt = log.indexOf(halted);
+    await operator({ 'limiter.threshold_dbfs': -1 }, 'unclamp');
+    await waitFor(() => log.find((e) => e.kind === 'verified' && log.indexOf(e) > haltedAt), 25_000, `a verified change after the reset\n${lines()}`);
+    await optimizer.stop();
+    await streaming;
+    console.log(lines());
+
+    const after = log.slice(haltedAt + 1);
+    const resumed = after.findIndex((e) => e.kind === 'resumed');
+    expect(resumed, lines()).toBeGreaterThanOrEqual(0);
+    expect(after.slice(0, resumed).filter((e) => e.kind === 'decision'), lines()).toEqual([]);
+    expect(after[resumed].message).toMatch(/from "operator"/);
+    expect(log.filter((e) => e.kind === 'decision')[0].knobs).toEqual({ 'pcm.input_gain_db': 12 });
+    expect(log.filter((e) => e.kind === 'error'), lines()).toEqual([]);
+  }, 90_000);
+});
