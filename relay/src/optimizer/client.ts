@@ -42,7 +42,7 @@ export interface SnapshotQuery {
   traceId: string;
   /** Entries strictly after this bucket (ISO), the first `limit` of them. */
   sinceBucketTs?: string;
-  /** 1..100 (default 1 on the relay). */
+  /** 1..100 (default 1 on the relay; this relay counts whole buckets, each with an entry per station). */
   limit?: number;
   stationKey?: string;
 }

@@ -158,9 +158,9 @@ export class Optimizer {
       let trace = this.traces.get(active.trace_id);
       if (trace === undefined) {
         trace = { traceId: active.trace_id, sinceBucketTs: null, lastSnapshotAt: -Infinity, stations: new Map() };
+        await this.adoptScheduledChanges(trace, signal);
         this.traces.set(trace.traceId, trace);
         this.emit({ kind: 'info', traceId: trace.traceId, message: `trace is active with ${active.stations.length} station(s): ${active.stations.join(', ')}` });
-        await this.adoptScheduledChanges(trace, signal);
       }
       const liveStations = new Set(active.stations);
       for (const key of trace.stations.keys()) if (!liveStations.has(key)) trace.stations.delete(key);
@@ -185,11 +185,14 @@ export class Optimizer {
     const wait = trace.lastSnapshotAt + this.snapshotIntervalMs + RATE_MARGIN_MS - Date.now();
     if (wait > 0) await sleep(wait, signal);
     trace.lastSnapshotAt = Date.now();
+    // The first pull takes the latest bucket of every station. Seed 000 leaves open whether
+    // `limit` counts entries or whole buckets; asking for one per station works either way.
     const limit = trace.sinceBucketTs === null ? Math.min(MAX_LIMIT, Math.max(1, stationCount)) : MAX_LIMIT;
     const entries = await this.client.snapshot({ traceId: trace.traceId, sinceBucketTs: trace.sinceBucketTs ?? undefined, limit }, signal);
     if (entries.length > 0) trace.sinceBucketTs = entries[entries.length - 1].bucket_ts;
     // A full page means more are waiting: take the latest next time rather than fall behind.
-    if (trace.sinceBucketTs !== null && entries.length === MAX_LIMIT) trace.sinceBucketTs = null;
+    const full = entries.length === MAX_LIMIT || new Set(entries.map((e) => e.bucket_ts)).size === MAX_LIMIT;
+    if (trace.sinceBucketTs !== null && full) trace.sinceBucketTs = null;
     return entries;
   }
 
