@@ -197,3 +197,13 @@ describe('validateConfig', () => {
     expect(() => validateConfig({ ...defaultConfig(), [key]: 0 })).toThrow(new TypeError(`${key} must be a positive integer, got 0`));
   });
 });
+
+describe('rate limit settings', () => {
+  it('keeps both seed 000 §8 limits on by default and lets each be turned off', () => {
+    expect(fromEnv({})).toMatchObject({ snapshotMinIntervalMs: 5000, applyOncePerBucket: true });
+    expect(fromEnv({ TAPWIRE_SNAPSHOT_MIN_INTERVAL_MS: '0', TAPWIRE_APPLY_ONCE_PER_BUCKET: '0' })).toMatchObject({
+      snapshotMinIntervalMs: 0,
+      applyOncePerBucket: false,
+    });
+  });
+});

@@ -31,6 +31,8 @@ export interface RelayConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Snapshot pulls per token and trace at most once per this (seed 000 §8); 0 turns the limit off. */
   snapshotMinIntervalMs: number;
+  /** At most one knob apply per station per bucket (seed 000 §8); false turns the limit off. */
+  applyOncePerBucket: boolean;
 }
 
 const HOUR_MS = 3600_000;
@@ -53,6 +55,7 @@ export function defaultConfig(): RelayConfig {
     retentionSweepMs: 60_000,
     logLevel: 'info',
     snapshotMinIntervalMs: 5000,
+    applyOncePerBucket: true,
   };
 }
 
@@ -85,6 +88,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('segmentMaxBytes', mb === undefined ? undefined : Math.round(mb * 1024 * 1024));
   set('logLevel', (env.TAPWIRE_LOG_LEVEL as RelayConfig['logLevel']) || undefined);
   set('snapshotMinIntervalMs', int(env, 'TAPWIRE_SNAPSHOT_MIN_INTERVAL_MS'));
+  const applyLimit = int(env, 'TAPWIRE_APPLY_ONCE_PER_BUCKET');
+  set('applyOncePerBucket', applyLimit === undefined ? undefined : applyLimit !== 0);
   return validateConfig(c);
 }
 

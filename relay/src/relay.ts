@@ -108,7 +108,7 @@ export class Relay {
         store: this.store,
         segments: this.segments,
         registry: this.registry,
-        limits: new RateLimits(this.config.snapshotMinIntervalMs, this.config.bucketMs),
+        limits: new RateLimits(this.config.snapshotMinIntervalMs, this.config.bucketMs, this.config.applyOncePerBucket),
         bucketMs: this.config.bucketMs,
         completeBefore: () => this.completeBefore(),
       },

@@ -12,6 +12,7 @@ export class RateLimits {
   constructor(
     private readonly snapshotIntervalMs: number,
     private readonly bucketMs: number,
+    private readonly applyOncePerBucket = true,
   ) {}
 
   snapshot(tokenId: string, traceId: string, nowMs: number): number {
@@ -26,6 +27,7 @@ export class RateLimits {
 
   /** Seconds until the next bucket when this station already had an apply in the current one. */
   applyWait(traceId: string, stationKey: string, nowMs: number): number {
+    if (!this.applyOncePerBucket) return 0;
     const bucket = Math.floor(nowMs / this.bucketMs) * this.bucketMs;
     if (this.lastApplyBucket.get(`${traceId}\u0000${stationKey}`) === bucket) return Math.max(1, Math.ceil((bucket + this.bucketMs - nowMs) / 1000));
     return 0;
