@@ -33,6 +33,12 @@ export interface RelayConfig {
   snapshotMinIntervalMs: number;
   /** At most one knob apply per station per bucket (seed 000 §8); false turns the limit off. */
   applyOncePerBucket: boolean;
+  /** Live meter measurements per second (seed 003: 10-20). */
+  telemetryHz: number;
+  /** A telemetry client with more than this many bytes unsent... */
+  telemetryBackedUpBytes: number;
+  /** ...for longer than this is closed with 1013. */
+  telemetryBackedUpMs: number;
 }
 
 const HOUR_MS = 3600_000;
@@ -56,6 +62,9 @@ export function defaultConfig(): RelayConfig {
     logLevel: 'info',
     snapshotMinIntervalMs: 5000,
     applyOncePerBucket: true,
+    telemetryHz: 20,
+    telemetryBackedUpBytes: 256 * 1024,
+    telemetryBackedUpMs: 5000,
   };
 }
 
@@ -90,6 +99,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('snapshotMinIntervalMs', int(env, 'TAPWIRE_SNAPSHOT_MIN_INTERVAL_MS'));
   const applyLimit = int(env, 'TAPWIRE_APPLY_ONCE_PER_BUCKET');
   set('applyOncePerBucket', applyLimit === undefined ? undefined : applyLimit !== 0);
+  set('telemetryHz', int(env, 'TAPWIRE_TELEMETRY_HZ'));
+  set('telemetryBackedUpBytes', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_BYTES'));
+  set('telemetryBackedUpMs', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_MS'));
   return validateConfig(c);
 }
 
@@ -102,6 +114,9 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new TypeError(`port must be 0-65535, got ${c.port}`);
   if (!Number.isInteger(c.bucketGraceMs) || c.bucketGraceMs < 0 || c.bucketGraceMs >= c.bucketMs) {
     throw new TypeError(`bucketGraceMs (TAPWIRE_BUCKET_GRACE_MS) must be an integer from 0 to less than ${c.bucketMs}, got ${c.bucketGraceMs}`);
+  }
+  if (!Number.isInteger(c.telemetryHz) || c.telemetryHz < 10 || c.telemetryHz > 20) {
+    throw new TypeError(`telemetryHz (TAPWIRE_TELEMETRY_HZ) must be an integer from 10 to 20, got ${c.telemetryHz}`);
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);

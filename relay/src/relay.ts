@@ -22,6 +22,7 @@ import type { IngestCounters as StationCounters } from './media/messages.ts';
 import { MediaPool } from './media/pool.ts';
 import { SegmentStore } from './store/segment-store.ts';
 import { Store } from './store/store.ts';
+import { TelemetryHub } from './telemetry/hub.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -32,6 +33,7 @@ export class Relay {
   readonly segments: SegmentStore;
   readonly pool: MediaPool;
   readonly registry: LiveRegistry;
+  readonly telemetry: TelemetryHub;
   readonly writer: BucketWriter;
   readonly counters: IngestCounters = newIngestCounters();
   readonly tokens: TokenStore;
@@ -68,7 +70,9 @@ export class Relay {
         const s = this.registry.byPool(id);
         s?.owner.onDecodeError(s, code, message);
       },
+      meters: (values) => this.telemetry.meters(values),
       closed: (id, counters) => {
+        this.telemetry.forget(id);
         this.addClosedTotals(counters);
         this.registry.onPipelineClosed(id);
       },
@@ -82,8 +86,12 @@ export class Relay {
           this.registry.onPipelineClosed(id);
         }
       },
-    });
+    }, Math.round(1000 / config.telemetryHz));
     this.registry = new LiveRegistry(config, this.store, this.pool);
+    this.telemetry = new TelemetryHub(this.registry, {
+      publishHz: config.telemetryHz,
+      policy: { maxPending: 2, sendBelowBytes: 64 * 1024, backedUpBytes: config.telemetryBackedUpBytes, backedUpMs: config.telemetryBackedUpMs },
+    });
     this.tokens = new TokenStore(this.store.db);
   }
 
@@ -113,6 +121,7 @@ export class Relay {
         completeBefore: () => this.completeBefore(),
       },
       onIngest: (socket) => this.acceptIngest(socket),
+      telemetry: this.telemetry,
       health: () => this.health(),
       stats: () => this.stats(),
       resetLatency: () => this.resetLatency(),
@@ -120,6 +129,7 @@ export class Relay {
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (admin.created) this.app.log.info(`created an admin token with every scope in ${admin.path} (mode 0600)`);
     else if (admin.token === null) this.app.log.warn(`no usable admin token in ${admin.path}; create one with: npm run token -- create --scopes admin`);
+    this.telemetry.start();
     this.sweepTimer = setInterval(() => {
       void this.writer.exclusive(() => this.segments.sweep(Date.now()));
     }, this.config.retentionSweepMs);
@@ -231,6 +241,7 @@ export class Relay {
 
   private async doStop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
     // Closing ends each connection's stations (their queues drain in the workers).
     const now = Date.now();

@@ -17,6 +17,7 @@ import { authenticate, bearerToken } from '../auth/authenticate.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import type { TelemetryHub } from '../telemetry/hub.ts';
 
 export interface ServerDeps {
   config: RelayConfig;
@@ -25,6 +26,7 @@ export interface ServerDeps {
   /** Listening beyond loopback: ingest then needs a token too. */
   exposed: boolean;
   onIngest(socket: WebSocket): void;
+  telemetry: TelemetryHub;
   health(): Record<string, unknown>;
   stats(): Record<string, unknown>;
   resetLatency(): void;
@@ -95,6 +97,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
     (socket) => deps.onIngest(socket),
   );
+
+  // Live meters (seed 003): the snapshot and the stream carry the same measurement. Open on a
+  // loopback-only relay; beyond loopback they need a read:snapshots token (header or ?token=).
+  const telemetryAuth = async (req: import('fastify').FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (!deps.exposed) return undefined;
+    const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, true), 'read:snapshots');
+    if (!result.ok) return sendError(reply, result.status, result.code, result.message);
+    return undefined;
+  };
+  app.get('/measurements', { preValidation: telemetryAuth }, async (req, reply) => {
+    const traceId = (req.query as { trace_id?: string }).trace_id ?? null;
+    return reply.type('application/json').send(deps.telemetry.measurementJson(traceId));
+  });
+  app.get('/ws/telemetry', { websocket: true, preValidation: telemetryAuth }, (socket, req) => {
+    const q = req.query as { trace_id?: string; spectrum?: string };
+    deps.telemetry.addClient(socket, q.trace_id ?? null, q.spectrum ?? null);
+  });
 
   registerOptimizerRoutes(app, deps.api);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).

@@ -86,4 +86,13 @@ export type FromWorker =
   | { type: 'scheduled'; reqId: number; ok: true }
   | { type: 'scheduled'; reqId: number; ok: false; refusal: ScheduleRefusal; currentBucketTs: number | null }
   | { type: 'flushed'; reqId: number }
-  | { type: 'stats'; stations: StationStats[]; latencyBins: Uint32Array; latencyCount: number; latencyMaxMs: number };
+  | { type: 'stats'; stations: StationStats[]; latencyBins: Uint32Array; latencyCount: number; latencyMaxMs: number }
+  /** Latest meters of every station of the worker: METER_FIELDS numbers per station (seed 003 publication). */
+  | { type: 'meters'; ts: number; values: Float64Array };
+
+/**
+ * Layout of a station's record in a `meters` message: its id, PRE and POST
+ * (rms_dbfs, peak_dbfs, clipping_ratio, momentary_lufs), then ingest state.
+ */
+export const METER_FIELDS = 13;
+export const METER_OFFSET = { id: 0, pre: 1, post: 5, queueDepth: 9, droppedFrames: 10, decodeErrors: 11, configVersion: 12 } as const;

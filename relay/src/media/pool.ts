@@ -16,6 +16,8 @@ export interface PoolEvents {
   decodeError(stationId: number, code: string, message: string): void;
   /** An ended station has finalized its last bucket and left its worker. */
   closed(stationId: number, counters: IngestCounters): void;
+  /** The latest meters of a worker's stations (METER_FIELDS numbers per station). */
+  meters(values: Float64Array): void;
   /** A worker died: its stations are gone. */
   workerFailed(stationIds: number[], error: Error): void;
 }
@@ -45,6 +47,7 @@ export class MediaPool {
   constructor(
     private readonly size: number,
     private readonly events: PoolEvents,
+    private readonly meterIntervalMs = 50,
   ) {
     if (!Number.isInteger(size) || size < 1) throw new TypeError('media pool size must be a positive integer');
   }
@@ -54,7 +57,7 @@ export class MediaPool {
     const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(boot, { workerData: { entry }, name: `media-${i}` });
+      const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs }, name: `media-${i}` });
       const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Set(), alive: true };
       this.slots.push(slot);
       ready.push(
@@ -189,6 +192,9 @@ export class MediaPool {
       case 'stats':
         for (const s of msg.stations) this.stationStats.set(s.id, s);
         this.latency.merge(msg.latencyBins, msg.latencyCount, msg.latencyMaxMs);
+        break;
+      case 'meters':
+        this.events.meters(msg.values);
         break;
       case 'ready':
         break;

@@ -21,6 +21,7 @@ import { BucketAccumulator } from './bucket-accumulator.ts';
 import { IngressQueue } from './ingress-queue.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
+import { MeterInterval } from './meter-interval.ts';
 import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
 import type { PacketView } from './packet-batch.ts';
 
@@ -65,6 +66,8 @@ export class Station {
   private readonly chain: ProcessingChain;
   private readonly concealer: Concealer;
   private readonly metricValues = new Float64Array(5);
+  /** Meters over the current telemetry interval (published by the worker, seed 003). */
+  readonly meterInterval = new MeterInterval();
   private timeline: StationTimeline | null = null;
   /** Playout gate: audio is processed while (ms played) < now - gateOriginMs + allowance. */
   private gateOriginMs = 0;
@@ -131,6 +134,15 @@ export class Station {
     this.configVersion = spec.configVersion;
     this.lastKnobEventId = spec.lastKnobEventId;
     this.chain.setKnobs(this.knobs);
+  }
+
+  /** Decode errors and drops so far, and the knobs' version: the ingest state telemetry shows. */
+  get counterSnapshot(): Readonly<IngestCounters> {
+    return this.counters;
+  }
+
+  get currentConfigVersion(): number {
+    return this.configVersion;
   }
 
   get queueDepth(): number {
@@ -338,6 +350,7 @@ export class Station {
     const v = this.metricValues;
     this.preMeter.process(frame, length);
     readMeter(this.preMeter, v);
+    this.meterInterval.add(0, length, v[0], v[1], v[2], v[4]);
     if (acc) {
       acc.addMetrics(0, v);
       toInt16(frame, acc.pre, offset, length);
@@ -345,6 +358,7 @@ export class Station {
     this.chain.process(frame, length);
     this.postMeter.process(frame, length);
     readMeter(this.postMeter, v);
+    this.meterInterval.add(1, length, v[0], v[1], v[2], v[4]);
     if (acc) {
       acc.addMetrics(1, v);
       toInt16(frame, acc.post, offset, length);

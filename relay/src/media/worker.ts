@@ -3,9 +3,9 @@
  * plane's event loop. It talks to the control plane only through the messages of
  * `messages.ts`; it does no I/O of its own.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
-import type { FromWorker, StationSpec, ToWorker } from './messages.ts';
+import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker } from './messages.ts';
 import { readPacketBatch } from './packet-batch.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import { Station } from './station.ts';
@@ -105,5 +105,26 @@ setInterval(() => {
   );
   latency.reset();
 }, STATS_INTERVAL_MS);
+
+// Telemetry (seed 003): every interval, each station's meters over that interval go out in
+// one message; the control plane keeps only the latest. Nothing here waits for a consumer.
+const meterIntervalMs: number = (workerData as { meterIntervalMs?: number }).meterIntervalMs ?? 50;
+setInterval(() => {
+  if (stations.size === 0) return;
+  const values = new Float64Array(stations.size * METER_FIELDS);
+  let o = 0;
+  for (const s of stations.values()) {
+    s.meterInterval.publish();
+    values[o + METER_OFFSET.id] = s.id;
+    values.set(s.meterInterval.published, o + METER_OFFSET.pre);
+    const c = s.counterSnapshot;
+    values[o + METER_OFFSET.queueDepth] = s.queueDepth;
+    values[o + METER_OFFSET.droppedFrames] = c.frames_dropped;
+    values[o + METER_OFFSET.decodeErrors] = c.decode_errors;
+    values[o + METER_OFFSET.configVersion] = s.currentConfigVersion;
+    o += METER_FIELDS;
+  }
+  send({ type: 'meters', ts: Date.now(), values }, [values.buffer]);
+}, meterIntervalMs);
 
 send({ type: 'ready' });

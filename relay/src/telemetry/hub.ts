@@ -1,0 +1,159 @@
+/**
+ * The telemetry hub (seed 003, WS-1 to WS-3): one source of truth for live meters, two
+ * deliveries. The media workers publish each station's meters by overwriting a latest
+ * value; at the publication rate the hub turns the latest values into one measurement
+ * (`seq` increasing) that `GET /measurements` returns and `/ws/telemetry` pushes, the same
+ * JSON for the same `seq`. Spectrum messages go only to clients that ask for a station.
+ */
+import type { WebSocket } from 'ws';
+import type { LiveRegistry } from '../live/live-registry.ts';
+import { METER_FIELDS, METER_OFFSET } from '../media/messages.ts';
+import { TelemetryClient, type ClientCounters, type SlowClientPolicy } from './telemetry-client.ts';
+
+export interface TelemetryOptions {
+  /** Measurements per second (seed 003: 10-20). */
+  publishHz: number;
+  policy: SlowClientPolicy;
+}
+
+interface Latest {
+  values: Float64Array;
+}
+
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
+
+export class TelemetryHub {
+  private readonly latest = new Map<number, Latest>();
+  private readonly clients = new Set<TelemetryClient>();
+  readonly counters: ClientCounters = { sent: 0, dropped: 0, slowClosed: 0 };
+  private seq = 0;
+  private tsIso = new Date().toISOString();
+  /** JSON of the current measurement, per trace filter ('' = all), built on first use. */
+  private readonly cache = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+  private spectrumSeq = 0;
+
+  constructor(
+    private readonly registry: LiveRegistry,
+    private readonly options: TelemetryOptions,
+  ) {
+    if (!(options.publishHz >= 1 && options.publishHz <= 50)) throw new TypeError(`telemetry publishHz must be 1-50, got ${options.publishHz}`);
+  }
+
+  start(): void {
+    this.tick();
+    this.timer = setInterval(() => this.tick(), 1000 / this.options.publishHz);
+    this.timer.unref();
+  }
+
+  /** From a media worker: overwrite each station's latest meters. */
+  meters(values: Float64Array): void {
+    for (let o = 0; o + METER_FIELDS <= values.length; o += METER_FIELDS) {
+      const id = values[o + METER_OFFSET.id];
+      let l = this.latest.get(id);
+      if (l === undefined) this.latest.set(id, (l = { values: new Float64Array(METER_FIELDS) }));
+      l.values.set(values.subarray(o, o + METER_FIELDS));
+    }
+  }
+
+  /** A station's pipeline closed: forget its meters. */
+  forget(poolId: number): void {
+    this.latest.delete(poolId);
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** The current measurement as JSON (what GET /measurements returns). */
+  measurementJson(traceId: string | null): string {
+    const key = traceId ?? '';
+    let json = this.cache.get(key);
+    if (json === undefined) {
+      json = JSON.stringify(this.build(traceId));
+      this.cache.set(key, json);
+    }
+    return json;
+  }
+
+  addClient(socket: WebSocket, traceId: string | null, spectrumStation: string | null): TelemetryClient {
+    const client = new TelemetryClient(socket, traceId, spectrumStation, this.options.policy, this.counters);
+    this.clients.add(client);
+    socket.once('close', () => this.clients.delete(client));
+    // A new subscriber sees the latest measurement at once, not up to one interval later.
+    client.offer(this.message(traceId), Date.now());
+    return client;
+  }
+
+  /** Spectrum of one station's tap, for the clients that asked for that station. */
+  spectrum(stationKey: string, tap: 'PRE' | 'POST', bandsHz: ArrayLike<number>, db: ArrayLike<number>): void {
+    let msg: string | null = null;
+    const now = Date.now();
+    for (const c of this.clients) {
+      if (c.spectrumStation !== stationKey) continue;
+      msg ??= JSON.stringify({
+        type: 'spectrum',
+        ts: new Date(now).toISOString(),
+        seq: ++this.spectrumSeq,
+        station_key: stationKey,
+        tap,
+        bands_hz: Array.from(bandsHz, round2),
+        db: Array.from(db, round2),
+      });
+      c.offer(msg, now);
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const c of this.clients) c.socket.close(1001, 'relay is shutting down');
+    this.clients.clear();
+  }
+
+  private tick(): void {
+    this.seq++;
+    this.tsIso = new Date().toISOString();
+    this.cache.clear();
+    const now = Date.now();
+    const byFilter = new Map<string, string>();
+    for (const c of this.clients) {
+      const key = c.traceId ?? '';
+      let msg = byFilter.get(key);
+      if (msg === undefined) byFilter.set(key, (msg = this.message(c.traceId)));
+      c.offer(msg, now);
+    }
+  }
+
+  private message(traceId: string | null): string {
+    return `{"type":"measurement","ts":"${this.tsIso}","seq":${this.seq},"data":${this.measurementJson(traceId)}}`;
+  }
+
+  private build(traceId: string | null): { ts: string; seq: number; stations: Record<string, unknown> } {
+    const stations: Record<string, unknown> = {};
+    for (const t of this.registry.activeTraces()) {
+      if (traceId !== null && t.traceId !== traceId) continue;
+      for (const s of t.stations) {
+        const l = s.poolId === null ? undefined : this.latest.get(s.poolId);
+        if (l === undefined) continue;
+        const v = l.values;
+        const tap = (o: number) => ({ rms_dbfs: round2(v[o]), peak_dbfs: round2(v[o + 1]), clipping_ratio: round6(v[o + 2]), momentary_lufs: round2(v[o + 3]) });
+        // Station keys are unique within a trace; across traces the later one is qualified.
+        const key = stations[s.stationKey] === undefined ? s.stationKey : `${s.traceId}:${s.stationKey}`;
+        stations[key] = {
+          trace_id: s.traceId,
+          station_key: s.stationKey,
+          label: s.label,
+          PRE: tap(METER_OFFSET.pre),
+          POST: tap(METER_OFFSET.post),
+          queue_depth: v[METER_OFFSET.queueDepth],
+          dropped_frames: v[METER_OFFSET.droppedFrames],
+          decode_errors: v[METER_OFFSET.decodeErrors],
+          config_version: v[METER_OFFSET.configVersion],
+        };
+      }
+    }
+    return { ts: this.tsIso, seq: this.seq, stations };
+  }
+}
