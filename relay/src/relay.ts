@@ -23,6 +23,7 @@ import { MediaPool } from './media/pool.ts';
 import { SegmentStore } from './store/segment-store.ts';
 import { Store } from './store/store.ts';
 import { TelemetryHub } from './telemetry/hub.ts';
+import { RelayMetrics } from './metrics/prometheus.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -34,6 +35,7 @@ export class Relay {
   readonly pool: MediaPool;
   readonly registry: LiveRegistry;
   readonly telemetry: TelemetryHub;
+  readonly metrics: RelayMetrics;
   readonly writer: BucketWriter;
   readonly counters: IngestCounters = newIngestCounters();
   readonly tokens: TokenStore;
@@ -57,7 +59,7 @@ export class Relay {
       maxBytes: config.segmentMaxBytes,
     });
     this.writer = new BucketWriter(this.store, this.segments, {
-      written: () => undefined,
+      written: (_r, writeMs) => this.metrics.observeBucketWrite(writeMs),
       failed: (r, err) => this.app?.log.error({ err, trace_id: r.traceId, station_key: r.stationKey }, 'bucket write failed'),
     });
     this.pool = new MediaPool(config.mediaWorkers, {
@@ -71,6 +73,7 @@ export class Relay {
         s?.owner.onDecodeError(s, code, message);
       },
       meters: (values) => this.telemetry.meters(values),
+      latency: (bins) => this.metrics.observeLatencyBins(bins),
       closed: (id, counters) => {
         this.telemetry.forget(id);
         this.addClosedTotals(counters);
@@ -93,6 +96,22 @@ export class Relay {
       policy: { maxPending: 2, sendBelowBytes: 64 * 1024, backedUpBytes: config.telemetryBackedUpBytes, backedUpMs: config.telemetryBackedUpMs },
     });
     this.tokens = new TokenStore(this.store.db);
+    this.metrics = new RelayMetrics({
+      activeTraces: () => this.registry.activeTraces().length,
+      liveStations: () => this.registry.liveStationCount(),
+      telemetryClients: () => this.telemetry.clientCount,
+      ingest: () => {
+        const r = (this.stats() as { relay: { frames_dropped: number } }).relay;
+        return {
+          frames: this.counters.framesReceived,
+          bytes: this.counters.bytesReceived,
+          dropped: r.frames_dropped,
+          decodeErrors: this.counters.decodeErrors,
+          protocolErrors: this.counters.protocolErrors,
+        };
+      },
+      telemetry: () => this.telemetry.counters,
+    });
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
@@ -122,6 +141,7 @@ export class Relay {
       },
       onIngest: (socket) => this.acceptIngest(socket),
       telemetry: this.telemetry,
+      metrics: this.metrics,
       health: () => this.health(),
       stats: () => this.stats(),
       resetLatency: () => this.resetLatency(),

@@ -18,6 +18,7 @@ import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { TelemetryHub } from '../telemetry/hub.ts';
+import type { RelayMetrics } from '../metrics/prometheus.ts';
 
 export interface ServerDeps {
   config: RelayConfig;
@@ -27,6 +28,7 @@ export interface ServerDeps {
   exposed: boolean;
   onIngest(socket: WebSocket): void;
   telemetry: TelemetryHub;
+  metrics: RelayMetrics;
   health(): Record<string, unknown>;
   stats(): Record<string, unknown>;
   resetLatency(): void;
@@ -114,6 +116,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const q = req.query as { trace_id?: string; spectrum?: string };
     deps.telemetry.addClient(socket, q.trace_id ?? null, q.spectrum ?? null);
   });
+
+  // Prometheus scrape: open on a loopback-only relay, the admin scope beyond it.
+  app.get(
+    '/metrics',
+    {
+      preValidation: async (req, reply) => {
+        if (!deps.exposed) return;
+        const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, false), 'admin');
+        if (!result.ok) return sendError(reply, result.status, result.code, result.message);
+      },
+    },
+    async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()),
+  );
 
   registerOptimizerRoutes(app, deps.api);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).

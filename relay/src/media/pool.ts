@@ -16,6 +16,8 @@ export interface PoolEvents {
   decodeError(stationId: number, code: string, message: string): void;
   /** An ended station has finalized its last bucket and left its worker. */
   closed(stationId: number, counters: IngestCounters): void;
+  /** A worker's per-frame latency bins since its last report. */
+  latency?(bins: Uint32Array): void;
   /** The latest meters of a worker's stations (METER_FIELDS numbers per station). */
   meters(values: Float64Array): void;
   /** A worker died: its stations are gone. */
@@ -192,6 +194,7 @@ export class MediaPool {
       case 'stats':
         for (const s of msg.stations) this.stationStats.set(s.id, s);
         this.latency.merge(msg.latencyBins, msg.latencyCount, msg.latencyMaxMs);
+        this.events.latency?.(msg.latencyBins);
         break;
       case 'meters':
         this.events.meters(msg.values);

@@ -1,0 +1,79 @@
+/**
+ * `GET /metrics`: the relay's own metrics in Prometheus text format (prom-client). Gauges
+ * and counters read the components' counters at scrape time; latency histograms are fed as
+ * the media workers and the bucket writer report.
+ */
+import client from 'prom-client';
+import { LATENCY_BIN_MS, LATENCY_BINS } from '../media/latency-histogram.ts';
+
+export interface MetricSources {
+  activeTraces(): number;
+  liveStations(): number;
+  telemetryClients(): number;
+  ingest(): { frames: number; bytes: number; dropped: number; decodeErrors: number; protocolErrors: number };
+  telemetry(): { sent: number; dropped: number; slowClosed: number };
+}
+
+export class RelayMetrics {
+  readonly registry = new client.Registry();
+  private readonly pipelineLatency: client.Histogram;
+  private readonly bucketWrite: client.Histogram;
+
+  constructor(sources: MetricSources) {
+    const register = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'tapwire_process_' });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new client.Gauge({ name, help, registers: register, collect() { this.set(read()); } });
+    };
+    // A counter whose total lives elsewhere: set at scrape time.
+    const counter = (name: string, help: string, read: () => number): void => {
+      new client.Counter({ name, help, registers: register, collect() { this.reset(); this.inc(read()); } });
+    };
+    gauge('tapwire_active_traces', 'Traces with at least one live station.', () => sources.activeTraces());
+    gauge('tapwire_live_stations', 'Stations streaming now.', () => sources.liveStations());
+    gauge('tapwire_listeners', 'Listener connections (none until live listening is available).', () => 0);
+    gauge('tapwire_telemetry_clients', 'Connected /ws/telemetry clients.', () => sources.telemetryClients());
+    counter('tapwire_ingest_frames_total', 'Audio frames received on ingest.', () => sources.ingest().frames);
+    counter('tapwire_ingest_bytes_total', 'Audio payload bytes received on ingest.', () => sources.ingest().bytes);
+    counter('tapwire_ingest_frames_dropped_total', 'Frames dropped by full ingress queues (drop-oldest).', () => sources.ingest().dropped);
+    counter('tapwire_ingest_decode_errors_total', 'Payloads that failed to decode.', () => sources.ingest().decodeErrors);
+    counter('tapwire_ingest_protocol_errors_total', 'Frames or messages rejected before reaching a station.', () => sources.ingest().protocolErrors);
+    counter('tapwire_telemetry_messages_sent_total', 'Telemetry messages handed to client sockets.', () => sources.telemetry().sent);
+    counter('tapwire_telemetry_messages_dropped_total', 'Telemetry messages dropped for slow clients (newest wins).', () => sources.telemetry().dropped);
+    counter('tapwire_telemetry_slow_clients_closed_total', 'Telemetry clients closed with 1013 for staying backed up.', () => sources.telemetry().slowClosed);
+    this.pipelineLatency = new client.Histogram({
+      name: 'tapwire_pipeline_latency_seconds',
+      help: 'Per 20 ms frame: from arrival on the event loop to the POST meters in a media worker.',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+      registers: register,
+    });
+    this.bucketWrite = new client.Histogram({
+      name: 'tapwire_bucket_write_seconds',
+      help: 'Writing one complete bucket: its PRE and POST segments, then its row.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: register,
+    });
+  }
+
+  /** A media worker's latency bins since its last report (0.1 ms bins, see latency-histogram.ts). */
+  observeLatencyBins(bins: Uint32Array): void {
+    for (let i = 0; i < Math.min(bins.length, LATENCY_BINS + 1); i++) {
+      const n = bins[i];
+      if (n === 0) continue;
+      const seconds = ((i + 0.5) * LATENCY_BIN_MS) / 1000;
+      for (let k = 0; k < n; k++) this.pipelineLatency.observe(seconds);
+    }
+  }
+
+  observeBucketWrite(ms: number): void {
+    this.bucketWrite.observe(ms / 1000);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
