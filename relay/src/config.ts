@@ -35,6 +35,8 @@ export interface RelayConfig {
   applyOncePerBucket: boolean;
   /** Live meter measurements per second (seed 003: 10-20). */
   telemetryHz: number;
+  /** Spectra per second per station and tap (seed 003 WS-3: 5-10). */
+  spectrumHz: number;
   /** A telemetry client with more than this many bytes unsent... */
   telemetryBackedUpBytes: number;
   /** ...for longer than this is closed with 1013. */
@@ -63,6 +65,7 @@ export function defaultConfig(): RelayConfig {
     snapshotMinIntervalMs: 5000,
     applyOncePerBucket: true,
     telemetryHz: 20,
+    spectrumHz: 5,
     telemetryBackedUpBytes: 256 * 1024,
     telemetryBackedUpMs: 5000,
   };
@@ -100,6 +103,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   const applyLimit = int(env, 'TAPWIRE_APPLY_ONCE_PER_BUCKET');
   set('applyOncePerBucket', applyLimit === undefined ? undefined : applyLimit !== 0);
   set('telemetryHz', int(env, 'TAPWIRE_TELEMETRY_HZ'));
+  set('spectrumHz', int(env, 'TAPWIRE_SPECTRUM_HZ'));
   set('telemetryBackedUpBytes', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_BYTES'));
   set('telemetryBackedUpMs', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_MS'));
   return validateConfig(c);
@@ -117,6 +121,9 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   }
   if (!Number.isInteger(c.telemetryHz) || c.telemetryHz < 10 || c.telemetryHz > 20) {
     throw new TypeError(`telemetryHz (TAPWIRE_TELEMETRY_HZ) must be an integer from 10 to 20, got ${c.telemetryHz}`);
+  }
+  if (!Number.isInteger(c.spectrumHz) || c.spectrumHz < 5 || c.spectrumHz > 10) {
+    throw new TypeError(`spectrumHz (TAPWIRE_SPECTRUM_HZ) must be an integer from 5 to 10, got ${c.spectrumHz}`);
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);

@@ -73,6 +73,7 @@ export class Relay {
         s?.owner.onDecodeError(s, code, message);
       },
       meters: (values) => this.telemetry.meters(values),
+      spectra: (values) => this.telemetry.spectra(values),
       latency: (bins) => this.metrics.observeLatencyBins(bins),
       closed: (id, counters) => {
         this.telemetry.forget(id);
@@ -89,7 +90,7 @@ export class Relay {
           this.registry.onPipelineClosed(id);
         }
       },
-    }, Math.round(1000 / config.telemetryHz));
+    }, Math.round(1000 / config.telemetryHz), Math.round(1000 / config.spectrumHz));
     this.registry = new LiveRegistry(config, this.store, this.pool);
     this.telemetry = new TelemetryHub(this.registry, {
       publishHz: config.telemetryHz,

@@ -88,7 +88,9 @@ export type FromWorker =
   | { type: 'flushed'; reqId: number }
   | { type: 'stats'; stations: StationStats[]; latencyBins: Uint32Array; latencyCount: number; latencyMaxMs: number }
   /** Latest meters of every station of the worker: METER_FIELDS numbers per station (seed 003 publication). */
-  | { type: 'meters'; ts: number; values: Float64Array };
+  | { type: 'meters'; ts: number; values: Float64Array }
+  /** Band spectra of every station's taps: records of [id, tap (0 PRE, 1 POST), bands, ...dB]. */
+  | { type: 'spectra'; values: Float32Array };
 
 /**
  * Layout of a station's record in a `meters` message: its id, PRE and POST

@@ -16,6 +16,8 @@ export interface PoolEvents {
   decodeError(stationId: number, code: string, message: string): void;
   /** An ended station has finalized its last bucket and left its worker. */
   closed(stationId: number, counters: IngestCounters): void;
+  /** Band spectra of a worker's stations (records of [id, tap, bands, ...dB]). */
+  spectra?(values: Float32Array): void;
   /** A worker's per-frame latency bins since its last report. */
   latency?(bins: Uint32Array): void;
   /** The latest meters of a worker's stations (METER_FIELDS numbers per station). */
@@ -50,6 +52,7 @@ export class MediaPool {
     private readonly size: number,
     private readonly events: PoolEvents,
     private readonly meterIntervalMs = 50,
+    private readonly spectrumIntervalMs = 200,
   ) {
     if (!Number.isInteger(size) || size < 1) throw new TypeError('media pool size must be a positive integer');
   }
@@ -59,7 +62,7 @@ export class MediaPool {
     const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs }, name: `media-${i}` });
+      const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs, spectrumIntervalMs: this.spectrumIntervalMs }, name: `media-${i}` });
       const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Set(), alive: true };
       this.slots.push(slot);
       ready.push(
@@ -198,6 +201,9 @@ export class MediaPool {
         break;
       case 'meters':
         this.events.meters(msg.values);
+        break;
+      case 'spectra':
+        this.events.spectra?.(msg.values);
         break;
       case 'ready':
         break;

@@ -22,6 +22,7 @@ import { IngressQueue } from './ingress-queue.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import { MeterInterval } from './meter-interval.ts';
+import { BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
 import type { PacketView } from './packet-batch.ts';
 
@@ -68,6 +69,8 @@ export class Station {
   private readonly metricValues = new Float64Array(5);
   /** Meters over the current telemetry interval (published by the worker, seed 003). */
   readonly meterInterval = new MeterInterval();
+  /** Log-spaced band spectra of the PRE and POST taps (seed 003 WS-3), computed by the worker's clock. */
+  readonly spectra: readonly [BandSpectrum, BandSpectrum];
   private timeline: StationTimeline | null = null;
   /** Playout gate: audio is processed while (ms played) < now - gateOriginMs + allowance. */
   private gateOriginMs = 0;
@@ -129,6 +132,7 @@ export class Station {
     this.preMeter = new FrameMeter(spec.sampleRate);
     this.postMeter = new FrameMeter(spec.sampleRate);
     this.chain = new ProcessingChain(spec.sampleRate);
+    this.spectra = [new BandSpectrum(spec.sampleRate), new BandSpectrum(spec.sampleRate)];
     this.concealer = new Concealer(frameSamples);
     this.knobs = spec.knobs;
     this.configVersion = spec.configVersion;
@@ -351,6 +355,7 @@ export class Station {
     this.preMeter.process(frame, length);
     readMeter(this.preMeter, v);
     this.meterInterval.add(0, length, v[0], v[1], v[2], v[4]);
+    this.spectra[0].push(frame, length);
     if (acc) {
       acc.addMetrics(0, v);
       toInt16(frame, acc.pre, offset, length);
@@ -359,6 +364,7 @@ export class Station {
     this.postMeter.process(frame, length);
     readMeter(this.postMeter, v);
     this.meterInterval.add(1, length, v[0], v[1], v[2], v[4]);
+    this.spectra[1].push(frame, length);
     if (acc) {
       acc.addMetrics(1, v);
       toInt16(frame, acc.post, offset, length);

@@ -127,4 +127,26 @@ setInterval(() => {
   send({ type: 'meters', ts: Date.now(), values }, [values.buffer]);
 }, meterIntervalMs);
 
+// Spectra (seed 003 WS-3) at a fixed rate, whether anyone watches or not.
+const spectrumIntervalMs: number = (workerData as { spectrumIntervalMs?: number }).spectrumIntervalMs ?? 200;
+setInterval(() => {
+  if (stations.size === 0) return;
+  let size = 0;
+  for (const s of stations.values()) size += 2 * (3 + s.spectra[0].db.length);
+  const values = new Float32Array(size);
+  let o = 0;
+  for (const s of stations.values()) {
+    for (let tap = 0; tap < 2; tap++) {
+      const sp = s.spectra[tap];
+      sp.compute();
+      values[o] = s.id;
+      values[o + 1] = tap;
+      values[o + 2] = sp.db.length;
+      values.set(sp.db, o + 3);
+      o += 3 + sp.db.length;
+    }
+  }
+  send({ type: 'spectra', values }, [values.buffer]);
+}, spectrumIntervalMs);
+
 send({ type: 'ready' });

@@ -6,6 +6,7 @@
  * JSON for the same `seq`. Spectrum messages go only to clients that ask for a station.
  */
 import type { WebSocket } from 'ws';
+import { BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import type { LiveRegistry } from '../live/live-registry.ts';
 import { METER_FIELDS, METER_OFFSET } from '../media/messages.ts';
 import { TelemetryClient, type ClientCounters, type SlowClientPolicy } from './telemetry-client.ts';
@@ -21,6 +22,14 @@ interface Latest {
 }
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+const centresByRate = new Map<number, Float32Array>();
+/** Band centres depend only on the rate: computed once per rate. */
+function bandCentres(sampleRate: number): Float32Array {
+  let c = centresByRate.get(sampleRate);
+  if (c === undefined) centresByRate.set(sampleRate, (c = new BandSpectrum(sampleRate).bandsHz));
+  return c;
+}
 const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
 
 export class TelemetryHub {
@@ -33,6 +42,7 @@ export class TelemetryHub {
   private readonly cache = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private spectrumSeq = 0;
+  private spectrumWatchers = 0;
 
   constructor(
     private readonly registry: LiveRegistry,
@@ -80,10 +90,30 @@ export class TelemetryHub {
   addClient(socket: WebSocket, traceId: string | null, spectrumStation: string | null): TelemetryClient {
     const client = new TelemetryClient(socket, traceId, spectrumStation, this.options.policy, this.counters);
     this.clients.add(client);
-    socket.once('close', () => this.clients.delete(client));
+    if (spectrumStation !== null) this.spectrumWatchers++;
+    socket.once('close', () => {
+      this.clients.delete(client);
+      if (spectrumStation !== null) this.spectrumWatchers--;
+    });
     // A new subscriber sees the latest measurement at once, not up to one interval later.
     client.offer(this.message(traceId), Date.now());
     return client;
+  }
+
+  /** A worker's spectra: records of [pool id, tap, bands, ...dB]; sent to the clients that asked. */
+  spectra(values: Float32Array): void {
+    if (this.spectrumWatchers === 0) return;
+    for (let o = 0; o + 3 <= values.length; ) {
+      const id = values[o];
+      const tap = values[o + 1] === 0 ? 'PRE' : 'POST';
+      const n = values[o + 2];
+      const station = this.registry.byPool(id);
+      if (station !== undefined) {
+        const bands = bandCentres(station.sampleRate);
+        if (bands.length === n) this.spectrum(station.stationKey, tap, bands, values.subarray(o + 3, o + 3 + n));
+      }
+      o += 3 + n;
+    }
   }
 
   /** Spectrum of one station's tap, for the clients that asked for that station. */
