@@ -94,7 +94,9 @@ export class Relay {
     this.registry = new LiveRegistry(config, this.store, this.pool);
     this.telemetry = new TelemetryHub(this.registry, {
       publishHz: config.telemetryHz,
-      policy: { maxPending: 2, sendBelowBytes: 64 * 1024, backedUpBytes: config.telemetryBackedUpBytes, backedUpMs: config.telemetryBackedUpMs },
+      // Sending stops at the backed-up threshold, so a client that never reads stays over it
+      // and is closed; its memory is bounded by the threshold plus two messages.
+      policy: { maxPending: 2, sendBelowBytes: config.telemetryBackedUpBytes, backedUpBytes: config.telemetryBackedUpBytes, backedUpMs: config.telemetryBackedUpMs },
     });
     this.tokens = new TokenStore(this.store.db);
     this.metrics = new RelayMetrics({

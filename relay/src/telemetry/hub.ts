@@ -52,9 +52,19 @@ export class TelemetryHub {
   }
 
   start(): void {
-    this.tick();
-    this.timer = setInterval(() => this.tick(), 1000 / this.options.publishHz);
-    this.timer.unref();
+    // Each tick is scheduled from the start time, not from the last tick, so a busy event
+    // loop delays a measurement but does not slow the rate down.
+    const intervalMs = 1000 / this.options.publishHz;
+    let next = performance.now();
+    const run = (): void => {
+      this.tick();
+      next += intervalMs;
+      const now = performance.now();
+      if (next < now - intervalMs) next = now; // fell behind by more than a tick: skip, don't burst
+      this.timer = setTimeout(run, Math.max(0, next - now));
+      this.timer.unref();
+    };
+    run();
   }
 
   /** From a media worker: overwrite each station's latest meters. */
@@ -136,7 +146,7 @@ export class TelemetryHub {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const c of this.clients) c.socket.close(1001, 'relay is shutting down');
     this.clients.clear();

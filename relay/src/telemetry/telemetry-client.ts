@@ -64,7 +64,7 @@ export class TelemetryClient {
       this.sent++;
       this.counters.sent++;
     }
-    if (socket.bufferedAmount > this.policy.backedUpBytes) {
+    if (socket.bufferedAmount >= Math.min(this.policy.backedUpBytes, this.policy.sendBelowBytes)) {
       this.backedUpSinceMs ??= nowMs;
       if (nowMs - this.backedUpSinceMs > this.policy.backedUpMs) {
         this.closed = true;

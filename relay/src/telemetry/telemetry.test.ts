@@ -2,20 +2,25 @@
  * Live meter telemetry (seed 003, issue 4) end to end on a real relay: real stations stream
  * real audio, and real clients read `GET /measurements` and `/ws/telemetry`.
  *
- * One relay, shared by every test, with small slow-client thresholds (64 KiB for 1 s) so a
- * client that never reads is closed within seconds:
+ * The main relay, shared by most tests, has small slow-client thresholds (64 KiB for 1 s)
+ * so that a client that never reads is closed within seconds. It streams:
  * - `tone`: PCM16 48 kHz, a 1 kHz sine at -12 dBFS peak (-15.01 dBFS RMS), default knobs;
  * - `gain`: the same tone, with +6 dB scheduled from the first sample of a bucket B that
  *   starts while the other tests run;
  * - 60 `load` stations (mu-law 8 kHz, 64-character keys, 120-character labels) that make a
  *   measurement about 34 KB, so a socket that never reads backs up within seconds.
  * Each station is its own trace, so `?trace_id=` narrows a measurement to one station.
+ *
+ * A second relay, with the same load, keeps the default byte threshold (256 KiB): a client
+ * that never reads must be closed there too, not only when the threshold happens to lie
+ * below the hub's own send window.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sine } from '../audio/signals.ts';
+import { defaultConfig } from '../config.ts';
 import { CLOSE } from '../errors.ts';
 import { encodeAudio, SimulatedStation } from '../sim/simulator.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
@@ -204,8 +209,8 @@ class NeverReadingClient {
   }
 }
 
-async function getMeasurement(query = ''): Promise<{ text: string; json: Measurement }> {
-  const r = await fetch(`${t.httpUrl}/measurements${query}`);
+async function getMeasurement(query = '', httpUrl = t.httpUrl): Promise<{ text: string; json: Measurement }> {
+  const r = await fetch(`${httpUrl}/measurements${query}`);
   expect(r.status).toBe(200);
   expect(r.headers.get('content-type')).toMatch(/^application\/json/);
   const text = await r.text();
@@ -229,269 +234,336 @@ function expectTap(tap: TapValues, peakDbfs: number, what: string): void {
   expect(tap.clipping_ratio).toBe(0);
 }
 
-let t: TestRelay;
-const stations: SimulatedStation[] = [];
-let tone: SimulatedStation;
-let gain: SimulatedStation;
-let pumping = true;
-let pumpLoop: Promise<void> = Promise.resolve();
-/** The gain change: +6 dB from the first sample of bucket `gainBucketTs`. */
-let gainBucketTs = 0;
-let gainScheduled: { ok: boolean; configVersion?: number } = { ok: false };
-/** The gain station's measurements from before B to after it, from a `?trace_id=` subscriber. */
-let gainWatch: Subscriber;
-const gainSeen: { tsMs: number; m: StationMeasurement }[] = [];
-const toneKey = (): string => tone.started!.station_key;
+/** Stations streaming in real time from one loop until `stop()`. */
+class Streaming {
+  private running = true;
+  private loop: Promise<void> = Promise.resolve();
 
-beforeAll(async () => {
-  t = await startTestRelay({ telemetryBackedUpBytes: BACKED_UP_BYTES, telemetryBackedUpMs: BACKED_UP_MS, telemetryHz: HZ });
-  const pcm = encodeAudio(sine(1000, TONE_PEAK_DBFS, 10, RATE), RATE, 'pcm16');
+  constructor(readonly stations: SimulatedStation[]) {}
+
+  async start(): Promise<void> {
+    await Promise.all(this.stations.map((s) => s.connect()));
+    this.loop = (async () => {
+      while (this.running) {
+        const now = performance.now();
+        for (const s of this.stations) s.pump(now);
+        await sleep(4);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    for (const s of this.stations) s.stop();
+    await Promise.all(this.stations.map((s) => Promise.race([s.done, sleep(3000)])));
+  }
+}
+
+/** Stations with long keys and labels, so that a measurement is large (about 560 bytes each). */
+function loadStations(wsUrl: string, n: number): SimulatedStation[] {
   const mulaw = encodeAudio(sine(440, -20, 2, 8000), 8000, 'pcmu');
-  tone = new SimulatedStation({ url: t.wsUrl, audio: pcm, label: 'tone', durationS: 3600 });
-  gain = new SimulatedStation({ url: t.wsUrl, audio: pcm, label: 'gain', durationS: 3600 });
-  stations.push(tone, gain);
-  for (let i = 0; i < LOAD_STATIONS; i++) {
-    stations.push(
+  return Array.from(
+    { length: n },
+    (_, i) =>
       new SimulatedStation({
-        url: t.wsUrl,
+        url: wsUrl,
         audio: mulaw,
         stationKey: `load-${i}-`.padEnd(64, 'k'),
         label: `load station ${i} `.padEnd(120, '.'),
         durationS: 3600,
-        offsetMs: (i * 20) / LOAD_STATIONS,
+        offsetMs: (i * 20) / n,
       }),
-    );
-  }
-  await Promise.all(stations.map((s) => s.connect()));
-  pumpLoop = (async () => {
-    while (pumping) {
-      const now = performance.now();
-      for (const s of stations) s.pump(now);
-      await sleep(4);
-    }
-  })();
+  );
+}
 
-  // Every station measured, and the tone's 400 ms loudness window full.
-  await waitFor(async () => {
-    const m = (await getMeasurement()).json;
-    return Object.keys(m.stations).length === stations.length ? true : undefined;
-  }, 10_000, 'every station in /measurements');
-  await sleep(600);
+/** Raw sockets opened by a test, destroyed after it even if it failed (else the relay's stop waits for them). */
+const rawClients: NeverReadingClient[] = [];
 
-  // +6 dB on `gain` from a bucket that starts at least 1.5 s from now; watch it happen.
-  const g = gain.started!;
-  gainWatch = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(g.trace_id)}`);
-  gainWatch.ws.on('message', (d) => {
-    const msg = JSON.parse(d.toString()) as { data: Measurement };
-    const m = msg.data.stations[g.station_key];
-    if (m !== undefined) gainSeen.push({ tsMs: Date.parse(msg.data.ts), m });
+let t: TestRelay;
+let streaming: Streaming;
+let tone: SimulatedStation;
+let gain: SimulatedStation;
+/** The gain change: +6 dB from the first sample of bucket `gainBucketTs`. */
+let gainBucketTs = 0;
+let gainScheduled: { ok: boolean; configVersion?: number } = { ok: false };
+/** The gain station's measurements from before that bucket to after it, from a `?trace_id=` subscriber. */
+let gainWatch: Subscriber | undefined;
+const gainSeen: { tsMs: number; m: StationMeasurement }[] = [];
+const toneKey = (): string => tone.started!.station_key;
+
+describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)', () => {
+  beforeAll(async () => {
+    t = await startTestRelay({ telemetryBackedUpBytes: BACKED_UP_BYTES, telemetryBackedUpMs: BACKED_UP_MS, telemetryHz: HZ });
+    const pcm = encodeAudio(sine(1000, TONE_PEAK_DBFS, 10, RATE), RATE, 'pcm16');
+    tone = new SimulatedStation({ url: t.wsUrl, audio: pcm, label: 'tone', durationS: 3600 });
+    gain = new SimulatedStation({ url: t.wsUrl, audio: pcm, label: 'gain', durationS: 3600 });
+    streaming = new Streaming([tone, gain, ...loadStations(t.wsUrl, LOAD_STATIONS)]);
+    await streaming.start();
+
+    // Every station measured, and the tone's 400 ms loudness window full.
+    await waitFor(async () => {
+      const m = (await getMeasurement()).json;
+      return Object.keys(m.stations).length === streaming.stations.length ? true : undefined;
+    }, 10_000, 'every station in /measurements');
+    await sleep(600);
+
+    // +6 dB on `gain` from a bucket that starts at least 1.5 s from now; watch it happen.
+    const g = gain.started!;
+    const watch = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(g.trace_id)}`);
+    gainWatch = watch;
+    watch.ws.on('message', (d) => {
+      const msg = JSON.parse(d.toString()) as { data: Measurement };
+      const m = msg.data.stations[g.station_key];
+      if (m !== undefined) gainSeen.push({ tsMs: Date.parse(msg.data.ts), m });
+    });
+    await watch.opened();
+    gainBucketTs = Math.ceil((Date.now() + 1500) / BUCKET_MS) * BUCKET_MS;
+    const r = await t.relay.scheduleKnobs({
+      traceId: g.trace_id,
+      stationKey: g.station_key,
+      applyAtBucketTs: gainBucketTs,
+      knobs: { 'pcm.input_gain_db': GAIN_DB },
+      source: 'test',
+      reason: 'telemetry shows a gain step',
+      idempotencyKey: null,
+      requestHash: null,
+    });
+    gainScheduled = r.ok ? { ok: true, configVersion: r.configVersion } : { ok: false };
+  }, 60_000);
+
+  afterEach(() => {
+    for (const c of rawClients.splice(0)) c.destroy();
   });
-  await gainWatch.opened();
-  gainBucketTs = Math.ceil((Date.now() + 1500) / BUCKET_MS) * BUCKET_MS;
-  const r = await t.relay.scheduleKnobs({
-    traceId: g.trace_id,
-    stationKey: g.station_key,
-    applyAtBucketTs: gainBucketTs,
-    knobs: { 'pcm.input_gain_db': GAIN_DB },
-    source: 'test',
-    reason: 'telemetry shows a gain step',
-    idempotencyKey: null,
-    requestHash: null,
+
+  afterAll(async () => {
+    gainWatch?.close();
+    await streaming?.stop();
+    await t?.close();
   });
-  gainScheduled = r.ok ? { ok: true, configVersion: r.configVersion } : { ok: false };
-}, 60_000);
 
-afterAll(async () => {
-  pumping = false;
-  await pumpLoop;
-  gainWatch?.close();
-  for (const s of stations) s.stop();
-  await Promise.all(stations.map((s) => Promise.race([s.done, sleep(3000)])));
-  await t?.close();
-});
-
-describe('GET /measurements', () => {
-  it('returns {ts, seq, stations} with every station keyed by its station_key, all values finite', async () => {
-    const { text, json } = await getMeasurement();
-    expect(Object.keys(json).sort()).toEqual(['seq', 'stations', 'ts']);
-    expect(json.ts).toMatch(ISO_MS);
-    expect(Math.abs(Date.parse(json.ts) - Date.now())).toBeLessThan(1000);
-    expect(Number.isInteger(json.seq) && json.seq > 0).toBe(true);
-    expect(Object.keys(json.stations).sort()).toEqual(stations.map((s) => s.started!.station_key).sort());
-    for (const s of stations) {
-      const m = json.stations[s.started!.station_key];
-      expect(Object.keys(m).sort()).toEqual([...STATION_KEYS].sort());
-      expect(Object.keys(m.PRE).sort()).toEqual([...TAP_KEYS].sort());
-      expect(Object.keys(m.POST).sort()).toEqual([...TAP_KEYS].sort());
-      expect(m.trace_id).toBe(s.started!.trace_id);
-      expect(m.station_key).toBe(s.started!.station_key);
-      expect(m.label).toBe(s.opts.label);
-      for (const k of ['queue_depth', 'dropped_frames', 'decode_errors', 'config_version'] as const) {
-        expect(Number.isInteger(m[k]) && m[k] >= 0, `${k} = ${m[k]}`).toBe(true);
+  describe('GET /measurements', () => {
+    it('returns {ts, seq, stations} with every station keyed by its station_key, all values finite', async () => {
+      const { text, json } = await getMeasurement();
+      expect(Object.keys(json).sort()).toEqual(['seq', 'stations', 'ts']);
+      expect(json.ts).toMatch(ISO_MS);
+      expect(Math.abs(Date.parse(json.ts) - Date.now())).toBeLessThan(1000);
+      expect(Number.isInteger(json.seq) && json.seq > 0).toBe(true);
+      expect(Object.keys(json.stations).sort()).toEqual(streaming.stations.map((s) => s.started!.station_key).sort());
+      for (const s of streaming.stations) {
+        const m = json.stations[s.started!.station_key];
+        expect(Object.keys(m).sort()).toEqual([...STATION_KEYS].sort());
+        expect(Object.keys(m.PRE).sort()).toEqual([...TAP_KEYS].sort());
+        expect(Object.keys(m.POST).sort()).toEqual([...TAP_KEYS].sort());
+        expect(m.trace_id).toBe(s.started!.trace_id);
+        expect(m.station_key).toBe(s.started!.station_key);
+        expect(m.label).toBe(s.opts.label);
+        for (const k of ['queue_depth', 'dropped_frames', 'decode_errors', 'config_version'] as const) {
+          expect(Number.isInteger(m[k]) && m[k] >= 0, `${k} = ${m[k]}`).toBe(true);
+        }
       }
+      leavesAreFinite(json, 'measurement');
+      expect(text).not.toMatch(/NaN|Infinity|null/);
+    });
+
+    it('narrows to one trace with ?trace_id=, and to nothing for a trace that is not live', async () => {
+      const { json } = await getMeasurement(`?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
+      expect(Object.keys(json.stations)).toEqual([toneKey()]);
+      expect(json.stations[toneKey()].trace_id).toBe(tone.started!.trace_id);
+      const none = await getMeasurement('?trace_id=no-such-trace');
+      expect(none.json.stations).toEqual({});
+      expect(none.json.seq).toBeGreaterThanOrEqual(json.seq);
+    });
+
+    it('moves on at the publication rate: seq advances by about 20 a second', async () => {
+      const a = (await getMeasurement()).json;
+      await sleep(1000);
+      const b = (await getMeasurement()).json;
+      expect(b.seq - a.seq).toBeGreaterThanOrEqual(18);
+      expect(b.seq - a.seq).toBeLessThanOrEqual(22);
+      expect(Date.parse(b.ts)).toBeGreaterThan(Date.parse(a.ts));
+    });
+  });
+
+  describe('/ws/telemetry', () => {
+    /** Polls /measurements until it returns a seq the subscriber has received; returns both texts. */
+    async function sameSeq(sub: Subscriber, query: string): Promise<{ snapshot: string; message: string }> {
+      for (let i = 0; i < 200; i++) {
+        const { text, json } = await getMeasurement(query);
+        const message = sub.recent.get(json.seq);
+        if (message !== undefined) return { snapshot: text, message };
+        await sleep(5);
+      }
+      throw new Error('never saw the same seq over HTTP and WebSocket');
     }
-    leavesAreFinite(json, 'measurement');
-    expect(text).not.toMatch(/NaN|Infinity|null/);
-  });
 
-  it('narrows to one trace with ?trace_id=, and to nothing for a trace that is not live', async () => {
-    const { json } = await getMeasurement(`?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
-    expect(Object.keys(json.stations)).toEqual([toneKey()]);
-    expect(json.stations[toneKey()].trace_id).toBe(tone.started!.trace_id);
-    const none = await getMeasurement('?trace_id=no-such-trace');
-    expect(none.json.stations).toEqual({});
-    expect(none.json.seq).toBeGreaterThanOrEqual(json.seq);
-  });
+    it('sends as data exactly what GET /measurements returns for the same seq (all traces and one)', async () => {
+      const all = new Subscriber(t.httpUrl);
+      const one = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
+      await Promise.all([all.opened(), one.opened()]);
+      for (const [sub, query] of [[all, ''], [one, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`]] as const) {
+        const { snapshot, message } = await sameSeq(sub, query);
+        const msg = JSON.parse(message) as { type: string; ts: string; seq: number; data: Measurement };
+        expect(Object.keys(msg).sort()).toEqual(['data', 'seq', 'ts', 'type']);
+        expect(msg.type).toBe('measurement');
+        expect(msg.data).toEqual(JSON.parse(snapshot));
+        expect(JSON.stringify(msg.data)).toBe(snapshot); // the same JSON, byte for byte
+        expect(msg.seq).toBe(msg.data.seq);
+        expect(msg.ts).toBe(msg.data.ts);
+        expect(Object.keys(msg.data.stations).length).toBe(query === '' ? streaming.stations.length : 1);
+      }
+      all.close();
+      one.close();
+    });
 
-  it('moves on at the publication rate: seq advances by about 20 a second', async () => {
-    const a = (await getMeasurement()).json;
-    await sleep(1000);
-    const b = (await getMeasurement()).json;
-    expect(b.seq - a.seq).toBeGreaterThanOrEqual(18);
-    expect(b.seq - a.seq).toBeLessThanOrEqual(22);
-    expect(Date.parse(b.ts)).toBeGreaterThan(Date.parse(a.ts));
+    it('sends a new subscriber the latest measurement at once, not at the next publication', async () => {
+      const watcher = new Subscriber(t.httpUrl);
+      await watcher.opened();
+      for (let i = 0; i < 5; i++) {
+        // Subscribe just after a publication, so the next one is about 50 ms away.
+        const tick = await watcher.next();
+        const sub = new Subscriber(t.httpUrl);
+        const first = await sub.next();
+        const delayMs = first.atMs - sub.openAtMs;
+        expect(delayMs, `first measurement ${delayMs.toFixed(1)} ms after open`).toBeLessThan(40);
+        // The measurement current when it subscribed, not the next one.
+        expect(first.seq).toBe(tick.seq);
+        sub.close();
+      }
+      watcher.close();
+    });
+
+    it('delivers about 20 measurements a second to a client that reads, none skipped', async () => {
+      const sub = new Subscriber(t.httpUrl);
+      const start = await sub.next();
+      await sleep(2000);
+      const inWindow = sub.received.filter((r) => r.atMs > start.atMs && r.atMs <= start.atMs + 2000);
+      expect(inWindow.length).toBeGreaterThanOrEqual(36);
+      expect(inWindow.length).toBeLessThanOrEqual(44);
+      const seqs = sub.received.map((r) => r.seq);
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
+      sub.close();
+    });
+
+    it('carries the levels of the audio sent: a -12 dBFS 1 kHz sine at PRE, and POST equal to PRE with default knobs', async () => {
+      const sub = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
+      const seen: StationMeasurement[] = [];
+      sub.ws.on('message', (d) => seen.push((JSON.parse(d.toString()) as { data: Measurement }).data.stations[toneKey()]));
+      await sub.opened();
+      await waitFor(() => (seen.length >= 10 ? true : undefined), 3000, '10 measurements');
+      sub.close();
+      for (const m of seen) {
+        expectTap(m.PRE, TONE_PEAK_DBFS, 'PRE');
+        expect(Math.abs(m.PRE.rms_dbfs - TONE_RMS_DBFS)).toBeLessThanOrEqual(0.2);
+        // BS.1770: at 1 kHz the K-weighting gain (+0.69 dB) and the -0.691 offset cancel.
+        expect(Math.abs(m.PRE.momentary_lufs - TONE_RMS_DBFS), `lufs ${m.PRE.momentary_lufs}`).toBeLessThanOrEqual(0.2);
+        expect(m.POST).toEqual(m.PRE);
+        expect(m.config_version).toBe(0);
+        expect(m.dropped_frames).toBe(0);
+        expect(m.decode_errors).toBe(0);
+        expect(m.queue_depth).toBeLessThanOrEqual(2);
+      }
+    });
+
+    it('shows a scheduled +6 dB in POST and in config_version once its bucket starts, PRE unchanged', async () => {
+      expect(gainScheduled.ok).toBe(true);
+      await waitFor(() => (Date.now() > gainBucketTs + 800 ? true : undefined), 10_000, 'the gain bucket to be under way');
+      // A measurement holds about the last 50-100 ms of audio: keep clear of the boundary.
+      const before = gainSeen.filter((s) => s.tsMs < gainBucketTs - 150 && s.tsMs > gainBucketTs - 1500);
+      const after = gainSeen.filter((s) => s.tsMs > gainBucketTs + 300);
+      expect(before.length).toBeGreaterThanOrEqual(10);
+      expect(after.length).toBeGreaterThanOrEqual(5);
+      for (const { m } of before) {
+        expectTap(m.PRE, TONE_PEAK_DBFS, 'PRE before');
+        expectTap(m.POST, TONE_PEAK_DBFS, 'POST before');
+        expect(m.config_version).toBe(0);
+      }
+      for (const { m } of after) {
+        expectTap(m.PRE, TONE_PEAK_DBFS, 'PRE after');
+        expectTap(m.POST, TONE_PEAK_DBFS + GAIN_DB, 'POST after');
+        expect(m.config_version).toBe(gainScheduled.configVersion);
+      }
+      expect(gainScheduled.configVersion).toBe(1);
+    });
+
+    it('closes a client that never reads with 1013 while a client that reads keeps the full rate', async () => {
+      const hub = t.relay.telemetry;
+      const c0 = { ...hub.counters };
+      // Only the gain watcher remains (the other tests' clients have finished closing).
+      await waitFor(() => (hub.clientCount === 1 ? true : undefined), 5000, 'earlier clients to close');
+      const normal = new Subscriber(t.httpUrl);
+      await normal.opened();
+      const slow = await NeverReadingClient.connect(t.httpUrl);
+      rawClients.push(slow);
+      expect(slow.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
+      const slowSinceMs = performance.now();
+      await waitFor(() => (hub.clientCount === 3 ? true : undefined), 2000, 'both clients to be registered');
+
+      // The relay's writes fill the kernel's buffers (a few MB), then its own past 64 KiB; 1 s later it closes.
+      await waitFor(() => (hub.counters.slowClosed > c0.slowClosed ? true : undefined), 30_000, 'the slow client to be closed');
+      const closedAtMs = performance.now();
+      const frames = await slow.drain();
+
+      const close = frames[frames.length - 1];
+      expect(close.opcode).toBe(0x8);
+      expect(close.payload.readUInt16BE(0)).toBe(CLOSE.tryAgainLater);
+      expect(close.payload.readUInt16BE(0)).toBe(1013);
+      expect(close.payload.subarray(2).toString()).toMatch(/too slow/);
+      const texts = frames.filter((f) => f.opcode === 0x1);
+      expect(texts.length).toBeGreaterThan(10);
+      expect(hub.counters.slowClosed - c0.slowClosed).toBe(1);
+      expect(hub.counters.dropped - c0.dropped).toBeGreaterThan(0);
+      // The relay forgets it (the socket is cut 1 s after the close frame if no reply comes).
+      await waitFor(() => (hub.clientCount === 2 ? true : undefined), 5000, 'the slow client to be gone');
+
+      // Meanwhile the reading client got every measurement, at the full rate.
+      const windowS = (closedAtMs - slowSinceMs) / 1000;
+      const got = normal.received.filter((r) => r.atMs > slowSinceMs && r.atMs <= closedAtMs).length;
+      expect(windowS).toBeGreaterThan(1);
+      expect(Math.abs(got - windowS * HZ), `${got} measurements in ${windowS.toFixed(2)} s`).toBeLessThanOrEqual(Math.max(2, windowS * HZ * 0.05));
+      const seqs = normal.received.map((r) => r.seq);
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
+      await normal.next();
+      expect(normal.closeCode).toBeNull();
+      normal.close();
+    }, 45_000);
   });
 });
 
-describe('/ws/telemetry', () => {
-  /** Polls /measurements until it returns a seq the subscriber has received; returns both texts. */
-  async function sameSeq(sub: Subscriber, query: string): Promise<{ snapshot: string; message: string }> {
-    for (let i = 0; i < 200; i++) {
-      const { text, json } = await getMeasurement(query);
-      const message = sub.recent.get(json.seq);
-      if (message !== undefined) return { snapshot: text, message };
-      await sleep(5);
-    }
-    throw new Error('never saw the same seq over HTTP and WebSocket');
-  }
+describe('a relay at the default slow-client byte threshold (256 KiB, for 1 s)', () => {
+  let r: TestRelay;
+  let load: Streaming;
 
-  it('sends as data exactly what GET /measurements returns for the same seq (all traces and one)', async () => {
-    const all = new Subscriber(t.httpUrl);
-    const one = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
-    await Promise.all([all.opened(), one.opened()]);
-    for (const [sub, query] of [[all, ''], [one, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`]] as const) {
-      const { snapshot, message } = await sameSeq(sub, query);
-      const msg = JSON.parse(message) as { type: string; ts: string; seq: number; data: Measurement };
-      expect(Object.keys(msg).sort()).toEqual(['data', 'seq', 'ts', 'type']);
-      expect(msg.type).toBe('measurement');
-      expect(msg.data).toEqual(JSON.parse(snapshot));
-      expect(JSON.stringify(msg.data)).toBe(snapshot); // the same JSON, byte for byte
-      expect(msg.seq).toBe(msg.data.seq);
-      expect(msg.ts).toBe(msg.data.ts);
-      expect(Object.keys(msg.data.stations).length).toBe(query === '' ? stations.length : 1);
-    }
-    all.close();
-    one.close();
+  beforeAll(async () => {
+    r = await startTestRelay({ telemetryBackedUpMs: BACKED_UP_MS });
+    load = new Streaming(loadStations(r.wsUrl, LOAD_STATIONS));
+    await load.start();
+    await waitFor(async () => {
+      const m = (await getMeasurement('', r.httpUrl)).json;
+      return Object.keys(m.stations).length === LOAD_STATIONS ? true : undefined;
+    }, 10_000, 'every station in /measurements');
+  }, 60_000);
+
+  afterEach(() => {
+    for (const c of rawClients.splice(0)) c.destroy();
   });
 
-  it('sends a new subscriber the latest measurement at once, not at the next publication', async () => {
-    const watcher = new Subscriber(t.httpUrl);
-    await watcher.opened();
-    for (let i = 0; i < 5; i++) {
-      // Subscribe just after a publication, so the next one is about 50 ms away.
-      const tick = await watcher.next();
-      const sub = new Subscriber(t.httpUrl);
-      const first = await sub.next();
-      const delayMs = first.atMs - sub.openAtMs;
-      expect(delayMs, `first measurement ${delayMs.toFixed(1)} ms after open`).toBeLessThan(40);
-      // The measurement current when it subscribed, not the next one.
-      expect(first.seq).toBe(tick.seq);
-      sub.close();
-    }
-    watcher.close();
+  afterAll(async () => {
+    await load?.stop();
+    await r?.close();
   });
 
-  it('delivers about 20 measurements a second to a client that reads, none skipped', async () => {
-    const sub = new Subscriber(t.httpUrl);
-    const start = await sub.next();
-    await sleep(2000);
-    const inWindow = sub.received.filter((r) => r.atMs > start.atMs && r.atMs <= start.atMs + 2000);
-    expect(inWindow.length).toBeGreaterThanOrEqual(36);
-    expect(inWindow.length).toBeLessThanOrEqual(44);
-    const seqs = sub.received.map((r) => r.seq);
-    expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
-    sub.close();
-  });
-
-  it('carries the levels of the audio sent: a -12 dBFS 1 kHz sine at PRE, and POST equal to PRE with default knobs', async () => {
-    const sub = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
-    const seen: StationMeasurement[] = [];
-    sub.ws.on('message', (d) => seen.push((JSON.parse(d.toString()) as { data: Measurement }).data.stations[toneKey()]));
-    await sub.opened();
-    await waitFor(() => (seen.length >= 10 ? true : undefined), 3000, '10 measurements');
-    sub.close();
-    for (const m of seen) {
-      expectTap(m.PRE, TONE_PEAK_DBFS, 'PRE');
-      expect(Math.abs(m.PRE.rms_dbfs - TONE_RMS_DBFS)).toBeLessThanOrEqual(0.2);
-      // BS.1770: at 1 kHz the K-weighting gain (+0.69 dB) and the -0.691 offset cancel.
-      expect(Math.abs(m.PRE.momentary_lufs - TONE_RMS_DBFS), `lufs ${m.PRE.momentary_lufs}`).toBeLessThanOrEqual(0.2);
-      expect(m.POST).toEqual(m.PRE);
-      expect(m.config_version).toBe(0);
-      expect(m.dropped_frames).toBe(0);
-      expect(m.decode_errors).toBe(0);
-      expect(m.queue_depth).toBeLessThanOrEqual(2);
-    }
-  });
-
-  it('shows a scheduled +6 dB in POST and in config_version once its bucket starts, PRE unchanged', async () => {
-    expect(gainScheduled.ok).toBe(true);
-    await waitFor(() => (Date.now() > gainBucketTs + 800 ? true : undefined), 10_000, 'the gain bucket to be under way');
-    // A measurement holds about the last 50-100 ms of audio: keep clear of the boundary.
-    const before = gainSeen.filter((s) => s.tsMs < gainBucketTs - 150 && s.tsMs > gainBucketTs - 1500);
-    const after = gainSeen.filter((s) => s.tsMs > gainBucketTs + 300);
-    expect(before.length).toBeGreaterThanOrEqual(10);
-    expect(after.length).toBeGreaterThanOrEqual(5);
-    for (const { m } of before) {
-      expectTap(m.PRE, TONE_PEAK_DBFS, 'PRE before');
-      expectTap(m.POST, TONE_PEAK_DBFS, 'POST before');
-      expect(m.config_version).toBe(0);
-    }
-    for (const { m } of after) {
-      expectTap(m.PRE, TONE_PEAK_DBFS, 'PRE after');
-      expectTap(m.POST, TONE_PEAK_DBFS + GAIN_DB, 'POST after');
-      expect(m.config_version).toBe(gainScheduled.configVersion);
-    }
-    expect(gainScheduled.configVersion).toBe(1);
-  });
-
-  it('closes a client that never reads with 1013 while a client that reads keeps the full rate', async () => {
-    const hub = t.relay.telemetry;
-    const c0 = { ...hub.counters };
-    const clients0 = hub.clientCount;
-    const normal = new Subscriber(t.httpUrl);
-    await normal.opened();
-    const slow = await NeverReadingClient.connect(t.httpUrl);
-    expect(slow.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
-    const slowSinceMs = performance.now();
-    expect(hub.clientCount).toBe(clients0 + 2);
-
-    // The relay's writes fill the kernel's buffers (a few MB), then its own past 64 KiB; 1 s later it closes.
-    await waitFor(() => (hub.counters.slowClosed > c0.slowClosed ? true : undefined), 30_000, 'the slow client to be closed');
-    const closedAtMs = performance.now();
+  it('closes a client that never reads with 1013 (the threshold is the default, not one below the send window)', async () => {
+    expect(defaultConfig().telemetryBackedUpBytes).toBe(256 * 1024);
+    const hub = r.relay.telemetry;
+    const slow = await NeverReadingClient.connect(r.httpUrl);
+    rawClients.push(slow);
+    // About 34 KB per measurement, 0.7 MB/s: the kernel's buffers (about 4 MB here) fill in about
+    // 6 s, the relay's 256 KiB in under half a second more, then 1 s backed up.
+    await waitFor(() => (hub.counters.slowClosed === 1 ? true : undefined), 20_000, 'the slow client to be closed');
     const frames = await slow.drain();
-    slow.destroy();
-
     const close = frames[frames.length - 1];
     expect(close.opcode).toBe(0x8);
-    expect(close.payload.readUInt16BE(0)).toBe(CLOSE.tryAgainLater);
     expect(close.payload.readUInt16BE(0)).toBe(1013);
-    expect(close.payload.subarray(2).toString()).toMatch(/too slow/);
-    const texts = frames.filter((f) => f.opcode === 0x1);
-    expect(texts.length).toBeGreaterThan(10);
-    expect(hub.counters.slowClosed - c0.slowClosed).toBe(1);
-    expect(hub.counters.dropped - c0.dropped).toBeGreaterThan(0);
-    // The relay forgets it (the socket is cut 1 s after the close frame if no reply comes).
-    await waitFor(() => (hub.clientCount === clients0 + 1 ? true : undefined), 5000, 'the slow client to be gone');
-
-    // Meanwhile the reading client got every measurement, at the full rate.
-    const windowS = (closedAtMs - slowSinceMs) / 1000;
-    const got = normal.received.filter((r) => r.atMs > slowSinceMs && r.atMs <= closedAtMs).length;
-    expect(windowS).toBeGreaterThan(1);
-    expect(Math.abs(got - windowS * HZ), `${got} measurements in ${windowS.toFixed(2)} s`).toBeLessThanOrEqual(Math.max(2, windowS * HZ * 0.05));
-    const seqs = normal.received.map((r) => r.seq);
-    expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
-    await normal.next();
-    expect(normal.closeCode).toBeNull();
-    normal.close();
   }, 45_000);
 });
