@@ -127,15 +127,24 @@ setInterval(() => {
   send({ type: 'meters', ts: Date.now(), values }, [values.buffer]);
 }, meterIntervalMs);
 
-// Spectra (seed 003 WS-3) at a fixed rate, whether anyone watches or not.
+// Spectra (seed 003 WS-3) at a fixed rate, whether anyone watches or not. Each station's
+// spectra are computed once per interval, but the stations are spread over the interval's
+// ticks: one FFT burst for every station at once would hold up the audio behind it.
 const spectrumIntervalMs: number = (workerData as { spectrumIntervalMs?: number }).spectrumIntervalMs ?? 200;
+const SPECTRUM_TICK_MS = 10;
+let spectrumCursor = 0;
 setInterval(() => {
-  if (stations.size === 0) return;
+  const all = [...stations.values()];
+  if (all.length === 0) return;
+  const perTick = Math.ceil(all.length / (spectrumIntervalMs / SPECTRUM_TICK_MS));
+  const batch: Station[] = [];
+  for (let i = 0; i < perTick && i < all.length; i++) batch.push(all[(spectrumCursor + i) % all.length]);
+  spectrumCursor = (spectrumCursor + perTick) % all.length;
   let size = 0;
-  for (const s of stations.values()) size += 2 * (3 + s.spectra[0].db.length);
+  for (const s of batch) size += 2 * (3 + s.spectra[0].db.length);
   const values = new Float32Array(size);
   let o = 0;
-  for (const s of stations.values()) {
+  for (const s of batch) {
     for (let tap = 0; tap < 2; tap++) {
       const sp = s.spectra[tap];
       sp.compute();
@@ -147,6 +156,6 @@ setInterval(() => {
     }
   }
   send({ type: 'spectra', values }, [values.buffer]);
-}, spectrumIntervalMs);
+}, SPECTRUM_TICK_MS);
 
 send({ type: 'ready' });
