@@ -119,7 +119,16 @@ export class Relay {
 
   static async start(config: RelayConfig): Promise<Relay> {
     const relay = new Relay(validateConfig(config));
-    await relay.init();
+    try {
+      await relay.init();
+    } catch (err) {
+      // A relay that cannot listen (port taken, ...) leaves no workers or open database behind.
+      await relay.pool.close().catch(() => undefined);
+      await relay.app?.close().catch(() => undefined);
+      relay.telemetry.close();
+      relay.store.close();
+      throw err;
+    }
     return relay;
   }
 

@@ -145,9 +145,10 @@ export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): 
   });
 
   app.get('/api/optimizer/events', { schema: S.eventsRoute, config: { scope: 'read:snapshots' } }, async (req) => {
-    const q = req.query as { trace_id: string; station_key?: string };
+    const q = req.query as { trace_id: string; station_key?: string; after_id?: number; limit?: number };
     requireTrace(ctx, q.trace_id);
-    return ok({ trace_id: q.trace_id, events: ctx.store.listKnobEvents(q.trace_id, q.station_key).map(knobEvent) });
+    const events = ctx.store.listKnobEvents(q.trace_id, q.station_key, { afterId: q.after_id, limit: q.limit });
+    return ok({ trace_id: q.trace_id, events: events.map(knobEvent) });
   });
 
   app.get('/api/traces/:trace_id', { schema: S.traceRoute, config: { scope: 'read:snapshots' } }, async (req) => {

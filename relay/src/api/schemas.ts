@@ -133,7 +133,12 @@ export const eventsRoute = {
   tags: ['optimizer'],
   querystring: {
     type: 'object',
-    properties: { trace_id: { type: 'string', minLength: 1 }, station_key: { type: 'string', minLength: 1 } },
+    properties: {
+      trace_id: { type: 'string', minLength: 1 },
+      station_key: { type: 'string', minLength: 1 },
+      after_id: { type: 'integer', minimum: 0, description: 'only events with a larger id (paging)' },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'events to return at most, oldest first (default: all)' },
+    },
     required: ['trace_id'],
     additionalProperties: false,
   },

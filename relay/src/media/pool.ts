@@ -35,7 +35,7 @@ interface WorkerSlot {
   alive: boolean;
 }
 
-type Pending = { resolve: (msg: FromWorker) => void; reject: (err: Error) => void };
+type Pending = { slot: WorkerSlot; resolve: (msg: FromWorker) => void; reject: (err: Error) => void };
 
 export class MediaPool {
   private readonly slots: WorkerSlot[] = [];
@@ -161,7 +161,7 @@ export class MediaPool {
   private request(slot: WorkerSlot, make: (reqId: number) => ToWorker): Promise<FromWorker> {
     const reqId = this.nextReqId++;
     return new Promise<FromWorker>((resolve, reject) => {
-      this.pending.set(reqId, { resolve, reject });
+      this.pending.set(reqId, { slot, resolve, reject });
       this.post(slot, make(reqId));
     });
   }
@@ -213,6 +213,12 @@ export class MediaPool {
   private onWorkerFailure(slot: WorkerSlot, err: Error): void {
     if (!slot.alive) return;
     slot.alive = false;
+    // Calls waiting on the dead worker end with its error rather than hanging.
+    for (const [reqId, p] of this.pending) {
+      if (p.slot !== slot) continue;
+      this.pending.delete(reqId);
+      p.reject(err);
+    }
     const ids = [...slot.stations];
     for (const id of ids) {
       this.stationSlot.delete(id);

@@ -281,12 +281,17 @@ export class Store {
     return this.db.prepare('SELECT * FROM traces ORDER BY started_at DESC').all() as TraceRow[];
   }
 
-  listKnobEvents(traceId: string, stationKey?: string): KnobEventRow[] {
+  listKnobEvents(traceId: string, stationKey?: string, page: { afterId?: number; limit?: number } = {}): KnobEventRow[] {
     const rows = this.db
-      .prepare(`SELECT * FROM knob_events WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''} ORDER BY id`)
-      .all(...(stationKey ? [traceId, stationKey] : [traceId])) as (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & { knobs_requested: string; knobs_effective: string; response?: string | null })[];
+      .prepare(`SELECT * FROM knob_events WHERE trace_id = @traceId ${stationKey ? 'AND station_key = @stationKey' : ''} AND id > @afterId ORDER BY id LIMIT @limit`)
+      .all({ traceId, stationKey, afterId: page.afterId ?? 0, limit: page.limit ?? -1 }) as (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & {
+      knobs_requested: string;
+      knobs_effective: string;
+      response?: string | null;
+    })[];
     return rows.map(({ response: _response, ...r }) => ({ ...r, knobs_requested: JSON.parse(r.knobs_requested), knobs_effective: JSON.parse(r.knobs_effective) }));
   }
+
 
   close(): void {
     if (this.closed) return;
