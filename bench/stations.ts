@@ -9,13 +9,14 @@
  * this process, on the same cores (their cost is part of the load). Each step streams N
  * stations in real time, discards a warm-up, then measures one window.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
+import { startRelayProcess } from '../relay/src/testing/relay-process.ts';
+import { procStat } from './proc-stat.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +31,6 @@ const { values } = parseArgs({
 const steps = values.steps.split(',').map(Number);
 const measureS = Number(values.seconds);
 const warmupS = Number(values.warmup);
-const root = new URL('../', import.meta.url).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
@@ -44,24 +44,10 @@ const env: NodeJS.ProcessEnv = {
 };
 if (values.workers) env.TAPWIRE_MEDIA_WORKERS = values.workers;
 const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-const relay = spawn(process.execPath, [...profileArgs, '--import', 'tsx', 'relay/bin/relay.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  relay.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /Tapwire is running: (http:\/\/[^\s/]+)/.exec(out);
-    if (m) resolve(m[1]);
-  });
-  relay.once('exit', (c) => reject(new Error(`relay exited with ${c}`)));
-});
+const relayProcess = startRelayProcess({ env, nodeArgs: profileArgs, echoStderr: true });
+const relay = relayProcess.child;
+const url = await relayProcess.ready;
 const wsUrl = `${url.replace('http', 'ws')}/ws/ingest`;
-
-function procStat(pid: number): { cpuS: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime (fields 14, 15)
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-  return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
-}
 
 interface RelayStats {
   relay: { frames_received: number; frames_dropped: number; late_frames: number; resyncs: number; decode_errors: number; write_backlog: number };

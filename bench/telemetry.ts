@@ -19,7 +19,7 @@
  * - slow clients closed (GET /metrics), telemetry messages dropped.
  * Every wait is bounded; a watchdog stops everything after 5 minutes.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -31,6 +31,8 @@ import WebSocket from 'ws';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { LatencyHistogram } from '../relay/src/media/latency-histogram.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
+import { startRelayProcess } from '../relay/src/testing/relay-process.ts';
+import { procStat } from './proc-stat.ts';
 
 const { values } = parseArgs({
   options: {
@@ -156,13 +158,6 @@ async function runClients(url: string, readers: number, slow: number): Promise<v
 
 // ---------------------------------------------------------------- the measuring process
 
-function procStat(pid: number): { cpuS: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime (fields 14, 15)
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-  return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
-}
-
 /** Least-squares slope of y over x. */
 function slope(x: number[], y: number[]): number {
   const n = x.length;
@@ -189,7 +184,8 @@ async function runMain(): Promise<void> {
   if (values['backed-up-bytes']) env.TAPWIRE_TELEMETRY_BACKED_UP_BYTES = values['backed-up-bytes'];
   if (values['backed-up-ms']) env.TAPWIRE_TELEMETRY_BACKED_UP_MS = values['backed-up-ms'];
 
-  const relay = spawn(process.execPath, ['--import', 'tsx', 'relay/bin/relay.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const relayProcess = startRelayProcess({ env, echoStderr: true });
+  const relay = relayProcess.child;
   let clients: ChildProcess | null = null;
   const cleanup = (): void => {
     clients?.kill('SIGKILL');
@@ -204,16 +200,7 @@ async function runMain(): Promise<void> {
   watchdog.unref();
 
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      relay.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /Tapwire is running: (http:\/\/[^\s/]+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      relay.once('exit', (c) => reject(new Error(`relay exited with ${c}`)));
-      setTimeout(() => reject(new Error('relay did not start within 30 s')), 30_000).unref();
-    });
+    const url = await relayProcess.ready;
     const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     interface RelayStats {
       relay: { frames_received: number; frames_dropped: number; late_frames: number; resyncs: number };

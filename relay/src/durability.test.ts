@@ -2,19 +2,18 @@
  * Crash and shutdown, on a real relay process: SIGTERM finalizes the bucket in progress;
  * after `kill -9`, every bucket that was complete before the kill is intact on restart.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureRmsDbfs, sine } from './audio/signals.ts';
 import { readWav } from './audio/wav.ts';
 import { encodeAudio, SimulatedStation } from './sim/simulator.ts';
 import { sleep } from './testing/harness.ts';
+import { startRelayProcess } from './testing/relay-process.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 
@@ -25,29 +24,12 @@ afterAll(() => {
 
 /** Starts `relay/bin/relay.ts` as its own process; resolves with its URL. */
 async function spawnRelay(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'relay/bin/relay.ts'], {
-    cwd: ROOT,
+  const relay = startRelayProcess({
     env: { ...process.env, TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: dataDir, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_MEDIA_WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    startTimeoutMs: 20_000,
   });
-  children.push(child);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start: ${out}`)), 20_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /Tapwire is running: (http:\/\/[^\s/]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`relay exited with ${code}: ${out}`)));
-  });
-  return { child, url, exited };
+  children.push(relay.child);
+  return { child: relay.child, url: await relay.ready, exited: relay.exited };
 }
 
 interface Row {

@@ -15,6 +15,7 @@
  * The snapshot rate limit stays on (the default): each pull that is not about the limit
  * uses a fresh token, since the limit is per token and trace.
  */
+import type { ApplyRequest } from '../../../protocol/optimizer-api.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultKnobs, KNOB_NAMES, KNOBS } from '../../../protocol/knobs.ts';
 import { METRIC_NAMES, TAPS } from '../../../protocol/metrics.ts';
@@ -47,8 +48,8 @@ const spareD = ['spare-1', 'spare-2', 'spare-3'];
 const live: SimulatedStation[] = [];
 let streaming: Promise<void> = Promise.resolve();
 /** The two applies made during B0 for B1, as sent and as answered. */
-let apply1: { body: ApplyBody; res: Res };
-let apply2: { body: ApplyBody; res: Res };
+let apply1: { body: ApplyRequest; res: Res };
+let apply2: { body: ApplyRequest; res: Res };
 
 interface Res {
   status: number;
@@ -57,15 +58,6 @@ interface Res {
   json: any;
 }
 
-interface ApplyBody {
-  trace_id: string;
-  station_key: string;
-  apply_at_bucket_ts: string;
-  idempotency_key: string;
-  source?: string;
-  reason?: string;
-  knobs: Record<string, unknown>;
-}
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const bucketOf = (ms: number): number => Math.floor(ms / BUCKET_MS) * BUCKET_MS;
@@ -155,7 +147,7 @@ beforeAll(async () => {
 
   // During B0, schedule changes for B1 through the API, as the optimizer does.
   await waitFor(() => (Date.now() >= b0 + 300 ? true : undefined), 10_000, 'bucket B0');
-  const body1: ApplyBody = {
+  const body1: ApplyRequest = {
     trace_id: traceA,
     station_key: A1,
     apply_at_bucket_ts: iso(b0 + BUCKET_MS),
@@ -164,7 +156,7 @@ beforeAll(async () => {
     reason: 'raise the level by 6 dB',
     knobs: { 'pcm.input_gain_db': 6 },
   };
-  const body2: ApplyBody = {
+  const body2: ApplyRequest = {
     trace_id: traceA,
     station_key: A2,
     apply_at_bucket_ts: iso(b0 + BUCKET_MS),

@@ -1,4 +1,5 @@
 /** Store rows to the JSON shapes of seed 000 §5. */
+import type { KnobEvent, SnapshotEntry } from '../../../protocol/optimizer-api.ts';
 import { isoOf } from '../time/bucket-clock.ts';
 import type { BucketRow, KnobEventRow } from '../store/store.ts';
 
@@ -7,7 +8,7 @@ export function segmentEndpoint(traceId: string, stationKey: string, tap: 'PRE' 
   return `/api/audio/segment?${q.toString().replace(/%3A/g, ':')}`;
 }
 
-export function snapshotEntry(b: BucketRow): Record<string, unknown> {
+export function snapshotEntry(b: BucketRow): SnapshotEntry {
   return {
     bucket_ts: isoOf(b.bucket_ts),
     bucket_ms: b.bucket_ms,
@@ -23,7 +24,7 @@ export function snapshotEntry(b: BucketRow): Record<string, unknown> {
   };
 }
 
-export function knobEvent(e: KnobEventRow): Record<string, unknown> {
+export function knobEvent(e: KnobEventRow): KnobEvent {
   return {
     id: e.id,
     created_at: isoOf(e.created_at),

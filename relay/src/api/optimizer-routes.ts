@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { KNOBS, validateKnobPatch } from '../../../protocol/knobs.ts';
+import type { ApplyRequest, ApplyResponse } from '../../../protocol/optimizer-api.ts';
 import type { Scope } from '../auth/scopes.ts';
 import type { TokenInfo } from '../auth/token-store.ts';
 import { ApiError } from '../errors.ts';
@@ -198,15 +199,7 @@ function lastConfigVersion(ctx: ApiContext, traceId: string, stationKey: string)
 }
 
 async function apply(ctx: ApiContext, req: FastifyRequest, reply: import('fastify').FastifyReply): Promise<unknown> {
-  const body = req.body as {
-    trace_id: string;
-    station_key: string;
-    apply_at_bucket_ts: string;
-    idempotency_key: string;
-    source?: string;
-    reason?: string;
-    knobs: Record<string, unknown>;
-  };
+  const body = req.body as ApplyRequest;
   const hash = canonicalHash(body);
   // A repeated key first: a retry gets the first answer even if it is now too late to apply.
   const previous = ctx.store.knobEventByIdempotencyKey(body.idempotency_key);
@@ -261,7 +254,7 @@ async function apply(ctx: ApiContext, req: FastifyRequest, reply: import('fastif
     throw new ApiError(409, 'bucket_mismatch', result.message);
   }
   ctx.limits.recordApply(body.trace_id, body.station_key, now);
-  const response = {
+  const response: ApplyResponse & { success: true } = {
     success: true,
     accepted: true,
     apply_at_bucket_ts: isoOf(applyAt),

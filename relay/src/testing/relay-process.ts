@@ -1,0 +1,53 @@
+/**
+ * A relay in its own process (`relay/bin/relay.ts`), for tests that kill or signal it and
+ * for benchmarks that measure it apart from their load. `ready` resolves with the URL the
+ * relay prints once it accepts connections.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface RelayProcess {
+  child: ChildProcess;
+  /** The relay's http://host:port, once it is running. */
+  ready: Promise<string>;
+  /** Its exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** Everything it printed so far. */
+  output(): string;
+}
+
+export function startRelayProcess(opts: {
+  env: NodeJS.ProcessEnv;
+  nodeArgs?: string[];
+  startTimeoutMs?: number;
+  /** Copy the relay's stderr to ours (benchmarks). */
+  echoStderr?: boolean;
+}): RelayProcess {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts'], {
+    cwd: ROOT,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start within ${opts.startTimeoutMs ?? 30_000} ms: ${out}`)), opts.startTimeoutMs ?? 30_000);
+    timer.unref();
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (out.length > 64 * 1024) out = out.slice(-32 * 1024); // bounded, however long it runs
+      const m = /Tapwire is running: (http:\/\/[^\s/]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    if (opts.echoStderr) child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+    child.once('exit', (code) => reject(new Error(`relay exited with ${code}: ${out}`)));
+  });
+  return { child, ready, exited, output: () => out };
+}
