@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     environment: 'node',
-    include: ['relay/**/*.test.ts', 'protocol/**/*.test.ts', 'worklets/**/*.test.ts'],
+    include: ['relay/**/*.test.ts', 'protocol/**/*.test.ts', 'worklets/**/*.test.ts', 'app/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -1,0 +1,144 @@
+/**
+ * The encoder worker (driven by the page through comlink): reads 20 ms frames from the
+ * capture worklet's ring, has opus-recorder's libopus worker encode them (48 kHz mono,
+ * 20 ms, one frame per Ogg page) and hands the raw Opus packets, out of their pages, back
+ * to the page in order.
+ *
+ * opus-recorder ships its encoder as a complete worker script (emscripten + a message
+ * protocol), so it runs as a worker nested in this one; this worker owns the ring, the frame
+ * timing and the Ogg unwrapping.
+ */
+import * as Comlink from 'comlink';
+import { SampleRing } from '$worklets/processors/sample-ring';
+import { isOpusHeader, readOggPage } from '$lib/audio/ogg';
+import type { EncodedPacket, EncoderApi, EncoderOptions, EncoderStarted, EncoderStats } from './encoder-api';
+
+const FRAME_MS = 20;
+/** How often the ring is drained. Frames queue in the ring meanwhile (it holds 2 s). */
+const POLL_MS = 10;
+
+type OpusWorkerMessage = { message: 'ready' } | { message: 'page'; page: Uint8Array } | { message: 'done' } | { message: 'flushed' };
+
+class Encoder implements EncoderApi {
+  private opus: Worker | null = null;
+  private ring: SampleRing | null = null;
+  private frameSamples = 960;
+  private sampleRate = 48000;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private sink: ((packets: EncodedPacket[]) => void) | null = null;
+  private head: Uint8Array | null = null;
+  private nextIndex = 0;
+  private counters: EncoderStats = { framesIn: 0, packetsOut: 0, ringOverruns: 0, firstSampleWallMs: null };
+  private onDone: (() => void) | null = null;
+
+  start(opts: EncoderOptions, onPackets: (packets: EncodedPacket[]) => void): Promise<EncoderStarted> {
+    if (this.opus !== null) return Promise.reject(new Error('the encoder is already running'));
+    this.sink = onPackets;
+    this.sampleRate = opts.sampleRate;
+    this.frameSamples = Math.round((opts.sampleRate * FRAME_MS) / 1000);
+    this.ring = opts.ring ? new SampleRing(opts.ring) : null;
+    const opus = new Worker(opts.opusWorkerUrl);
+    this.opus = opus;
+    return new Promise<EncoderStarted>((resolve, reject) => {
+      opus.onerror = (e) => reject(new Error(`the Opus encoder failed to load: ${e.message}`));
+      opus.onmessage = (e: MessageEvent<OpusWorkerMessage>) => {
+        const msg = e.data;
+        if (msg.message === 'ready') {
+          // The identification header comes with the first page; it is needed only for
+          // writing files, so start at once and fill it in when it arrives.
+          if (this.ring !== null) this.timer = setInterval(() => this.drain(), POLL_MS);
+          resolve({ head: this.head ?? new Uint8Array(0) });
+        } else if (msg.message === 'page') {
+          this.onPage(msg.page);
+        } else if (msg.message === 'done') {
+          this.onDone?.();
+        }
+      };
+      opus.postMessage({
+        command: 'init',
+        encoderSampleRate: 48000,
+        originalSampleRate: opts.sampleRate,
+        numberOfChannels: 1,
+        // OPUS_APPLICATION_AUDIO: no speech-specific shaping, so what the relay measures is the microphone.
+        encoderApplication: 2049,
+        encoderFrameSize: FRAME_MS,
+        encoderBitRate: opts.bitrate,
+        encoderComplexity: opts.complexity,
+        maxFramesPerPage: 1,
+        streamPages: true,
+      });
+    });
+  }
+
+  push(frame: Float32Array): void {
+    if (this.opus === null) return;
+    this.noteFirstFrame(0);
+    this.encode(frame);
+  }
+
+  async stop(): Promise<EncoderStats> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.drain();
+    const opus = this.opus;
+    if (opus !== null) {
+      await new Promise<void>((resolve) => {
+        this.onDone = resolve;
+        opus.postMessage({ command: 'done' });
+        // An encoder that never answers must not hang the page's stop.
+        setTimeout(resolve, 2000);
+      });
+      opus.terminate();
+    }
+    this.opus = null;
+    return this.stats();
+  }
+
+  stats(): EncoderStats {
+    return { ...this.counters, ringOverruns: this.ring?.overruns ?? 0 };
+  }
+
+  private drain(): void {
+    const ring = this.ring;
+    if (ring === null) return;
+    while (ring.available >= this.frameSamples) {
+      this.noteFirstFrame(ring.available - this.frameSamples);
+      const frame = new Float32Array(this.frameSamples);
+      ring.pop(frame, frame.length);
+      this.encode(frame);
+    }
+  }
+
+  /** Packet 0's wall time: now, less the audio still queued behind it. */
+  private noteFirstFrame(samplesBehind: number): void {
+    if (this.counters.firstSampleWallMs !== null) return;
+    this.counters.firstSampleWallMs = Date.now() - ((this.frameSamples + samplesBehind) / this.sampleRate) * 1000;
+  }
+
+  private encode(frame: Float32Array): void {
+    this.counters.framesIn++;
+    this.opus?.postMessage({ command: 'encode', buffers: [frame] }, [frame.buffer]);
+  }
+
+  private onPage(bytes: Uint8Array): void {
+    const page = readOggPage(bytes);
+    const out: EncodedPacket[] = [];
+    for (const packet of page.packets) {
+      if (isOpusHeader(packet)) {
+        if (this.head === null && packet[4] === 0x48) this.head = packet.slice(); // "OpusHead"
+        continue;
+      }
+      out.push({ index: this.nextIndex++, data: packet.slice() });
+    }
+    if (out.length === 0) return;
+    this.counters.packetsOut += out.length;
+    this.sink?.(out);
+  }
+
+  /** The OpusHead, once the encoder has produced it. */
+  opusHead(): Uint8Array | null {
+    return this.head;
+  }
+}
+
+Comlink.expose(new Encoder());

@@ -1,0 +1,167 @@
+/**
+ * Offline capture and the installed app, in real Chromium against a real relay that is
+ * stopped and started again on the same port and data dir:
+ *
+ * - the app installs: manifest, icons, a service worker that controls the page and serves
+ *   the shell while the relay is down;
+ * - a capture started with the relay down records locally for 15 s; when the relay comes
+ *   back the recording uploads by itself, and the relay's recorded trace has buckets and
+ *   segments covering those 15 s whose audio correlates with the microphone's file;
+ * - a reload in the middle of a capture loses at most 1 s of it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
+import { defaultConfig } from '../relay/src/config.ts';
+import { Relay } from '../relay/src/relay.ts';
+import { sleep, waitFor } from '../relay/src/testing/harness.ts';
+import { bestLoopCorrelation, envelope, RATE, toneMosaic, writeWav } from './support/audio.ts';
+import { hasChromium, launchChromium, type Browser } from './support/chromium.ts';
+import { RelayApi } from './support/relay-api.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-offline-'));
+const MOSAIC_SECONDS = 10;
+const mosaic = toneMosaic(MOSAIC_SECONDS);
+const micWav = writeWav(join(dir, 'mosaic.wav'), mosaic);
+const OFFLINE_MS = 15_000;
+/** Envelope windows of 10 ms. */
+const WINDOW = RATE / 100;
+
+describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', () => {
+  const dataDir = join(dir, 'relay-data');
+  let relay: Relay | null = null;
+  let port = 0;
+  let browser: Browser;
+  let token = '';
+  let base = '';
+
+  async function startRelay(): Promise<Relay> {
+    relay = await Relay.start({ ...defaultConfig(), port, dataDir, appDir: BUILD_DIR, logLevel: 'silent', mediaWorkers: 1, snapshotMinIntervalMs: 0 });
+    port = Number(new URL(relay.url).port);
+    return relay;
+  }
+
+  async function stopRelay(): Promise<void> {
+    await relay?.stop();
+    relay = null;
+  }
+
+  beforeAll(async () => {
+    ensureAppBuilt();
+    const r = await startRelay();
+    token = r.adminToken as string;
+    base = r.url;
+    browser = await launchChromium({ micWav });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopRelay();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs: manifest, icons, and a service worker that controls the page and serves the shell without the relay', async () => {
+    const { page } = browser;
+    await page.goto(`${base}/?token=${token}`);
+    await page.getByTestId('session').getByText('signed in').waitFor();
+
+    const href = await page.locator('link[rel="manifest"]').getAttribute('href');
+    expect(href).toBe('/manifest.webmanifest');
+    const manifest = await page.evaluate(async (h) => (await fetch(h as string)).json(), href);
+    expect(manifest).toMatchObject({ name: 'Tapwire', display: 'standalone', start_url: '/', theme_color: expect.any(String) });
+    const sizes = (manifest.icons as { sizes: string; src: string }[]).map((i) => i.sizes);
+    expect(sizes).toEqual(expect.arrayContaining(['192x192', '512x512']));
+    for (const icon of manifest.icons as { src: string }[]) {
+      const type = await page.evaluate(async (src) => (await fetch(src)).headers.get('content-type'), icon.src);
+      expect(type).toBe('image/png');
+    }
+
+    // The service worker takes control of the page (clientsClaim) once it has precached the shell.
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await waitFor(async () => ((await page.evaluate(() => navigator.serviceWorker.controller !== null)) ? true : undefined), 15_000, 'service worker control');
+
+    await stopRelay();
+    await page.goto(`${base}/capture`);
+    await page.getByRole('heading', { name: 'Capture' }).waitFor();
+    expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+    // Still isolated when served from the cache (the precached responses keep their headers).
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    await page.getByRole('navigation').getByRole('link', { name: 'Recordings' }).click();
+    await page.getByRole('heading', { name: 'Recordings' }).waitFor();
+  }, 120_000);
+
+  it('captures 15 s with the relay down, then uploads them by itself as a recorded trace that matches the microphone', async () => {
+    const { page } = browser;
+    expect(relay).toBeNull();
+    await page.goto(`${base}/capture`);
+    await page.getByTestId('label').fill('offline-e2e');
+    await page.getByTestId('capture-toggle').click();
+    await page.locator('[data-testid="link-state"][data-state="offline"]').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('link-state').textContent()).toContain('offline, recording locally');
+    await sleep(OFFLINE_MS);
+    const backlog = await page.getByTestId('backlog').textContent();
+    expect(backlog).toMatch(/\((\d+) packets\)/);
+    expect(Number(/\((\d+) packets\)/.exec(backlog as string)?.[1])).toBeGreaterThanOrEqual((OFFLINE_MS / 20) * 0.95);
+
+    await startRelay();
+    const api = new RelayApi(base, token);
+    await page.locator('[data-testid="link-state"][data-state="live"]').waitFor({ timeout: 20_000 });
+
+    // The recordings page (a second tab, so the capture goes on) shows the upload's trace.
+    const list = await browser.context.newPage();
+    await list.goto(`${base}/recordings`);
+    const row = list.getByTestId('recording').first();
+    const traceId = await waitFor(async () => (await row.getAttribute('data-trace')) || undefined, 40_000, 'the upload to finish');
+    const startedAt = Number(await row.getAttribute('data-started'));
+    await list.close();
+
+    const trace = await api.trace(traceId);
+    expect(trace.kind).toBe('recorded');
+    expect(trace.active).toBe(false);
+    const active = await api.get<{ active: { trace_id: string }[] }>('/api/traces/active');
+    expect(active.active.map((a) => a.trace_id)).not.toContain(traceId);
+
+    const buckets = await api.buckets(traceId);
+    const first = Date.parse(buckets[0].bucket_ts);
+    const last = Date.parse(buckets[buckets.length - 1].bucket_ts) + 5000;
+    // Buckets sit at the capture times and cover the offline stretch.
+    expect(first).toBeLessThanOrEqual(startedAt);
+    expect(first).toBeGreaterThan(startedAt - 5000);
+    expect(last).toBeGreaterThanOrEqual(startedAt + OFFLINE_MS);
+    const frames = buckets.reduce((n, b) => n + b.metrics.PRE['pcm.rms_dbfs']!.count, 0);
+    expect(frames * 20).toBeGreaterThanOrEqual(OFFLINE_MS);
+
+    // The segments laid end to end, from the capture start, hold the file's audio.
+    const timeline = new Float32Array(((last - first) / 1000) * RATE);
+    for (const b of buckets) {
+      const pre = await api.segment(b.audio.PRE.endpoint);
+      timeline.set(pre, ((Date.parse(b.bucket_ts) - first) / 1000) * RATE);
+    }
+    const from = Math.round(((startedAt - first) / 1000) * RATE) + RATE / 10;
+    const recorded = timeline.subarray(from, from + ((OFFLINE_MS - 500) / 1000) * RATE);
+    const { r } = bestLoopCorrelation(envelope(recorded, WINDOW), envelope(mosaic, WINDOW));
+    console.log(`offline upload: ${buckets.length} buckets, ${frames} frames, envelope correlation with the file ${r.toFixed(3)}`);
+    expect(r).toBeGreaterThan(0.9);
+  }, 180_000);
+
+  it('a reload in the middle of a capture loses at most 1 s', async () => {
+    const { page } = browser;
+    // The capture of the test before is still running, live now; reload mid-capture.
+    await page.getByTestId('capture-toggle').getByText('Stop').waitFor();
+    await sleep(3_000);
+    const reloadAt = await page.evaluate(() => Date.now());
+    await page.reload();
+    await page.getByRole('navigation').getByRole('link', { name: 'Recordings' }).click();
+    const row = page.getByTestId('recording').first();
+    // The tab that held the capture is gone: the next upload pass marks the session ended.
+    await waitFor(async () => ((await row.getAttribute('data-state')) === 'ended' ? true : undefined), 30_000, 'the session to be marked ended');
+    const packets = Number(await row.getAttribute('data-packets'));
+    const startedAt = Number(await row.getAttribute('data-started'));
+    const lostMs = reloadAt - startedAt - packets * 20;
+    console.log(`reload: recorded ${packets * 20} ms of ${reloadAt - startedAt} ms, lost ${lostMs} ms`);
+    expect(lostMs).toBeLessThanOrEqual(1000);
+    expect(lostMs).toBeGreaterThan(-200);
+  }, 120_000);
+});

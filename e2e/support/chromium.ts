@@ -1,0 +1,63 @@
+/**
+ * Headless Chromium for the browser tests: Debian's /usr/bin/chromium driven by
+ * playwright-core (no browser is ever downloaded), with a fake microphone fed from a WAV
+ * file. Each test gets its own profile directory, so IndexedDB and the service worker
+ * persist across reloads within a test exactly as they would on a device.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.TAPWIRE_CHROMIUM ?? '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM_PATH);
+
+/** Flags known to work on these machines (no network beyond loopback). */
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  /** What the pages printed to the console (for failure messages). */
+  console: string[];
+  close(): Promise<void>;
+}
+
+/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone. */
+export async function launchChromium(opts: { micWav?: string } = {}): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'tapwire-chromium-'));
+  const args = [...FLAGS];
+  if (opts.micWav !== undefined) {
+    args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${opts.micWav}`);
+  }
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args });
+  // tsx (esbuild, keepNames) wraps named functions inside code passed to page.evaluate in a
+  // `__name(...)` helper that exists only in Node; give pages a no-op one.
+  await context.addInitScript({ content: 'globalThis.__name = (f) => f;' });
+  const lines: string[] = [];
+  const watch = (p: Page): void => {
+    p.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
+    p.on('pageerror', (e) => lines.push(`[pageerror] ${e.message}`));
+  };
+  context.on('page', watch);
+  const page = context.pages()[0] ?? (await context.newPage());
+  watch(page);
+  return {
+    context,
+    page,
+    console: lines,
+    async close() {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
