@@ -20,10 +20,14 @@ import { newIngestCounters, type IngestCounters } from './ingest/ingest-counters
 import { LiveRegistry, type ScheduleRequest, type ScheduleResult } from './live/live-registry.ts';
 import type { IngestCounters as StationCounters } from './media/messages.ts';
 import { MediaPool } from './media/pool.ts';
+import { RecordedBucketStore } from './store/recorded-bucket-store.ts';
 import { SegmentStore } from './store/segment-store.ts';
 import { Store } from './store/store.ts';
+import { UploadStore } from './store/upload-store.ts';
 import { TelemetryHub } from './telemetry/hub.ts';
 import { RelayMetrics } from './metrics/prometheus.ts';
+import { RecordedRunner } from './uploads/recorded-runner.ts';
+import { UploadService } from './uploads/upload-service.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -39,6 +43,9 @@ export class Relay {
   readonly writer: BucketWriter;
   readonly counters: IngestCounters = newIngestCounters();
   readonly tokens: TokenStore;
+  /** Uploads of offline recordings, and the recorded runs on the media pool they start. */
+  readonly uploads: UploadService;
+  readonly recordedRuns: RecordedRunner;
   /** The all-scopes token of `<data dir>/admin-token` (null when that file is gone or revoked). */
   adminToken: string | null = null;
   adminTokenPath = '';
@@ -76,13 +83,15 @@ export class Relay {
       spectra: (values) => this.telemetry.spectra(values),
       latency: (bins) => this.metrics.observeLatencyBins(bins),
       closed: (id, counters) => {
+        // A recorded run (upload) is not a live station: its counters are its own.
+        if (this.recordedRuns.onPipelineClosed(id, counters)) return;
         this.telemetry.forget(id);
         this.addClosedTotals(counters);
         this.registry.onPipelineClosed(id);
       },
       workerFailed: (ids, err) => {
         this.app?.log.error({ err }, `media worker failed; ${ids.length} stations lost`);
-        for (const id of ids) {
+        for (const id of this.recordedRuns.onWorkerFailed(ids, err)) {
           const s = this.registry.byPool(id);
           if (s === undefined) continue;
           this.registry.end(s, 'media_worker_failed', Date.now());
@@ -99,6 +108,14 @@ export class Relay {
       policy: { maxPending: 2, sendBelowBytes: config.telemetryBackedUpBytes, backedUpBytes: config.telemetryBackedUpBytes, backedUpMs: config.telemetryBackedUpMs },
     });
     this.tokens = new TokenStore(this.store.db);
+    this.recordedRuns = new RecordedRunner(this.pool, this.writer);
+    this.uploads = new UploadService({
+      store: this.store,
+      uploads: new UploadStore(this.store.db),
+      shares: new RecordedBucketStore(this.store.db),
+      runner: this.recordedRuns,
+      config,
+    });
     this.metrics = new RelayMetrics({
       activeTraces: () => this.registry.activeTraces().length,
       liveStations: () => this.registry.liveStationCount(),
@@ -151,6 +168,7 @@ export class Relay {
         bucketMs: this.config.bucketMs,
         completeBefore: () => this.completeBefore(),
       },
+      uploads: this.uploads,
       onIngest: (socket) => this.acceptIngest(socket),
       telemetry: this.telemetry,
       metrics: this.metrics,
@@ -275,6 +293,8 @@ export class Relay {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
+    // A part being processed stops at its next batch; its packets stay for a retry.
+    await this.recordedRuns.close();
     // Closing ends each connection's stations (their queues drain in the workers).
     const now = Date.now();
     for (const t of this.registry.activeTraces()) for (const s of t.stations) this.registry.end(s, 'relay_stop', now);

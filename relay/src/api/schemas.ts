@@ -185,3 +185,82 @@ export const statsRoute = {
   querystring: { type: 'object', properties: { reset_latency: { type: 'string', enum: ['1'] } }, additionalProperties: false },
   response: { 200: { type: 'object', additionalProperties: true }, ...errors(401, 403) },
 } as const;
+
+// Uploads of offline recordings (protocol/upload.ts). Field values beyond their types
+// (codec, rates, timestamps) are checked by the upload service, whose messages name them.
+const uploadParams = {
+  type: 'object',
+  properties: { upload_id: { type: 'string', description: 'chosen by the client: 1-64 of letters, digits, _ . : -' } },
+  required: ['upload_id'],
+} as const;
+
+const uploadPart = open({ first_index: { type: 'integer' }, end_index: { type: 'integer' }, frames: { type: 'integer' }, bucket_ts: { type: 'array', items: isoTs } });
+
+const uploadState = {
+  success: { type: 'boolean' },
+  upload_id: { type: 'string' },
+  trace_id: { type: 'string' },
+  station_key: { type: 'string' },
+  label: { type: ['string', 'null'] },
+  codec: { type: 'string' },
+  sample_rate: { type: 'integer' },
+  frame_ms: { type: 'integer' },
+  started_at: isoTs,
+  packets_received: { type: 'integer', description: 'packet indices the relay has, stored or processed' },
+  end_index: { type: 'integer', description: 'one past the highest of them, or 0' },
+  parts: { type: 'array', items: uploadPart },
+} as const;
+
+/** Packet indices (MAX_UPLOAD_PACKET_INDEX of protocol/upload.ts). */
+const packetIndex = { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } as const;
+
+export const uploadCreateRoute = {
+  summary: 'Create an upload of an offline recording (201), or confirm it (200)',
+  tags: ['uploads'],
+  params: uploadParams,
+  body: {
+    type: 'object',
+    properties: {
+      codec: { type: 'string' },
+      sample_rate: { type: 'integer' },
+      channels: { type: 'integer' },
+      frame_ms: { type: 'integer' },
+      started_at: { ...isoTs, description: 'wall time of the first sample of packet 0' },
+      label: { type: 'string' },
+    },
+    required: ['codec', 'sample_rate', 'channels', 'frame_ms', 'started_at'],
+    additionalProperties: false,
+  },
+  response: { 200: open(uploadState), 201: open(uploadState), ...errors(400, 401, 403, 409) },
+} as const;
+
+export const uploadChunkRoute = {
+  summary: 'Store a chunk of packets first_index, first_index + 1, ... (application/octet-stream)',
+  tags: ['uploads'],
+  params: uploadParams,
+  querystring: { type: 'object', properties: { first_index: packetIndex }, required: ['first_index'], additionalProperties: false },
+  response: {
+    200: open({ ...uploadState, accepted: { type: 'integer' }, duplicates: { type: 'integer' } }),
+    ...errors(400, 401, 403, 404, 413, 415),
+  },
+} as const;
+
+export const uploadPartRoute = {
+  summary: 'Process a run of stored packets [first_index, end_index) into buckets at their capture times',
+  tags: ['uploads'],
+  params: uploadParams,
+  body: {
+    type: 'object',
+    properties: { first_index: packetIndex, end_index: { ...packetIndex, maximum: 2 ** 31 } },
+    required: ['first_index', 'end_index'],
+    additionalProperties: false,
+  },
+  response: { 200: open(uploadState), ...errors(400, 401, 403, 404, 409, 503) },
+} as const;
+
+export const uploadStateRoute = {
+  summary: 'An upload\'s state: packets received, parts processed',
+  tags: ['uploads'],
+  params: uploadParams,
+  response: { 200: open(uploadState), ...errors(400, 401, 403, 404) },
+} as const;

@@ -2,10 +2,16 @@
  * Persists finalized buckets in arrival order: segments first, then the row (so a row never
  * points at a missing file), then retention. One write at a time keeps the disk and the
  * SQLite writer out of each other's way; `drain()` waits for everything queued.
+ *
+ * A recorded bucket (an upload's part) that another part already has a share in is merged:
+ * the new part's samples go into the existing segments at their offsets and the row gets
+ * the merge of every part's share (recorded-merge.ts). Live buckets are written as they are.
  */
 import type { BucketRecord } from '../media/messages.ts';
+import { RecordedBucketStore } from '../store/recorded-bucket-store.ts';
 import type { SegmentStore } from '../store/segment-store.ts';
 import type { Store } from '../store/store.ts';
+import { mergeShares, overlaySamples, type MergedBucket } from './recorded-merge.ts';
 
 export interface BucketWriterEvents {
   written(record: BucketRecord, writeMs: number): void;
@@ -18,12 +24,15 @@ export class BucketWriter {
   /** bucket_ts of every record queued or being written (a bucket appears whole only when none is left). */
   private readonly pendingBuckets = new Map<number, number>();
   written = 0;
+  private readonly shares: RecordedBucketStore;
 
   constructor(
     private readonly store: Store,
     private readonly segments: SegmentStore,
     private readonly events: BucketWriterEvents,
-  ) {}
+  ) {
+    this.shares = new RecordedBucketStore(store.db);
+  }
 
   get backlog(): number {
     return this.queued;
@@ -32,19 +41,24 @@ export class BucketWriter {
   /** Queues a record; `done` runs once its audio is on disk (or the write failed). */
   enqueue(record: BucketRecord, done?: () => void): void {
     this.queued++;
-    this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
+    // Recorded buckets are hours old: counting them would hold back every live snapshot
+    // (completeBefore) while an upload is processed. A part is reported only once drained.
+    const live = record.recordedPart === null;
+    if (live) this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
     this.chain = this.chain
-      .then(() => this.write(record))
+      .then(() => (live ? this.write(record) : this.writeRecorded(record)))
       .finally(() => {
         this.queued--;
-        const n = (this.pendingBuckets.get(record.bucketTs) ?? 1) - 1;
-        if (n === 0) this.pendingBuckets.delete(record.bucketTs);
-        else this.pendingBuckets.set(record.bucketTs, n);
+        if (live) {
+          const n = (this.pendingBuckets.get(record.bucketTs) ?? 1) - 1;
+          if (n === 0) this.pendingBuckets.delete(record.bucketTs);
+          else this.pendingBuckets.set(record.bucketTs, n);
+        }
         done?.();
       });
   }
 
-  /** The earliest bucket with a record not yet in the store (Infinity when none). */
+  /** The earliest live bucket with a record not yet in the store (Infinity when none). */
   oldestPendingBucketTs(): number {
     let oldest = Infinity;
     for (const ts of this.pendingBuckets.keys()) if (ts < oldest) oldest = ts;
@@ -66,28 +80,77 @@ export class BucketWriter {
     const t0 = performance.now();
     try {
       const seg = await this.segments.write(r.traceId, r.stationKey, r.bucketTs, r.sampleRate, r.pre.subarray(0, r.samples), r.post.subarray(0, r.samples));
-      this.store.insertBucket({
-        trace_id: r.traceId,
-        station_key: r.stationKey,
-        bucket_ts: r.bucketTs,
-        bucket_ms: r.bucketMs,
-        sample_rate: r.sampleRate,
-        metrics: r.metrics,
-        knobs: r.knobs,
-        config_version: r.configVersion,
-        last_knob_event_id: r.lastKnobEventId,
-        ingest: r.ingest,
-        sample_start: r.sampleStart,
-        samples: r.samples,
-        pre_path: seg.prePath,
-        post_path: seg.postPath,
-        segment_bytes: seg.bytes,
-      });
-      if (this.segments.needsSweep()) await this.segments.sweep(Date.now());
-      this.written++;
-      this.events.written(r, performance.now() - t0);
+      this.insertRow(r, r, seg);
+      await this.afterWrite(r, t0);
     } catch (err) {
       this.events.failed(r, err as Error);
     }
+  }
+
+  private async writeRecorded(r: BucketRecord): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const part = r.recordedPart as number;
+      const share = { part, sampleStart: r.sampleStart, samples: r.samples, metrics: r.metrics, ingest: r.ingest };
+      const others = this.shares.shares(r.traceId, r.stationKey, r.bucketTs).filter((s) => s.part !== part);
+      if (others.length === 0) {
+        // The only part in this bucket (or this part run again): written as a live bucket is.
+        const old = this.store.getBucket(r.traceId, r.stationKey, r.bucketTs);
+        const seg = await this.segments.write(r.traceId, r.stationKey, r.bucketTs, r.sampleRate, r.pre.subarray(0, r.samples), r.post.subarray(0, r.samples));
+        if (old?.pre_path) this.segments.replaced(old.segment_bytes);
+        this.store.db.transaction(() => {
+          this.shares.putShare(r.traceId, r.stationKey, r.bucketTs, share);
+          this.insertRow(r, r, seg);
+        })();
+      } else {
+        const merged = mergeShares([...others, share]);
+        const old = this.store.getBucket(r.traceId, r.stationKey, r.bucketTs);
+        const pre = new Int16Array(merged.samples);
+        const post = new Int16Array(merged.samples);
+        if (old?.pre_path && old.post_path) {
+          // The other parts' audio, as the segments hold it (retention may have removed it).
+          const [oldPre, oldPost] = await Promise.all([this.segments.readSamples(old.pre_path), this.segments.readSamples(old.post_path)]);
+          pre.set(oldPre.subarray(0, merged.samples));
+          post.set(oldPost.subarray(0, merged.samples));
+        }
+        overlaySamples(pre, r.pre, r.sampleStart, r.samples);
+        overlaySamples(post, r.post, r.sampleStart, r.samples);
+        const seg = await this.segments.write(r.traceId, r.stationKey, r.bucketTs, r.sampleRate, pre, post);
+        if (old?.pre_path) this.segments.replaced(old.segment_bytes);
+        this.store.db.transaction(() => {
+          this.shares.putShare(r.traceId, r.stationKey, r.bucketTs, share);
+          this.insertRow(r, merged, seg);
+        })();
+      }
+      await this.afterWrite(r, t0);
+    } catch (err) {
+      this.events.failed(r, err as Error);
+    }
+  }
+
+  private insertRow(r: BucketRecord, content: MergedBucket, seg: { prePath: string; postPath: string; bytes: number }): void {
+    this.store.insertBucket({
+      trace_id: r.traceId,
+      station_key: r.stationKey,
+      bucket_ts: r.bucketTs,
+      bucket_ms: r.bucketMs,
+      sample_rate: r.sampleRate,
+      metrics: content.metrics,
+      knobs: r.knobs,
+      config_version: r.configVersion,
+      last_knob_event_id: r.lastKnobEventId,
+      ingest: content.ingest,
+      sample_start: content.sampleStart,
+      samples: content.samples,
+      pre_path: seg.prePath,
+      post_path: seg.postPath,
+      segment_bytes: seg.bytes,
+    });
+  }
+
+  private async afterWrite(r: BucketRecord, t0: number): Promise<void> {
+    if (this.segments.needsSweep()) await this.segments.sweep(Date.now());
+    this.written++;
+    this.events.written(r, performance.now() - t0);
   }
 }

@@ -13,17 +13,20 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 
 import type { WebSocket } from 'ws';
 import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
 import { statsRoute } from '../api/schemas.ts';
+import { registerUploadRoutes } from '../api/upload-routes.ts';
 import { authenticate, bearerToken } from '../auth/authenticate.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { TelemetryHub } from '../telemetry/hub.ts';
 import type { RelayMetrics } from '../metrics/prometheus.ts';
+import type { UploadService } from '../uploads/upload-service.ts';
 
 export interface ServerDeps {
   config: RelayConfig;
   tokens: TokenStore;
   api: ApiContext;
+  uploads: UploadService;
   /** Listening beyond loopback: ingest then needs a token too. */
   exposed: boolean;
   onIngest(socket: WebSocket): void;
@@ -66,10 +69,24 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     options: { maxPayload: Math.max(1024 * 1024, config.maxMessageBytes * 4), perMessageDeflate: false },
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  // Cross-origin isolation (COOP + COEP) on every response, so the PWA is crossOriginIsolated
+  // and its AudioWorklet can share a SharedArrayBuffer ring (STYLE.md habit 3); CORP keeps
+  // the relay's own responses loadable under its require-corp.
+  app.addHook('onSend', async (_req, reply) => {
+    void reply
+      .header('Cross-Origin-Opener-Policy', 'same-origin')
+      .header('Cross-Origin-Embedder-Policy', 'require-corp')
+      .header('Cross-Origin-Resource-Policy', 'same-origin');
+  });
+
+  app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendError(reply, err.status, err.code, err.message);
-    const e = err as { statusCode?: number; message?: string; validation?: unknown };
+    const e = err as { statusCode?: number; message?: string; validation?: unknown; code?: string };
     if (e.validation !== undefined) return sendError(reply, 400, 'invalid_request', e.message ?? 'invalid request');
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit;
+      return sendError(reply, 413, 'body_too_large', `the request body is over the ${limit} bytes ${req.method} ${req.routeOptions.url ?? req.url} accepts; send it in smaller pieces`);
+    }
     const status = e.statusCode ?? 500;
     if (status >= 500) app.log.error(err);
     return sendError(reply, status, status >= 500 ? 'internal' : 'invalid_request', status >= 500 ? 'internal error' : (e.message ?? 'bad request'));
@@ -131,6 +148,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   );
 
   registerOptimizerRoutes(app, deps.api);
+  registerUploadRoutes(app, deps.uploads);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
   app.get('/api/relay/stats', { schema: statsRoute, config: { scope: 'read:snapshots' } }, async (req) => {
     const body = { success: true, ...deps.stats() };

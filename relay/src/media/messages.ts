@@ -22,6 +22,17 @@ export interface StationSpec {
   knobs: KnobValues;
   configVersion: number;
   lastKnobEventId: number | null;
+  /**
+   * Set for a recorded run (an upload's part, relay/src/uploads/): packets carry their
+   * capture times as arrival times and are processed as they come, with no ingress queue
+   * and no playout clock; buckets finalize by those capture times, not the worker's clock.
+   */
+  recorded?: RecordedRun;
+}
+
+export interface RecordedRun {
+  /** The part's first packet index: its bucket records carry it, so a part run again replaces its own share of a bucket. */
+  part: number;
 }
 
 /** Cumulative ingest counters of one station. */
@@ -56,6 +67,8 @@ export interface BucketRecord {
   samples: number;
   pre: Int16Array;
   post: Int16Array;
+  /** The part's first packet index for a recorded run's bucket (merged with other parts'); null for live ones. */
+  recordedPart: number | null;
 }
 
 export interface StationStats {
@@ -72,6 +85,8 @@ export type ToWorker =
   | { type: 'end'; id: number }
   | { type: 'schedule'; reqId: number; id: number; applyAtBucketTs: number; knobs: KnobValues; configVersion: number; eventId: number }
   | { type: 'flush'; reqId: number }
+  /** Answered once everything posted before it has been processed (flow control of recorded runs). */
+  | { type: 'sync'; reqId: number; id: number }
   /** Segment buffers handed back after a bucket was written (transferred). */
   | { type: 'recycle'; buffers: ArrayBuffer[] };
 
@@ -86,6 +101,8 @@ export type FromWorker =
   | { type: 'scheduled'; reqId: number; ok: true }
   | { type: 'scheduled'; reqId: number; ok: false; refusal: ScheduleRefusal; currentBucketTs: number | null }
   | { type: 'flushed'; reqId: number }
+  /** `known`: the station still exists on the worker. */
+  | { type: 'synced'; reqId: number; known: boolean }
   | { type: 'stats'; stations: StationStats[]; latencyBins: Uint32Array; latencyCount: number; latencyMaxMs: number }
   /** Latest meters of every station of the worker: METER_FIELDS numbers per station (seed 003 publication). */
   | { type: 'meters'; ts: number; values: Float64Array }

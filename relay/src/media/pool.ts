@@ -124,6 +124,18 @@ export class MediaPool {
     return reply.ok ? null : reply.refusal;
   }
 
+  /**
+   * Resolves once the station's worker has processed everything pushed before this call:
+   * true while the station exists there, false once it is gone (ended, or its worker died).
+   */
+  async sync(stationId: number): Promise<boolean> {
+    const slot = this.stationSlot.get(stationId);
+    if (slot === undefined || !slot.alive) return false;
+    const reply = await this.request(slot, (reqId) => ({ type: 'sync', reqId, id: stationId }));
+    if (reply.type !== 'synced') throw new Error(`unexpected reply ${reply.type}`);
+    return reply.known;
+  }
+
   /** Every worker processes what it has accepted and finalizes every bucket now. */
   async flush(): Promise<void> {
     await Promise.all(this.slots.filter((s) => s.alive).map((slot) => this.request(slot, (reqId) => ({ type: 'flush', reqId }))));
@@ -188,6 +200,7 @@ export class MediaPool {
         this.events.closed(msg.id, msg.counters);
         break;
       case 'scheduled':
+      case 'synced':
       case 'flushed': {
         const p = this.pending.get(msg.reqId);
         this.pending.delete(msg.reqId);

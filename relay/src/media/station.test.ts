@@ -188,4 +188,33 @@ describe('Station', () => {
     expect(errors).toEqual(['codec_mismatch']);
     expect(station.stats().counters.decode_errors).toBe(1);
   });
+
+  it('in recorded mode, processes packets as they come at their capture times, whatever the clock', () => {
+    const latency = new LatencyHistogram();
+    const buckets: BucketRecord[] = [];
+    const station = new Station(spec({ recorded: { part: 7 } }), { bucket: (r) => buckets.push(r), status: () => undefined, decodeError: () => undefined }, latency);
+    const captured = T0 - 3_600_000; // an hour ago, 2 s before a bucket boundary
+    const now = Date.now();
+    // 400 packets (8 s) at once: ten times the ingress queue, nothing dropped or held back.
+    for (let n = 0; n < 400; n++) station.enqueue(packet(n, 100 + n, captured + n * 20), now);
+    // The wall clock is an hour ahead: the bucket the last packets are in stays open.
+    station.tick(now + 60_000);
+    expect(buckets.map((b) => b.bucketTs - captured)).toEqual([-3000]);
+    station.end(now);
+    expect(station.finished).toBe(true);
+    expect(buckets.map((b) => new Date(b.bucketTs + 3_600_000).toISOString())).toEqual([
+      '2026-01-03T21:15:00.000Z',
+      '2026-01-03T21:15:05.000Z',
+      '2026-01-03T21:15:10.000Z',
+    ]);
+    expect(buckets.map((b) => [b.sampleStart, b.samples, b.metrics.PRE['pcm.rms_dbfs'].count])).toEqual([
+      [3 * RATE, 5 * RATE, 100],
+      [0, 5 * RATE, 250],
+      [0, 1 * RATE, 50],
+    ]);
+    expect(buckets.every((b) => b.recordedPart === 7)).toBe(true);
+    expect(frameValues(buckets[1]).slice(0, 3)).toEqual([200, 201, 202]);
+    expect(station.stats().counters).toMatchObject({ frames_received: 400, frames_dropped: 0, resyncs: 0, late_frames: 0 });
+    expect(latency.count).toBe(0);
+  });
 });

@@ -9,6 +9,11 @@
  * jitter allowance; a sender running ahead of real time fills the queue, which drops its
  * oldest packets (seed 001) and says so. Late packets are processed at once, at their
  * timeline position, so network jitter never moves a sample between buckets.
+ *
+ * A recorded station (an upload's part) has no playout clock: every packet is processed as
+ * it comes, its arrival time being its capture time, and buckets finalize by the latest
+ * capture time rather than the worker's clock. The rest (decoder, meters, knob chain,
+ * buckets, the resync and gap logic) is the same code as for live audio.
  */
 import { CODEC_IDS, codecName } from '../../../protocol/frame.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
@@ -114,6 +119,10 @@ export class Station {
   private lastDropAtMs = -Infinity;
   private statusDue = false;
   ended = false;
+  /** A recorded run (spec.recorded): no playout clock, no latency samples, no telemetry. */
+  readonly recorded: boolean;
+  /** A recorded station's clock: the latest capture time processed, epoch ms. */
+  private recordedNowMs = -Infinity;
 
   constructor(
     readonly spec: StationSpec,
@@ -122,6 +131,7 @@ export class Station {
     private readonly buffers: SegmentBuffers = new SegmentBuffers(4),
   ) {
     this.id = spec.id;
+    this.recorded = spec.recorded !== undefined;
     this.queue = new IngressQueue(spec.queueFrames);
     this.decoder = createDecoder(spec.codec, spec.sampleRate);
     this.codecId = CODEC_IDS[spec.codec];
@@ -161,6 +171,14 @@ export class Station {
     this.counters.bytes_received += p.payload.length;
     if (this.ended) return;
     this.placeOnGate(p);
+    if (this.recorded) {
+      // However fast an upload comes, nothing is queued or dropped: the flow control is the
+      // control plane's (a batch at a time), and the capture time is the only clock.
+      this.processPacket(p, nowMs);
+      if (p.arrivalMs > this.recordedNowMs) this.recordedNowMs = p.arrivalMs;
+      this.finalizeComplete(this.recordedNowMs, false);
+      return;
+    }
     if (this.queue.push(p) !== undefined) {
       this.counters.frames_dropped++;
       // The next packet out of the queue follows a gap we made ourselves: never conceal it.
@@ -214,6 +232,9 @@ export class Station {
 
   /** Periodic work: the playout clock, finished buckets, status messages. */
   tick(nowMs: number): void {
+    // The worker's clock is far ahead of a recording's capture times: it must not close
+    // buckets the next packets still belong to.
+    if (this.recorded) return;
     this.pump(nowMs);
     this.finalizeComplete(nowMs, false);
     this.emitStatus(nowMs);
@@ -222,6 +243,8 @@ export class Station {
   /** Stop or disconnect: everything accepted is processed; buckets finalize as they complete. */
   end(nowMs: number): void {
     if (this.ended) return;
+    // A recording has nothing more to come: its last buckets are complete now.
+    if (this.recorded) return this.flush(nowMs);
     this.drain(nowMs);
     this.ended = true;
   }
@@ -374,7 +397,7 @@ export class Station {
       acc.markWritten(offset, length);
     }
     if (late) this.counters.late_frames++;
-    if (!this.frameConcealed) this.latency.record(performance.timeOrigin + performance.now() - this.frameArrivalMs);
+    if (!this.frameConcealed && !this.recorded) this.latency.record(performance.timeOrigin + performance.now() - this.frameArrivalMs);
 
     this.frameIndex++;
     this.framesPlayed++;
@@ -435,6 +458,7 @@ export class Station {
       samples: acc.sampleEnd,
       pre: acc.pre,
       post: acc.post,
+      recordedPart: this.spec.recorded?.part ?? null,
     });
   }
 

@@ -62,8 +62,16 @@ port.on('message', (msg: ToWorker) => {
     case 'add':
       addStation(msg.spec);
       break;
-    case 'end':
-      stations.get(msg.id)?.end(now());
+    case 'end': {
+      const s = stations.get(msg.id);
+      s?.end(now());
+      // A recorded station has finalized everything at its end: it leaves at once.
+      if (s?.recorded) closeFinished();
+      break;
+    }
+    case 'sync':
+      // Messages are handled in order, and a recorded station processes packets as they come.
+      send({ type: 'synced', reqId: msg.reqId, known: stations.has(msg.id) });
       break;
     case 'schedule': {
       const s = stations.get(msg.id);
@@ -109,11 +117,14 @@ setInterval(() => {
 // Telemetry (seed 003): every interval, each station's meters over that interval go out in
 // one message; the control plane keeps only the latest. Nothing here waits for a consumer.
 const meterIntervalMs: number = (workerData as { meterIntervalMs?: number }).meterIntervalMs ?? 50;
+// Recorded stations (uploads) are not live: they have no place in telemetry.
+const liveStations = (): Station[] => [...stations.values()].filter((s) => !s.recorded);
 setInterval(() => {
-  if (stations.size === 0) return;
-  const values = new Float64Array(stations.size * METER_FIELDS);
+  const live = liveStations();
+  if (live.length === 0) return;
+  const values = new Float64Array(live.length * METER_FIELDS);
   let o = 0;
-  for (const s of stations.values()) {
+  for (const s of live) {
     s.meterInterval.publish();
     values[o + METER_OFFSET.id] = s.id;
     values.set(s.meterInterval.published, o + METER_OFFSET.pre);
@@ -134,7 +145,7 @@ const spectrumIntervalMs: number = (workerData as { spectrumIntervalMs?: number 
 const SPECTRUM_TICK_MS = 10;
 let spectrumCursor = 0;
 setInterval(() => {
-  const all = [...stations.values()];
+  const all = liveStations();
   if (all.length === 0) return;
   const perTick = Math.ceil(all.length / (spectrumIntervalMs / SPECTRUM_TICK_MS));
   const batch: Station[] = [];

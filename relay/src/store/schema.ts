@@ -75,4 +75,50 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE knob_events ADD COLUMN response TEXT;
   `,
+  // Uploads of offline recordings (protocol/upload.ts). Packets wait in upload_packets until
+  // their part is processed; the part's audio then lives in buckets and segments, so its
+  // packets are deleted. recorded_bucket_parts keeps each part's share of a recorded bucket,
+  // so a bucket two parts share is always the merge of exactly those shares (a part run
+  // again after a crash replaces its own share instead of adding to it).
+  `
+  CREATE TABLE uploads (
+    upload_id   TEXT PRIMARY KEY,
+    trace_id    TEXT NOT NULL REFERENCES traces(trace_id),
+    station_key TEXT NOT NULL,
+    codec       TEXT NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    frame_ms    INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    label       TEXT,
+    created_at  INTEGER NOT NULL,
+    FOREIGN KEY (trace_id, station_key) REFERENCES stations(trace_id, station_key)
+  );
+  CREATE TABLE upload_packets (
+    upload_id TEXT NOT NULL REFERENCES uploads(upload_id),
+    idx       INTEGER NOT NULL,
+    flags     INTEGER NOT NULL,
+    payload   BLOB NOT NULL,
+    PRIMARY KEY (upload_id, idx)
+  ) WITHOUT ROWID;
+  CREATE TABLE upload_parts (
+    upload_id    TEXT NOT NULL REFERENCES uploads(upload_id),
+    first_index  INTEGER NOT NULL,
+    end_index    INTEGER NOT NULL,
+    frames       INTEGER NOT NULL,
+    bucket_ts    TEXT NOT NULL,
+    processed_at INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, first_index)
+  );
+  CREATE TABLE recorded_bucket_parts (
+    trace_id     TEXT NOT NULL,
+    station_key  TEXT NOT NULL,
+    bucket_ts    INTEGER NOT NULL,
+    part         INTEGER NOT NULL,
+    sample_start INTEGER NOT NULL,
+    samples      INTEGER NOT NULL,
+    metrics      TEXT NOT NULL,
+    ingest       TEXT NOT NULL,
+    PRIMARY KEY (trace_id, station_key, bucket_ts, part)
+  );
+  `,
 ];

@@ -7,9 +7,9 @@
  * under a real name. Retention deletes the oldest segments first, by age and by total
  * size; the bucket rows stay (their audio columns become null).
  */
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { int16LeBytes, wavHeader } from '../audio/wav.ts';
+import { int16LeBytes, readWav, wavHeader } from '../audio/wav.ts';
 import type { Store } from './store.ts';
 
 export interface RetentionPolicy {
@@ -69,6 +69,20 @@ export class SegmentStore {
     }
     this.totalBytes += bytes;
     return { prePath: paths[0], postPath: paths[1], bytes };
+  }
+
+  /** A segment's samples as written (to merge the parts of a recorded bucket). */
+  async readSamples(relPath: string): Promise<Int16Array> {
+    const wav = readWav(await readFile(this.absolute(relPath)));
+    const out = new Int16Array(wav.frames);
+    // 16-bit samples read as s / 32768 come back exactly.
+    for (let i = 0; i < out.length; i++) out[i] = Math.round(wav.samples[i] * 32768);
+    return out;
+  }
+
+  /** A bucket's segments were written again under the same names: their old bytes are gone. */
+  replaced(oldBytes: number): void {
+    this.totalBytes -= oldBytes;
   }
 
   absolute(relPath: string): string {

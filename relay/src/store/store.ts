@@ -94,20 +94,24 @@ export class Store {
     }
   }
 
-  /** Marks whatever a previous process left open as ended (the relay restarted). */
+  /**
+   * Marks whatever live stream a previous process left open as ended (the relay restarted).
+   * Recorded traces (uploads) were never streaming: their end is set when a part is processed.
+   */
   endOpenOnRestart(nowMs: number): { traces: number; stations: number } {
     return this.db.transaction(() => {
       const stations = this.db
         .prepare(
           `UPDATE stations SET ended_at = COALESCE((SELECT MAX(bucket_ts + bucket_ms) FROM buckets b
              WHERE b.trace_id = stations.trace_id AND b.station_key = stations.station_key), started_at),
-             end_reason = 'relay_restart' WHERE ended_at IS NULL`,
+             end_reason = 'relay_restart'
+           WHERE ended_at IS NULL AND trace_id NOT IN (SELECT trace_id FROM traces WHERE kind = 'recorded')`,
         )
         .run().changes;
       const traces = this.db
         .prepare(
           `UPDATE traces SET ended_at = COALESCE((SELECT MAX(ended_at) FROM stations s WHERE s.trace_id = traces.trace_id), started_at)
-           WHERE ended_at IS NULL`,
+           WHERE ended_at IS NULL AND kind = 'live'`,
         )
         .run().changes;
       void nowMs;

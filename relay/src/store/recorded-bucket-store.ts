@@ -1,0 +1,62 @@
+/**
+ * Each part's share of a recorded bucket (table recorded_bucket_parts): the bucket row holds
+ * their merge, and these rows let it be recomputed exactly when a part is added or run again.
+ */
+import type Database from 'better-sqlite3';
+import type { BucketMetrics } from '../../../protocol/metrics.ts';
+import type { BucketShare } from '../buckets/recorded-merge.ts';
+import type { IngestCounters } from '../media/messages.ts';
+
+export interface StoredShare extends BucketShare {
+  part: number;
+}
+
+interface Raw {
+  part: number;
+  sample_start: number;
+  samples: number;
+  metrics: string;
+  ingest: string;
+}
+
+export class RecordedBucketStore {
+  constructor(private readonly db: Database.Database) {}
+
+  shares(traceId: string, stationKey: string, bucketTs: number): StoredShare[] {
+    const rows = this.db
+      .prepare('SELECT part, sample_start, samples, metrics, ingest FROM recorded_bucket_parts WHERE trace_id = ? AND station_key = ? AND bucket_ts = ? ORDER BY part')
+      .all(traceId, stationKey, bucketTs) as Raw[];
+    return rows.map((r) => ({
+      part: r.part,
+      sampleStart: r.sample_start,
+      samples: r.samples,
+      metrics: JSON.parse(r.metrics) as BucketMetrics,
+      ingest: JSON.parse(r.ingest) as IngestCounters,
+    }));
+  }
+
+  /** Inserts or replaces one part's share (a part run again replaces its own). */
+  putShare(traceId: string, stationKey: string, bucketTs: number, share: StoredShare): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO recorded_bucket_parts (trace_id, station_key, bucket_ts, part, sample_start, samples, metrics, ingest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(traceId, stationKey, bucketTs, share.part, share.sampleStart, share.samples, JSON.stringify(share.metrics), JSON.stringify(share.ingest));
+  }
+
+  /**
+   * Buckets from `fromBucketTs` to `toBucketTs` (inclusive) a part has a share in, oldest
+   * first, with the frames it put there. The range keeps out shares an interrupted run of a
+   * longer part with the same first index may have left.
+   */
+  partBuckets(traceId: string, stationKey: string, part: number, fromBucketTs: number, toBucketTs: number): { bucketTs: number; frames: number }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT bucket_ts, metrics FROM recorded_bucket_parts
+         WHERE trace_id = ? AND station_key = ? AND part = ? AND bucket_ts BETWEEN ? AND ? ORDER BY bucket_ts`,
+      )
+      .all(traceId, stationKey, part, fromBucketTs, toBucketTs) as { bucket_ts: number; metrics: string }[];
+    return rows.map((r) => ({ bucketTs: r.bucket_ts, frames: (JSON.parse(r.metrics) as BucketMetrics).PRE['pcm.rms_dbfs'].count }));
+  }
+}

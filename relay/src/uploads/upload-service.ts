@@ -1,0 +1,261 @@
+/**
+ * Uploads of offline recordings (protocol/upload.ts), behind the REST routes: an upload is
+ * a recorded trace with one station; its packets are kept by index until a part (a run of
+ * them) is processed through the live pipeline at the capture times (recorded-runner.ts).
+ *
+ * Everything is idempotent: a repeated create or chunk changes nothing, a part processed
+ * again answers with the state. Parts of one upload are processed one at a time.
+ */
+import { CODEC_IDS } from '../../../protocol/frame.ts';
+import { defaultKnobs } from '../../../protocol/knobs.ts';
+import {
+  checkChunk,
+  MAX_PART_PACKETS,
+  MAX_UPLOAD_CLOCK_AHEAD_MS,
+  UPLOAD_ID_PATTERN,
+  validateUploadCreate,
+  type UploadChunkResponse,
+  type UploadCreateRequest,
+  type UploadPartRequest,
+  type UploadState,
+} from '../../../protocol/upload.ts';
+import type { RelayConfig } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import { newStreamId, newTraceId } from '../ids.ts';
+import type { RecordedBucketStore } from '../store/recorded-bucket-store.ts';
+import type { Store } from '../store/store.ts';
+import type { StoredPacket, UploadRow, UploadStore } from '../store/upload-store.ts';
+import { bucketStartMs, isoOf, parseIsoMs, PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
+import type { RecordedPacket, RecordedRunner } from './recorded-runner.ts';
+
+/** Packets pushed to the media worker per batch: 5 s of audio, a few ms of a worker's time. */
+export const RUN_BATCH_PACKETS = 250;
+
+export interface UploadServiceDeps {
+  store: Store;
+  uploads: UploadStore;
+  shares: RecordedBucketStore;
+  runner: RecordedRunner;
+  config: Pick<RelayConfig, 'bucketMs' | 'bucketGraceMs' | 'ingressQueueFrames' | 'jitterAllowanceMs'>;
+}
+
+export class UploadService {
+  /** The tail of each upload's chain of part requests (removed once it settles). */
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: UploadServiceDeps) {}
+
+  /** `PUT /api/uploads/:upload_id`: creates the upload (created: true) or confirms it. */
+  create(uploadId: string, body: Record<string, unknown>, nowMs: number): { created: boolean; state: UploadState } {
+    checkUploadId(uploadId);
+    const v = validateUploadCreate(body);
+    if (!v.ok) throw new ApiError(400, 'invalid_request', v.message);
+    const req = v.value;
+    const startedAt = parseIsoMs(req.started_at);
+    if (startedAt === null) throw new ApiError(400, 'invalid_request', `started_at must be an ISO-8601 UTC timestamp such as 2026-01-03T21:15:00.000Z, got "${req.started_at}"`);
+    if (startedAt > nowMs + MAX_UPLOAD_CLOCK_AHEAD_MS) {
+      throw new ApiError(400, 'invalid_request', `started_at ${req.started_at} is ${Math.round((startedAt - nowMs) / 1000)} s in the relay's future (${isoOf(nowMs)}); a capture cannot start later than now`);
+    }
+    const { store, uploads } = this.deps;
+    const existing = uploads.get(uploadId);
+    if (existing !== undefined) {
+      const diff = conflictingField(existing, req, startedAt);
+      if (diff !== null) {
+        throw new ApiError(409, 'upload_conflict', `upload "${uploadId}" exists with ${diff}; use a new upload_id for another capture`);
+      }
+      return { created: false, state: this.stateOf(existing) };
+    }
+    const row: UploadRow = {
+      upload_id: uploadId,
+      trace_id: newTraceId(),
+      station_key: stationKeyFor(req.label),
+      codec: req.codec,
+      sample_rate: req.sample_rate,
+      frame_ms: req.frame_ms,
+      started_at: startedAt,
+      label: req.label ?? null,
+      created_at: nowMs,
+    };
+    store.db.transaction(() => {
+      store.insertTrace({ trace_id: row.trace_id, kind: 'recorded', started_at: startedAt, ended_at: null, call_id: null });
+      store.insertStation({
+        trace_id: row.trace_id,
+        station_key: row.station_key,
+        label: row.label,
+        codec: row.codec,
+        sample_rate: row.sample_rate,
+        stream_id: newStreamId(),
+        started_at: startedAt,
+        ended_at: null,
+        end_reason: null,
+      });
+      uploads.insert(row);
+    })();
+    return { created: true, state: this.stateOf(row) };
+  }
+
+  /** `PUT .../packets?first_index=N`: checks every record first, then stores them in one transaction. */
+  putChunk(uploadId: string, firstIndex: number, body: Uint8Array): UploadChunkResponse {
+    const upload = this.require(uploadId);
+    const chunk = checkChunk(body, firstIndex, upload.frame_ms, upload.codec);
+    if (!chunk.ok) throw new ApiError(400, 'bad_chunk', `${chunk.message}; nothing of this chunk was stored`);
+    const { accepted, duplicates } = this.deps.uploads.insertPackets(uploadId, firstIndex, chunk.packets);
+    return { ...this.stateOf(upload), accepted, duplicates };
+  }
+
+  /** `POST .../parts`: processes a run of stored packets (serialized per upload). */
+  processPart(uploadId: string, req: UploadPartRequest): Promise<UploadState> {
+    const upload = this.require(uploadId);
+    const { first_index: first, end_index: end } = req;
+    if (!(first < end)) throw new ApiError(400, 'invalid_request', `end_index (${end}) must be greater than first_index (${first})`);
+    if (end - first > MAX_PART_PACKETS) {
+      throw new ApiError(400, 'invalid_request', `a part is at most ${MAX_PART_PACKETS} packets; [${first}, ${end}) has ${end - first}: split it`);
+    }
+    const run = (): Promise<UploadState> => this.runPart(upload, first, end);
+    const prev = this.chains.get(uploadId) ?? Promise.resolve();
+    const result = prev.then(run, run);
+    const tail = result.catch(() => undefined);
+    this.chains.set(uploadId, tail);
+    void tail.then(() => {
+      if (this.chains.get(uploadId) === tail) this.chains.delete(uploadId);
+    });
+    return result;
+  }
+
+  /** `GET /api/uploads/:upload_id`. */
+  state(uploadId: string): UploadState {
+    return this.stateOf(this.require(uploadId));
+  }
+
+  private async runPart(upload: UploadRow, first: number, end: number): Promise<UploadState> {
+    const { store, uploads, shares, runner, config } = this.deps;
+    const parts = uploads.parts(upload.upload_id);
+    if (parts.some((p) => p.first_index === first && p.end_index === end)) return this.stateOf(upload);
+    const overlap = parts.find((p) => p.first_index < end && first < p.end_index);
+    if (overlap !== undefined) {
+      throw new ApiError(409, 'part_overlap', `[${first}, ${end}) overlaps the processed part [${overlap.first_index}, ${overlap.end_index}); a part is processed once`);
+    }
+    const missing = uploads.missing(upload.upload_id, first, end);
+    if (missing.count > 0) {
+      throw new ApiError(409, 'incomplete', `${missing.count} of the ${end - first} packets of [${first}, ${end}) are missing, the first is ${missing.firstMissing}; upload them, then process the part`);
+    }
+    const captureMs = (index: number): number => upload.started_at + index * upload.frame_ms;
+    const codec = CODEC_IDS[upload.codec];
+    const toPacket = (p: StoredPacket): RecordedPacket => ({
+      timestampMs: p.idx * upload.frame_ms,
+      sequence: p.idx,
+      codec,
+      flags: p.flags,
+      arrivalMs: captureMs(p.idx),
+      payload: p.payload,
+    });
+    function* batches(): Iterable<RecordedPacket[]> {
+      for (let from = first; from < end; ) {
+        const rows = uploads.packetBatch(upload.upload_id, from, end, RUN_BATCH_PACKETS);
+        if (rows.length === 0) return;
+        yield rows.map(toPacket);
+        from = rows[rows.length - 1].idx + 1;
+      }
+    }
+    try {
+      await runner.run(
+        {
+          traceId: upload.trace_id,
+          stationKey: upload.station_key,
+          codec: upload.codec,
+          sampleRate: upload.sample_rate,
+          queueFrames: config.ingressQueueFrames,
+          jitterAllowanceMs: config.jitterAllowanceMs,
+          bucketMs: config.bucketMs,
+          graceMs: config.bucketGraceMs,
+          knobs: defaultKnobs(),
+          configVersion: 0,
+          lastKnobEventId: null,
+          recorded: { part: first },
+        },
+        batches,
+      );
+    } catch (err) {
+      throw new ApiError(503, 'processing_failed', `part [${first}, ${end}) could not be processed: ${(err as Error).message}; its packets are kept, send the request again`);
+    }
+    // The station's timeline starts on the 20 ms grid at or before the part's first capture time.
+    const written = shares.partBuckets(
+      upload.trace_id,
+      upload.station_key,
+      first,
+      bucketStartMs(captureMs(first) - PROCESSING_FRAME_MS, config.bucketMs),
+      bucketStartMs(captureMs(end), config.bucketMs),
+    );
+    const endMs = captureMs(end);
+    store.db.transaction(() => {
+      uploads.completePart(upload.upload_id, {
+        first_index: first,
+        end_index: end,
+        frames: written.reduce((n, b) => n + b.frames, 0),
+        bucket_ts: written.map((b) => b.bucketTs),
+        processed_at: Date.now(),
+      });
+      const trace = store.getTrace(upload.trace_id);
+      const endedAt = Math.max(trace?.ended_at ?? endMs, endMs);
+      store.endTrace(upload.trace_id, endedAt);
+      store.endStation(upload.trace_id, upload.station_key, endedAt, 'uploaded');
+    })();
+    return this.stateOf(upload);
+  }
+
+  private require(uploadId: string): UploadRow {
+    checkUploadId(uploadId);
+    const row = this.deps.uploads.get(uploadId);
+    if (row === undefined) throw new ApiError(404, 'upload_not_found', `no upload "${uploadId}"; create it with PUT /api/uploads/${uploadId}`);
+    return row;
+  }
+
+  private stateOf(u: UploadRow): UploadState {
+    const parts = this.deps.uploads.parts(u.upload_id);
+    const stored = this.deps.uploads.storedPackets(u.upload_id);
+    let received = stored.count;
+    let endIndex = stored.endIndex;
+    for (const p of parts) {
+      received += p.end_index - p.first_index;
+      if (p.end_index > endIndex) endIndex = p.end_index;
+    }
+    return {
+      upload_id: u.upload_id,
+      trace_id: u.trace_id,
+      station_key: u.station_key,
+      label: u.label,
+      codec: u.codec,
+      sample_rate: u.sample_rate,
+      frame_ms: u.frame_ms,
+      started_at: isoOf(u.started_at),
+      packets_received: received,
+      end_index: endIndex,
+      parts: parts.map((p) => ({ first_index: p.first_index, end_index: p.end_index, frames: p.frames, bucket_ts: p.bucket_ts.map(isoOf) })),
+    };
+  }
+}
+
+function checkUploadId(uploadId: string): void {
+  if (!UPLOAD_ID_PATTERN.test(uploadId)) {
+    throw new ApiError(400, 'invalid_request', `upload_id must be 1-64 characters of letters, digits, _ . : - starting with a letter or digit, got "${uploadId}"`);
+  }
+}
+
+/** The first field in which a repeated create differs from the upload as created, or null. */
+function conflictingField(u: UploadRow, req: UploadCreateRequest, startedAt: number): string | null {
+  if (u.codec !== req.codec) return `codec "${u.codec}", not "${req.codec}"`;
+  if (u.sample_rate !== req.sample_rate) return `sample_rate ${u.sample_rate}, not ${req.sample_rate}`;
+  if (u.frame_ms !== req.frame_ms) return `frame_ms ${u.frame_ms}, not ${req.frame_ms}`;
+  if (u.started_at !== startedAt) return `started_at ${isoOf(u.started_at)}, not ${req.started_at}`;
+  return null;
+}
+
+/** A station key from the label (its id-safe characters), or "capture". */
+function stationKeyFor(label: string | undefined): string {
+  const key = (label ?? '')
+    .replace(/[^A-Za-z0-9_.:-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+  return key === '' ? 'capture' : key;
+}
