@@ -164,4 +164,30 @@ describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', 
     expect(lostMs).toBeLessThanOrEqual(1000);
     expect(lostMs).toBeGreaterThan(-200);
   }, 120_000);
+
+  it('lists the recording with nothing left to upload, plays it back locally and deletes it', async () => {
+    const { page } = browser;
+    const row = page.getByTestId('recording').first();
+    // Whatever the relay may have missed when the tab went away has gone up too.
+    await waitFor(async () => ((await row.getAttribute('data-pending')) === '0' ? true : undefined), 30_000, 'nothing pending');
+    expect(await row.getByTestId('upload-state').textContent()).toMatch(/^uploaded/);
+    const packets = Number(await row.getAttribute('data-packets'));
+
+    // Local playback: an Ogg Opus file made from the stored packets, decoded by the browser.
+    await row.getByRole('button', { name: 'Play' }).click();
+    const duration = await row.locator('audio').evaluate(
+      (a: HTMLAudioElement) =>
+        new Promise<number>((resolve, reject) => {
+          if (Number.isFinite(a.duration) && a.duration > 0) resolve(a.duration);
+          a.addEventListener('loadedmetadata', () => resolve(a.duration));
+          a.addEventListener('error', () => reject(new Error(`audio error ${a.error?.code}`)));
+        }),
+    );
+    expect(Math.abs(duration - packets * 0.02)).toBeLessThan(0.1);
+
+    const before = await page.getByTestId('recording').count();
+    page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await waitFor(async () => ((await page.getByTestId('recording').count()) === before - 1 ? true : undefined), 10_000, 'the row to go');
+  }, 60_000);
 });

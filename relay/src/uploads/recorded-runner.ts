@@ -10,18 +10,11 @@
  */
 import type { BucketWriter } from '../buckets/bucket-writer.ts';
 import type { IngestCounters, StationSpec } from '../media/messages.ts';
+import type { PacketView } from '../media/packet-batch.ts';
 import type { MediaPool } from '../media/pool.ts';
 
-/** One packet of a run, at its capture time. */
-export interface RecordedPacket {
-  timestampMs: number;
-  sequence: number;
-  codec: number;
-  flags: number;
-  /** Capture time of its first sample, epoch ms: the station's arrival time. */
-  arrivalMs: number;
-  payload: Uint8Array;
-}
+/** One packet of a run; its `arrivalMs` is the capture time of its first sample (epoch ms). */
+export type RecordedPacket = Omit<PacketView, 'stationId' | 'mediaMs'>;
 
 /** Why a run did not finish (its packets stay where they were; run it again). */
 export class RecordedRunError extends Error {
