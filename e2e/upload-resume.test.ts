@@ -2,7 +2,8 @@
  * The PWA's uploader in real Chromium against a real relay: a capture whose ingest socket is
  * refused (the relay's API stays reachable) records locally; when the socket is let through,
  * the backlog uploads, an upload cut off mid-way resumes where the relay's state says it
- * stopped (the chunks the relay has are not sent again), and asking again sends nothing.
+ * stopped (the chunks the relay has are not sent again), and asking again sends nothing. A
+ * drop in the middle of the session is a second part of the same upload.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,13 +37,21 @@ describe.skipIf(!hasChromium)('upload resume (Chromium)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('resumes an interrupted upload without resending what the relay has, and does not upload twice', async () => {
+  it('resumes an interrupted upload without resending what the relay has, does not upload twice, and uploads a mid-session drop as a second part', async () => {
     const { page, context } = browser;
     // The ingest socket is refused (closed at once) until `socketOpen`.
     let socketOpen = false;
+    let dropLive: (() => Promise<void>) | null = null;
     await context.routeWebSocket(/\/ws\/ingest/, (ws) => {
-      if (socketOpen) ws.connectToServer();
-      else ws.close({ code: 1001, reason: 'refused by the test' });
+      if (!socketOpen) {
+        void ws.close({ code: 1001, reason: 'refused by the test' });
+        return;
+      }
+      const server = ws.connectToServer();
+      dropLive = async () => {
+        await ws.close({ code: 1001, reason: 'dropped by the test' });
+        await server.close();
+      };
     });
     // Every chunk request, and the first try at the chunk from packet 250 fails on the way.
     const chunks: number[] = [];
@@ -94,7 +103,27 @@ describe.skipIf(!hasChromium)('upload resume (Chromium)', () => {
     await sleep(1_000);
     expect(chunks.length).toBe(sent);
     expect(await row.getAttribute('data-pending')).toBe('0');
+
+    // The link drops mid-session for 3 s: capture goes on, live streaming resumes as a new
+    // station of the same trace, and the gap goes up as a second part of the same upload.
+    const traceId = (await page.getByTestId('trace-id').textContent()) as string;
+    socketOpen = false;
+    await (dropLive as unknown as () => Promise<void>)();
+    await page.locator('[data-testid="link-state"][data-state="offline"]').waitFor({ timeout: 10_000 });
+    await sleep(3_000);
+    socketOpen = true;
+    await page.locator('[data-testid="link-state"][data-state="live"]').waitFor({ timeout: 15_000 });
+    const live = await api.trace(traceId);
+    expect(live.stations).toHaveLength(2);
+    expect(live.stations.filter((s) => s.live)).toHaveLength(1);
+    const second = await waitFor(async () => {
+      const st = await api.get<UploadState>(`/api/uploads/${sessionId}`);
+      return st.parts.length === 2 ? st.parts[1] : undefined;
+    }, 40_000, 'the second part');
+    // 3 s offline plus the reconnect, and the second before the drop that may have been lost.
+    expect(second.end_index - second.first_index).toBeGreaterThanOrEqual(150);
+    expect(second.first_index).toBeGreaterThan(part.end_index);
     await list.close();
     await page.getByTestId('capture-toggle').click();
-  }, 120_000);
+  }, 150_000);
 });
