@@ -76,6 +76,7 @@ describe.skipIf(!hasChromium)('capture page (Chromium, fake microphone)', () => 
     expect(Math.abs(pageRms - FILE_RMS_DBFS), `page rms ${pageRms}`).toBeLessThan(1);
     expect(Math.abs(pagePeak - -12), `page peak ${pagePeak}`).toBeLessThan(1);
     expect(await page.getByTestId('relay-dropped').textContent()).toBe('0 frames');
+    console.log(`capture: file RMS ${FILE_RMS_DBFS.toFixed(2)} dBFS; relay PRE bucket ${preRms.toFixed(2)}, segment ${rmsDbfs(pre).toFixed(2)}; page RMS ${pageRms.toFixed(2)}, peak ${pagePeak.toFixed(2)} dBFS`);
 
     // Stop: the relay ends the station.
     await page.getByTestId('capture-toggle').click();
