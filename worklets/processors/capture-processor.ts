@@ -13,6 +13,16 @@ import { CAPTURE_FRAME_MS, CAPTURE_PROCESSOR, type CaptureProcessorMessage, type
 import { METER, METER_VALUES, MeterBlock } from './meter-block.ts';
 import { SampleRing } from './sample-ring.ts';
 
+// The AudioWorkletGlobalScope (Web Audio API §1.32), which TypeScript's DOM library does not
+// describe; declared here, in this module only, so no other file sees these globals.
+declare const sampleRate: number;
+declare abstract class AudioWorkletProcessor {
+  readonly port: MessagePort;
+  constructor(options?: AudioWorkletNodeOptions);
+  abstract process(inputs: Float32Array[][], outputs: Float32Array[][], parameters: Record<string, Float32Array>): boolean;
+}
+declare function registerProcessor(name: string, ctor: new (options?: AudioWorkletNodeOptions) => AudioWorkletProcessor): void;
+
 /** Web Audio's render quantum (Web Audio API §1.2.1); the buffers are sized for it. */
 const QUANTUM = 128;
 
