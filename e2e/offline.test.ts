@@ -123,7 +123,12 @@ describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', 
     const active = await api.get<{ active: { trace_id: string }[] }>('/api/traces/active');
     expect(active.active.map((a) => a.trace_id)).not.toContain(traceId);
 
-    const buckets = await api.buckets(traceId);
+    // The upload's last bucket may be the one the wall clock is in: snapshots show it once it
+    // is complete by the clock (end + grace), like any bucket.
+    const buckets = await waitFor(async () => {
+      const b = await api.buckets(traceId);
+      return b.length > 0 && Date.parse(b[b.length - 1].bucket_ts) + 5000 >= startedAt + OFFLINE_MS ? b : undefined;
+    }, 15_000, 'buckets covering the offline stretch');
     const first = Date.parse(buckets[0].bucket_ts);
     const last = Date.parse(buckets[buckets.length - 1].bucket_ts) + 5000;
     // Buckets sit at the capture times and cover the offline stretch.
