@@ -7,11 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
-import { startTestRelay, waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
+import { waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
+import { navigate, signIn, startAppUnderTest, type AppUnderTest } from './support/app.ts';
 import { rmsDbfs, steadySine, writeWav } from './support/audio.ts';
-import { hasChromium, launchChromium, type Browser } from './support/chromium.ts';
-import { RelayApi } from './support/relay-api.ts';
+import { hasChromium, type Browser } from './support/chromium.ts';
+import type { RelayApi } from './support/relay-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-'));
 // A 440 Hz sine at -12 dBFS peak: RMS -15.05 dBFS. 10 s is a whole number of cycles.
@@ -20,27 +20,24 @@ const FILE_RMS_DBFS = rmsDbfs(tone);
 const micWav = writeWav(join(dir, 'tone.wav'), tone);
 
 describe.skipIf(!hasChromium)('capture page (Chromium, fake microphone)', () => {
+  let app: AppUnderTest;
   let t: TestRelay;
   let browser: Browser;
   let api: RelayApi;
 
   beforeAll(async () => {
-    ensureAppBuilt();
-    t = await startTestRelay({ appDir: BUILD_DIR, snapshotMinIntervalMs: 0 });
-    api = new RelayApi(t.httpUrl, t.relay.adminToken as string);
-    browser = await launchChromium({ micWav });
+    app = await startAppUnderTest(micWav);
+    ({ t, browser, api } = app);
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await t?.close();
+    await app?.close();
   });
 
   it('streams the microphone to the relay with PRE level within 1 dB of the file, meters and a listener link', async () => {
     const { page } = browser;
-    await page.goto(`${t.httpUrl}/?token=${t.relay.adminToken}`);
-    await page.getByTestId('session').getByText('signed in').waitFor();
-    await page.getByRole('navigation').getByRole('link', { name: 'Capture', exact: true }).click();
+    await signIn(page, t.httpUrl, t.relay.adminToken as string);
+    await navigate(page, 'Capture');
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
 
     await page.getByTestId('label').fill('e2e-tone');

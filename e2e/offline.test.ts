@@ -17,6 +17,7 @@ import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { defaultConfig } from '../relay/src/config.ts';
 import { Relay } from '../relay/src/relay.ts';
 import { sleep, waitFor } from '../relay/src/testing/harness.ts';
+import { navigate, signIn } from './support/app.ts';
 import { bestLoopCorrelation, envelope, RATE, toneMosaic, writeWav } from './support/audio.ts';
 import { hasChromium, launchChromium, type Browser } from './support/chromium.ts';
 import { RelayApi } from './support/relay-api.ts';
@@ -64,8 +65,7 @@ describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', 
 
   it('installs: manifest, icons, and a service worker that controls the page and serves the shell without the relay', async () => {
     const { page } = browser;
-    await page.goto(`${base}/?token=${token}`);
-    await page.getByTestId('session').getByText('signed in').waitFor();
+    await signIn(page, base, token);
 
     const href = await page.locator('link[rel="manifest"]').getAttribute('href');
     expect(href).toBe('/manifest.webmanifest');
@@ -88,7 +88,7 @@ describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', 
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
     // Still isolated when served from the cache (the precached responses keep their headers).
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
-    await page.getByRole('navigation').getByRole('link', { name: 'Recordings' }).click();
+    await navigate(page, 'Recordings');
     await page.getByRole('heading', { name: 'Recordings' }).waitFor();
   }, 120_000);
 
@@ -158,7 +158,7 @@ describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', 
     await sleep(3_000);
     const reloadAt = await page.evaluate(() => Date.now());
     await page.reload();
-    await page.getByRole('navigation').getByRole('link', { name: 'Recordings' }).click();
+    await navigate(page, 'Recordings');
     const row = page.getByTestId('recording').first();
     // The tab that held the capture is gone: the next upload pass marks the session ended.
     await waitFor(async () => ((await row.getAttribute('data-state')) === 'ended' ? true : undefined), 30_000, 'the session to be marked ended');

@@ -10,30 +10,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadState } from '../protocol/upload.ts';
-import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
-import { sleep, startTestRelay, waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
+import { sleep, waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
+import { navigate, signIn, startAppUnderTest, type AppUnderTest } from './support/app.ts';
 import { toneMosaic, writeWav } from './support/audio.ts';
-import { hasChromium, launchChromium, type Browser } from './support/chromium.ts';
-import { RelayApi } from './support/relay-api.ts';
+import { hasChromium, type Browser } from './support/chromium.ts';
+import type { RelayApi } from './support/relay-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-resume-'));
 const micWav = writeWav(join(dir, 'mosaic.wav'), toneMosaic(10, 3));
 
 describe.skipIf(!hasChromium)('upload resume (Chromium)', () => {
+  let app: AppUnderTest;
   let t: TestRelay;
   let browser: Browser;
   let api: RelayApi;
 
   beforeAll(async () => {
-    ensureAppBuilt();
-    t = await startTestRelay({ appDir: BUILD_DIR, snapshotMinIntervalMs: 0 });
-    api = new RelayApi(t.httpUrl, t.relay.adminToken as string);
-    browser = await launchChromium({ micWav });
+    app = await startAppUnderTest(micWav);
+    ({ t, browser, api } = app);
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await t?.close();
+    await app?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -67,9 +65,8 @@ describe.skipIf(!hasChromium)('upload resume (Chromium)', () => {
       }
     });
 
-    await page.goto(`${t.httpUrl}/?token=${t.relay.adminToken}`);
-    await page.getByTestId('session').getByText('signed in').waitFor();
-    await page.getByRole('navigation').getByRole('link', { name: 'Capture', exact: true }).click();
+    await signIn(page, t.httpUrl, t.relay.adminToken as string);
+    await navigate(page, 'Capture');
     await page.getByTestId('capture-toggle').click();
     await page.locator('[data-testid="link-state"][data-state="offline"]').waitFor({ timeout: 15_000 });
     await sleep(8_000);

@@ -49,11 +49,6 @@ export class MeterBlock {
     Atomics.add(this.seq, SEQ, 1);
   }
 
-  /** Publications so far (each one adds 2). */
-  get sequence(): number {
-    return Atomics.load(this.seq, SEQ);
-  }
-
   /** Reader: copies the latest consistent reading into `out`; returns its sequence, or -1 if none yet. */
   read(out: Float32Array): number {
     for (let attempt = 0; attempt < 4; attempt++) {

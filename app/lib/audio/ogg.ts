@@ -6,7 +6,6 @@
 
 const CAPTURE_PATTERN = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
 const HEADER_BYTES = 27;
-export const HEADER_TYPE_CONTINUED = 1;
 export const HEADER_TYPE_BOS = 2;
 export const HEADER_TYPE_EOS = 4;
 

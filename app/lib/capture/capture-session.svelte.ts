@@ -127,7 +127,7 @@ export class CaptureSession {
 
     this.worker = new Worker(new URL('./encoder.worker.ts', import.meta.url), { type: 'module', name: 'opus-encoder' });
     this.encoder = Comlink.wrap<EncoderApi>(this.worker);
-    await this.encoder.start({ sampleRate: ctx.sampleRate, bitrate: opts.bitrate, complexity: 8, ring, opusWorkerUrl }, Comlink.proxy((p: EncodedPacket[]) => this.onPackets(p)));
+    await this.encoder.start({ sampleRate: ctx.sampleRate, bitrate: opts.bitrate, complexity: 8, ring, opusWorkerUrl }, Comlink.proxy((p: EncodedPacket[], firstSampleWallMs: number) => this.onPackets(p, firstSampleWallMs)));
     if (!this.isolated) {
       node.port.onmessage = (e: MessageEvent<CaptureProcessorMessage>) => {
         if (e.data.type === 'frame') {
@@ -217,13 +217,13 @@ export class CaptureSession {
     void uploads.kick();
   }
 
-  private onPackets(packets: EncodedPacket[]): void {
+  private onPackets(packets: EncodedPacket[], firstSampleWallMs: number): void {
     const rec = this.record;
     const link = this.ingest;
     if (rec === null) return;
     const now = performance.now();
+    rec.startedAt ??= Math.round(firstSampleWallMs);
     for (const p of packets) {
-      if (rec.startedAt === null) void this.noteStart();
       const live = link !== null && link.send(sessionFrame(p.index, FRAME_MS, p.data));
       if (live) {
         rec.lastLiveIndex = p.index;
@@ -235,14 +235,6 @@ export class CaptureSession {
     this.packets = packets[packets.length - 1].index + 1;
     this.elapsedMs = this.packets * FRAME_MS;
     if (link) this.bytesSent = link.bytesSent;
-  }
-
-  private async noteStart(): Promise<void> {
-    const rec = this.record;
-    if (rec === null || rec.startedAt !== null) return;
-    rec.startedAt = Date.now() - FRAME_MS; // refined below from the encoder's clock
-    const stats = await this.encoder?.stats();
-    if (stats?.firstSampleWallMs != null) rec.startedAt = Math.round(stats.firstSampleWallMs);
   }
 
   /** Writes the packets captured since the last flush, in one transaction. */

@@ -24,11 +24,6 @@ export interface EncodedPacket {
   data: Uint8Array;
 }
 
-export interface EncoderStarted {
-  /** The encoder's OpusHead (for writing a playable file later). */
-  head: Uint8Array;
-}
-
 export interface EncoderStats {
   framesIn: number;
   packetsOut: number;
@@ -39,8 +34,11 @@ export interface EncoderStats {
 }
 
 export interface EncoderApi {
-  /** Starts encoding; `onPackets` receives packets in order as they are produced. */
-  start(opts: EncoderOptions, onPackets: (packets: EncodedPacket[]) => void): Promise<EncoderStarted>;
+  /**
+   * Starts encoding (resolves once the encoder is ready); `onPackets` receives packets in
+   * order as they are produced, with the wall time (epoch ms) of packet 0's first sample.
+   */
+  start(opts: EncoderOptions, onPackets: (packets: EncodedPacket[], firstSampleWallMs: number) => void): Promise<void>;
   /** Fallback path: one 20 ms frame from the worklet. */
   push(frame: Float32Array): void;
   /** Encodes what is left, delivers the last packets, and stops. */

@@ -11,7 +11,7 @@
 import * as Comlink from 'comlink';
 import { SampleRing } from '$worklets/processors/sample-ring';
 import { isOpusHeader, readOggPage } from '$lib/audio/ogg';
-import type { EncodedPacket, EncoderApi, EncoderOptions, EncoderStarted, EncoderStats } from './encoder-api';
+import type { EncodedPacket, EncoderApi, EncoderOptions, EncoderStats } from './encoder-api';
 
 const FRAME_MS = 20;
 /** How often the ring is drained. Frames queue in the ring meanwhile (it holds 2 s). */
@@ -25,13 +25,13 @@ class Encoder implements EncoderApi {
   private frameSamples = 960;
   private sampleRate = 48000;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private sink: ((packets: EncodedPacket[]) => void) | null = null;
+  private sink: ((packets: EncodedPacket[], firstSampleWallMs: number) => void) | null = null;
   private head: Uint8Array | null = null;
   private nextIndex = 0;
   private counters: EncoderStats = { framesIn: 0, packetsOut: 0, ringOverruns: 0, firstSampleWallMs: null };
   private onDone: (() => void) | null = null;
 
-  start(opts: EncoderOptions, onPackets: (packets: EncodedPacket[]) => void): Promise<EncoderStarted> {
+  start(opts: EncoderOptions, onPackets: (packets: EncodedPacket[], firstSampleWallMs: number) => void): Promise<void> {
     if (this.opus !== null) return Promise.reject(new Error('the encoder is already running'));
     this.sink = onPackets;
     this.sampleRate = opts.sampleRate;
@@ -39,15 +39,13 @@ class Encoder implements EncoderApi {
     this.ring = opts.ring ? new SampleRing(opts.ring) : null;
     const opus = new Worker(opts.opusWorkerUrl);
     this.opus = opus;
-    return new Promise<EncoderStarted>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       opus.onerror = (e) => reject(new Error(`the Opus encoder failed to load: ${e.message}`));
       opus.onmessage = (e: MessageEvent<OpusWorkerMessage>) => {
         const msg = e.data;
         if (msg.message === 'ready') {
-          // The identification header comes with the first page; it is needed only for
-          // writing files, so start at once and fill it in when it arrives.
           if (this.ring !== null) this.timer = setInterval(() => this.drain(), POLL_MS);
-          resolve({ head: this.head ?? new Uint8Array(0) });
+          resolve();
         } else if (msg.message === 'page') {
           this.onPage(msg.page);
         } else if (msg.message === 'done') {
@@ -132,7 +130,7 @@ class Encoder implements EncoderApi {
     }
     if (out.length === 0) return;
     this.counters.packetsOut += out.length;
-    this.sink?.(out);
+    this.sink?.(out, this.counters.firstSampleWallMs ?? Date.now());
   }
 
   /** The OpusHead, once the encoder has produced it. */

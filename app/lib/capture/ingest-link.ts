@@ -37,7 +37,6 @@ export class IngestLink {
   private traceId: string | null;
   state: LinkState = 'connecting';
   bytesSent = 0;
-  framesSent = 0;
 
   constructor(private readonly opts: IngestLinkOptions) {
     this.traceId = opts.traceId;
@@ -119,7 +118,6 @@ export class IngestLink {
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) return false;
     ws.send(frame);
     this.bytesSent += frame.length;
-    this.framesSent++;
     return true;
   }
 
