@@ -39,7 +39,7 @@ const stations = Array.from(
   { length: n },
   (_, i) =>
     new Station(
-      { id: i, traceId: 'bench', stationKey: `s${i}`, codec, sampleRate: 48000, queueFrames: 48, jitterAllowanceMs: 60, bucketMs: 5000, graceMs: 1000, knobs, configVersion: 0, lastKnobEventId: null },
+      { id: i, traceId: 'bench', stationKey: `s${i}`, codec, sampleRate: 48000, queueFrames: 48, jitterAllowanceMs: 60, bucketMs: 5000, graceMs: 1000, knobs, configVersion: 0, lastKnobEventId: null, client: 'bench' },
       { bucket: () => void buckets++, status: () => undefined, decodeError: () => undefined },
       latency,
     ),

@@ -61,4 +61,9 @@ export interface KnobEvent {
   reason: string | null;
   config_version: number;
   idempotency_key: string | null;
+  /**
+   * The id of the event that replaced this change before its bucket started (a later apply
+   * for an earlier or the same bucket: the latest request wins), or null when it took effect.
+   */
+  superseded_by: number | null;
 }

@@ -16,8 +16,11 @@
  *   GET  /api/uploads/:upload_id                  state: packets received, parts processed
  *
  * Everything is idempotent and resumable: packets are stored by index (a repeated chunk
- * changes nothing), the state says which indices are missing, and processing a part twice
- * returns the first result. All routes need a token with the `ingest` scope.
+ * changes nothing; other bytes for a stored index are a conflict), the state says which
+ * indices are missing, and processing a part twice returns the first result. All routes
+ * need a token with the `ingest` scope. The relay bounds what waits unprocessed (a quota
+ * per upload and per token), expires uploads left untouched, and refuses audio older than
+ * it keeps.
  */
 import { CODEC_IDS, decodeFrame, SEQUENCE_MODULUS, TIMESTAMP_MODULUS } from './frame.ts';
 import { ID_PATTERN, MAX_LABEL_LENGTH, OPUS_DECODE_RATES } from './ingest.ts';
@@ -40,7 +43,8 @@ export const MAX_UPLOAD_CLOCK_AHEAD_MS = 60_000;
 
 /**
  * Error codes of the upload routes (`{success:false, error:{code, message}}`), besides the
- * API-wide `invalid_request` (400), `unauthorized` (401) and `forbidden` (403).
+ * API-wide `invalid_request` (400), `unauthorized` (401) and `forbidden` (403). Their
+ * statuses are UPLOAD_ERROR_STATUS.
  */
 export type UploadErrorCode =
   /** 404: no upload with this id (create it first). */
@@ -56,7 +60,49 @@ export type UploadErrorCode =
   /** 409: packets of the part are missing (the message says how many and the first). */
   | 'incomplete'
   /** 503: the relay could not process the part now (stopping, worker lost); its packets are kept, retry. */
-  | 'processing_failed';
+  | 'processing_failed'
+  /**
+   * 413: the chunk's new packets would take the bytes stored but not yet processed over the
+   * relay's limit, per upload (TAPWIRE_UPLOAD_MAX_MB, 256 MiB by default) or summed over the
+   * uploads of one token (TAPWIRE_UPLOAD_TOKEN_MAX_MB, 1024 MiB). Nothing of the chunk was
+   * stored; processing parts frees their packets. Packets already stored do not count again.
+   */
+  | 'upload_quota'
+  /**
+   * 410: the upload was untouched (no create, chunk or part) for the relay's expiry
+   * (TAPWIRE_UPLOAD_EXPIRY_HOURS, 72 h by default), so its unprocessed packets were deleted.
+   * Processed parts stay, the state still answers (`expired_at`) and so does a part
+   * already processed; what is left goes under a new upload_id.
+   */
+  | 'upload_expired'
+  /**
+   * 400: the capture (at create: `started_at`; for a part: its end) is older than the
+   * relay keeps audio (TAPWIRE_SEGMENT_MAX_AGE_HOURS, 7 days by default): retention would
+   * delete it at once. A refused part's packets are kept.
+   */
+  | 'upload_too_old'
+  /**
+   * 409: a chunk carries other bytes (flags or payload) for a packet index already stored;
+   * the message names the first. Nothing of the chunk was stored. Indices inside processed
+   * parts cannot be compared (their packets are gone once in the segments): a chunk there
+   * counts as duplicates whatever it holds.
+   */
+  | 'chunk_conflict';
+
+/** The HTTP status of each upload error code. */
+export const UPLOAD_ERROR_STATUS: Readonly<Record<UploadErrorCode, number>> = {
+  upload_not_found: 404,
+  upload_conflict: 409,
+  bad_chunk: 400,
+  body_too_large: 413,
+  part_overlap: 409,
+  incomplete: 409,
+  processing_failed: 503,
+  upload_quota: 413,
+  upload_expired: 410,
+  upload_too_old: 400,
+  chunk_conflict: 409,
+};
 
 /** Largest chunk body accepted by `PUT .../packets`, bytes (413 beyond). */
 export const MAX_UPLOAD_CHUNK_BYTES = 1024 * 1024;
@@ -103,6 +149,8 @@ export interface UploadState {
   /** One past the highest packet index stored, or 0. */
   end_index: number;
   parts: UploadPart[];
+  /** When the relay expired the upload (deleted its unprocessed packets), or null. */
+  expired_at: string | null;
 }
 
 /** `PUT .../packets` response: the state plus what this chunk did. */

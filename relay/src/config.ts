@@ -41,9 +41,40 @@ export interface RelayConfig {
   telemetryBackedUpBytes: number;
   /** ...for longer than this is closed with 1013. */
   telemetryBackedUpMs: number;
+
+  // Caps and timeouts (docs/SECURITY.md lists each with its default and its error).
+  /** Open `/ws/ingest` connections at most; beyond, the upgrade answers 503 with Retry-After. */
+  maxIngestConnections: number;
+  /** Open `/ws/telemetry` clients at most; beyond, 503 with Retry-After. */
+  maxTelemetryClients: number;
+  /** Open connections per client address on each WebSocket endpoint; beyond, 429 with Retry-After. */
+  maxConnectionsPerAddress: number;
+  /** Live stations on the relay (streaming, or started and waiting for audio); beyond, close 1013. */
+  maxLiveStations: number;
+  /** Live stations per client address. */
+  maxStationsPerAddress: number;
+  /** Live stations in one trace. */
+  maxStationsPerTrace: number;
+  /** An ingest connection that sends no `start` within this is closed (4408). */
+  startTimeoutMs: number;
+  /** A live station that sends no audio for this long ends, its last bucket finalized. */
+  stationIdleTimeoutMs: number;
+  /** Every WebSocket the relay serves is pinged this often (seed 004: 15 s)... */
+  heartbeatIntervalMs: number;
+  /** ...and cut when its pong is this late (seed 004: 10 s). */
+  heartbeatTimeoutMs: number;
+  /** How far ahead of the bucket in progress a knob change may be scheduled. */
+  maxScheduleAheadMs: number;
+  /** Packets stored for one upload and not yet processed, bytes at most (413 beyond). */
+  uploadMaxPendingBytes: number;
+  /** The same, summed over every upload of one token. */
+  uploadMaxPendingBytesPerToken: number;
+  /** An upload untouched for this long loses the packets it never had processed (410 after). */
+  uploadExpiryMs: number;
 }
 
 const HOUR_MS = 3600_000;
+const MIB = 1024 * 1024;
 
 export function defaultConfig(): RelayConfig {
   return {
@@ -68,8 +99,44 @@ export function defaultConfig(): RelayConfig {
     spectrumHz: 5,
     telemetryBackedUpBytes: 256 * 1024,
     telemetryBackedUpMs: 5000,
+    maxIngestConnections: 1000,
+    maxTelemetryClients: 500,
+    maxConnectionsPerAddress: 200,
+    maxLiveStations: 500,
+    maxStationsPerAddress: 64,
+    maxStationsPerTrace: 32,
+    startTimeoutMs: 5000,
+    stationIdleTimeoutMs: 30_000,
+    heartbeatIntervalMs: 15_000,
+    heartbeatTimeoutMs: 10_000,
+    maxScheduleAheadMs: HOUR_MS,
+    uploadMaxPendingBytes: 256 * MIB,
+    uploadMaxPendingBytesPerToken: 1024 * MIB,
+    uploadExpiryMs: 72 * HOUR_MS,
   };
 }
+
+/**
+ * Caps and timeouts read from the environment: variable, config key, and the unit the
+ * variable is in (the config holds ms and bytes).
+ */
+const LIMIT_VARIABLES: readonly [string, keyof RelayConfig, 'count' | 'ms' | 's' | 'hours' | 'MiB'][] = [
+  ['TAPWIRE_MAX_INGEST_CONNECTIONS', 'maxIngestConnections', 'count'],
+  ['TAPWIRE_MAX_TELEMETRY_CLIENTS', 'maxTelemetryClients', 'count'],
+  ['TAPWIRE_MAX_CONNECTIONS_PER_ADDRESS', 'maxConnectionsPerAddress', 'count'],
+  ['TAPWIRE_MAX_STATIONS', 'maxLiveStations', 'count'],
+  ['TAPWIRE_MAX_STATIONS_PER_ADDRESS', 'maxStationsPerAddress', 'count'],
+  ['TAPWIRE_MAX_STATIONS_PER_TRACE', 'maxStationsPerTrace', 'count'],
+  ['TAPWIRE_START_TIMEOUT_MS', 'startTimeoutMs', 'ms'],
+  ['TAPWIRE_STATION_IDLE_TIMEOUT_MS', 'stationIdleTimeoutMs', 'ms'],
+  ['TAPWIRE_HEARTBEAT_INTERVAL_MS', 'heartbeatIntervalMs', 'ms'],
+  ['TAPWIRE_HEARTBEAT_TIMEOUT_MS', 'heartbeatTimeoutMs', 'ms'],
+  ['TAPWIRE_MAX_SCHEDULE_AHEAD_S', 'maxScheduleAheadMs', 's'],
+  ['TAPWIRE_UPLOAD_MAX_MB', 'uploadMaxPendingBytes', 'MiB'],
+  ['TAPWIRE_UPLOAD_TOKEN_MAX_MB', 'uploadMaxPendingBytesPerToken', 'MiB'],
+  ['TAPWIRE_UPLOAD_EXPIRY_HOURS', 'uploadExpiryMs', 'hours'],
+];
+const UNIT_SCALE = { count: 1, ms: 1, s: 1000, hours: HOUR_MS, MiB: MIB } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -106,11 +173,23 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('spectrumHz', int(env, 'TAPWIRE_SPECTRUM_HZ'));
   set('telemetryBackedUpBytes', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_BYTES'));
   set('telemetryBackedUpMs', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_MS'));
+  for (const [name, key, unit] of LIMIT_VARIABLES) {
+    const v = int(env, name);
+    if (v !== undefined) (c[key] as number) = Math.round(v * UNIT_SCALE[unit]);
+  }
   return validateConfig(c);
 }
 
 export function validateConfig(c: RelayConfig): RelayConfig {
-  const positive: (keyof RelayConfig)[] = ['bucketMs', 'ingressQueueFrames', 'maxMessageBytes', 'mediaWorkers', 'segmentMaxAgeMs', 'segmentMaxBytes'];
+  const positive: (keyof RelayConfig)[] = [
+    'bucketMs',
+    'ingressQueueFrames',
+    'maxMessageBytes',
+    'mediaWorkers',
+    'segmentMaxAgeMs',
+    'segmentMaxBytes',
+    ...LIMIT_VARIABLES.map(([, key]) => key),
+  ];
   for (const k of positive) {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v < 1) throw new TypeError(`${k} must be a positive integer, got ${v}`);

@@ -11,8 +11,10 @@ export const CLOSE = {
   /** A message over the size limit. */
   messageTooBig: 1009,
   internalError: 1011,
-  /** A client too slow to keep up (telemetry). */
+  /** A client too slow to keep up (telemetry), or a cap reached (stations): try again later. */
   tryAgainLater: 1013,
+  /** No `start` in time, or no audio for the idle timeout (4408: the 4xxx private range, after HTTP 408). */
+  timeout: 4408,
 } as const;
 
 /** An error with a stable code and an HTTP status, thrown by REST handlers. */

@@ -9,12 +9,13 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { RateLimits } from './api/rate-limits.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
-import { isLoopbackHost } from './auth/authenticate.ts';
+import { isLoopbackOnly } from './auth/authenticate.ts';
 import { TokenStore } from './auth/token-store.ts';
 import { BucketWriter } from './buckets/bucket-writer.ts';
 import { validateConfig, type RelayConfig } from './config.ts';
 import { CLOSE } from './errors.ts';
-import { buildServer } from './http/server.ts';
+import { Heartbeat } from './http/heartbeat.ts';
+import { buildServer, type ClientInfo, type Server } from './http/server.ts';
 import { IngestConnection } from './ingest/ingest-connection.ts';
 import { newIngestCounters, type IngestCounters } from './ingest/ingest-counters.ts';
 import { LiveRegistry, type ScheduleRequest, type ScheduleResult } from './live/live-registry.ts';
@@ -25,7 +26,9 @@ import { SegmentStore } from './store/segment-store.ts';
 import { Store } from './store/store.ts';
 import { UploadStore } from './store/upload-store.ts';
 import { TelemetryHub } from './telemetry/hub.ts';
+import { LimitCounters } from './metrics/limit-counters.ts';
 import { RelayMetrics } from './metrics/prometheus.ts';
+import { LogThrottle } from './logging/log-throttle.ts';
 import { RecordedRunner } from './uploads/recorded-runner.ts';
 import { UploadService } from './uploads/upload-service.ts';
 
@@ -50,8 +53,18 @@ export class Relay {
   adminToken: string | null = null;
   adminTokenPath = '';
   private app: FastifyInstance | null = null;
+  private server: Server | null = null;
+  /** Set once listening: true when every bound socket is on loopback (then ingest and meters need no token). */
+  private loopbackOnly = false;
+  /** Refusals and timeouts per cap (`tapwire_limit_rejections_total`). */
+  readonly limits = new LimitCounters();
+  readonly heartbeat: Heartbeat;
+  private readonly ingestConnections = new Set<IngestConnection>();
   private readonly sockets = new Set<WebSocket>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  /** Backpressure warnings in the log: at most one per station every 10 s (seed 001, "Observability"). */
+  private readonly backpressureLog = new LogThrottle(10_000);
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   /** Counters of stations whose pipelines have closed, so relay totals never go down. */
@@ -73,7 +86,17 @@ export class Relay {
       bucket: (record, done) => this.writer.enqueue(record, done),
       status: (id, state, dropped, depth) => {
         const s = this.registry.byPool(id);
-        s?.owner.onStatus(s, state, dropped, depth);
+        if (s === undefined) return;
+        s.owner.onStatus(s, state, dropped, depth);
+        if (state === 'backpressure' && this.app !== null) {
+          const held = this.backpressureLog.take(`${s.traceId}/${s.stationKey}`, Date.now());
+          if (held !== null) {
+            this.app.log.warn(
+              { trace_id: s.traceId, station_key: s.stationKey, dropped_frames: dropped, queue_depth: depth },
+              'ingress queue full: the sender is ahead of real time, its oldest frames are dropped',
+            );
+          }
+        }
       },
       decodeError: (id, code, message) => {
         const s = this.registry.byPool(id);
@@ -101,6 +124,7 @@ export class Relay {
       },
     }, Math.round(1000 / config.telemetryHz), Math.round(1000 / config.spectrumHz));
     this.registry = new LiveRegistry(config, this.store, this.pool);
+    this.heartbeat = new Heartbeat(config.heartbeatIntervalMs, config.heartbeatTimeoutMs, () => this.limits.count('heartbeat_timeout'));
     this.telemetry = new TelemetryHub(this.registry, {
       publishHz: config.telemetryHz,
       // Sending stops at the backed-up threshold, so a client that never reads stays over it
@@ -115,6 +139,7 @@ export class Relay {
       shares: new RecordedBucketStore(this.store.db),
       runner: this.recordedRuns,
       config,
+      limits: this.limits,
     });
     this.metrics = new RelayMetrics({
       activeTraces: () => this.registry.activeTraces().length,
@@ -131,6 +156,8 @@ export class Relay {
         };
       },
       telemetry: () => this.telemetry.counters,
+      limits: () => this.limits.entries(),
+      queueDepth: () => this.queueDepth(),
     });
   }
 
@@ -143,6 +170,7 @@ export class Relay {
       await relay.pool.close().catch(() => undefined);
       await relay.app?.close().catch(() => undefined);
       relay.telemetry.close();
+      relay.heartbeat.close();
       relay.store.close();
       throw err;
     }
@@ -156,26 +184,31 @@ export class Relay {
     this.adminTokenPath = admin.path;
     await this.segments.init();
     await this.pool.start();
-    this.app = await buildServer({
+    this.server = await buildServer({
       config: this.config,
       tokens: this.tokens,
-      exposed: !isLoopbackHost(this.config.host),
+      // Fails closed: until the bound sockets are known, the relay counts as exposed.
+      exposed: () => !this.loopbackOnly,
+      limits: this.limits,
+      heartbeat: this.heartbeat,
       api: {
         store: this.store,
         segments: this.segments,
         registry: this.registry,
         limits: new RateLimits(this.config.snapshotMinIntervalMs, this.config.bucketMs, this.config.applyOncePerBucket),
         bucketMs: this.config.bucketMs,
+        maxScheduleAheadMs: this.config.maxScheduleAheadMs,
         completeBefore: () => this.completeBefore(),
       },
       uploads: this.uploads,
-      onIngest: (socket) => this.acceptIngest(socket),
+      onIngest: (socket, client) => this.acceptIngest(socket, client),
       telemetry: this.telemetry,
       metrics: this.metrics,
       health: () => this.health(),
       stats: () => this.stats(),
       resetLatency: () => this.resetLatency(),
     });
+    this.app = this.server.app;
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (admin.created) this.app.log.info(`created an admin token with every scope in ${admin.path} (mode 0600)`);
     else if (admin.token === null) this.app.log.warn(`no usable admin token in ${admin.path}; create one with: npm run token -- create --scopes admin`);
@@ -185,8 +218,25 @@ export class Relay {
     }, this.config.retentionSweepMs);
     this.sweepTimer.unref();
     await this.writer.exclusive(() => this.segments.sweep(Date.now()));
+    const { startTimeoutMs, stationIdleTimeoutMs } = this.config;
+    this.timeoutTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.ingestConnections) c.checkTimeouts(now);
+    }, Math.max(20, Math.min(1000, startTimeoutMs / 4, stationIdleTimeoutMs / 4)));
+    this.timeoutTimer.unref();
     const address = await this.app.listen({ host: this.config.host, port: this.config.port });
+    this.loopbackOnly = isLoopbackOnly(this.app.addresses().map((a) => (typeof a === "string" ? a : a.address)));
     this.url = address.replace('[::1]', '127.0.0.1');
+  }
+
+  /** Every route with its declared access (for the auth matrix tests). */
+  get routes(): Server['routes'] {
+    return (this.server as Server).routes;
+  }
+
+  /** True while the relay answers ingest and live meters without a token (bound to loopback only). */
+  get isLoopbackOnly(): boolean {
+    return this.loopbackOnly;
   }
 
   get log(): FastifyInstance['log'] {
@@ -208,21 +258,49 @@ export class Relay {
     return this.registry.scheduleKnobs(req);
   }
 
-  private acceptIngest(socket: WebSocket): void {
+  private acceptIngest(socket: WebSocket, client: ClientInfo): void {
     if (this.stopping) {
       socket.close(CLOSE.goingAway, 'relay is shutting down');
       return;
     }
     this.counters.connections++;
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    new IngestConnection(
+    const c = this.config;
+    const connection = new IngestConnection(
       socket,
       this.registry,
       this.pool,
-      { maxMessageBytes: this.config.maxMessageBytes, maxSourcesPerConnection: this.config.maxSourcesPerConnection, bucketMs: this.config.bucketMs },
+      {
+        maxMessageBytes: c.maxMessageBytes,
+        maxSourcesPerConnection: c.maxSourcesPerConnection,
+        bucketMs: c.bucketMs,
+        startTimeoutMs: c.startTimeoutMs,
+        stationIdleTimeoutMs: c.stationIdleTimeoutMs,
+      },
       this.counters,
+      client,
+      this.limits,
     );
+    this.ingestConnections.add(connection);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.ingestConnections.delete(connection);
+    });
+    this.heartbeat.add(socket, () => connection.heartbeatLost());
+  }
+
+  /** Packets waiting in ingress queues: in all, and the deepest queue (for /metrics). */
+  private queueDepth(): { total: number; max: number } {
+    let total = 0;
+    let max = 0;
+    for (const t of this.registry.activeTraces()) {
+      for (const s of t.stations) {
+        const depth = s.poolId === null ? 0 : (this.pool.stats(s.poolId)?.queueDepth ?? 0);
+        total += depth;
+        if (depth > max) max = depth;
+      }
+    }
+    return { total, max };
   }
 
   private addClosedTotals(c: StationCounters | undefined): void {
@@ -291,6 +369,8 @@ export class Relay {
 
   private async doStop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.timeoutTimer) clearInterval(this.timeoutTimer);
+    this.heartbeat.close();
     this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
     // A part being processed stops at its next batch; its packets stay for a retry.

@@ -1,7 +1,9 @@
 /**
  * Runs uploads in the background: on app start, when the network or the relay comes back,
  * every little while, and when a capture asks. One pass at a time; a session that fails
- * keeps its error for the recordings page and is tried again on the next pass.
+ * keeps its error for the recordings page and is tried again on the next pass, unless the
+ * relay's refusal is final (UploadError.final: expired, too old, conflicting, over quota):
+ * then it is `stopped` and not tried again until the app is loaded again.
  */
 import { session } from '$lib/session.svelte';
 import { DELIVERY } from './recording-store';
@@ -9,7 +11,8 @@ import { isOrphaned, recordingStore } from './recordings';
 import { UploadError, Uploader } from './uploader';
 
 export interface SessionUploadStatus {
-  state: 'idle' | 'uploading' | 'done' | 'error';
+  /** `stopped`: a final refusal (UploadError.final); `error` says why. */
+  state: 'idle' | 'uploading' | 'done' | 'error' | 'stopped';
   sent: number;
   total: number;
   error: string | null;
@@ -65,16 +68,20 @@ class UploadManager {
         });
         s.state = 'ended';
       }
+      if (this.status[s.id]?.state === 'stopped') continue;
       if ((await uploader.closedRuns(s)).length === 0) continue;
       try {
         const sent = await uploader.uploadSession(s.id);
         const left = await store.pendingCount(s.id);
         this.status[s.id] = { state: left === 0 ? 'done' : 'idle', sent, total: sent, error: null };
       } catch (err) {
+        const final = err instanceof UploadError && err.final;
         const message = err instanceof UploadError && (err.status === 401 || err.status === 403)
           ? `the relay wants a token with the ingest scope (${err.message}); open the sign-in link the relay printed`
-          : (err as Error).message;
-        this.status[s.id] = { state: 'error', sent: 0, total: 0, error: message };
+          : final
+            ? `the relay refused this upload (${(err as UploadError).code}), not retried: ${(err as Error).message}`
+            : (err as Error).message;
+        this.status[s.id] = { state: final ? 'stopped' : 'error', sent: 0, total: 0, error: message };
         await store.updateSession(s.id, (rec) => {
           rec.upload.error = message;
         });

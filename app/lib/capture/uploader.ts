@@ -9,7 +9,7 @@
  * nothing.
  */
 import { CODEC_IDS, encodeFrame } from '$protocol/frame';
-import { encodeChunk, MAX_PART_PACKETS, type UploadCreateRequest, type UploadState } from '$protocol/upload';
+import { encodeChunk, MAX_PART_PACKETS, type UploadCreateRequest, type UploadErrorCode, type UploadState } from '$protocol/upload';
 import { DELIVERY, type PacketRun, type RecordingStore, type SessionRecord } from './recording-store';
 
 /** Packets per chunk: 5 s of audio, about 25 KB at 32 kbps. */
@@ -17,15 +17,30 @@ const CHUNK_PACKETS = 250;
 
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 
+/**
+ * Refusals the same upload gets again however often it is sent (protocol/upload.ts): the
+ * relay expired it, its capture is older than the relay keeps, a chunk differs from what
+ * the relay stored, or the relay's quota on unprocessed packets is full. Retrying them
+ * only repeats the request; the session keeps the relay's message instead.
+ */
+export const FINAL_UPLOAD_CODES = ['upload_expired', 'upload_too_old', 'chunk_conflict', 'upload_quota'] as const satisfies readonly UploadErrorCode[];
+export type FinalUploadCode = (typeof FINAL_UPLOAD_CODES)[number];
+
 export class UploadError extends Error {
   override name = 'UploadError';
   constructor(
     message: string,
     /** HTTP status, or 0 when the relay could not be reached. */
     readonly status: number,
+    /** An UploadErrorCode or API-wide code from the relay, `unreachable`, `local_missing` or `http_<status>`. */
     readonly code: string,
   ) {
     super(message);
+  }
+
+  /** True when retrying this upload would get the same refusal (FINAL_UPLOAD_CODES). */
+  get final(): boolean {
+    return (FINAL_UPLOAD_CODES as readonly string[]).includes(this.code);
   }
 }
 
@@ -55,7 +70,8 @@ export class Uploader {
 
   /**
    * Uploads every closed run of a session. Returns the packets uploaded; throws UploadError
-   * when the relay refuses or cannot be reached (what was done stays done).
+   * when the relay refuses or cannot be reached (what was done stays done). An error whose
+   * `final` is true means this upload cannot go on: the caller stops retrying it.
    */
   async uploadSession(sessionId: string): Promise<number> {
     const s = await this.store.getSession(sessionId);

@@ -8,7 +8,7 @@ beforeAll(async () => {
   t = await startTestRelay();
   const { store } = t.relay;
   store.insertTrace({ trace_id: 'trace_pages', kind: 'live', started_at: 0, ended_at: 1, call_id: null });
-  store.insertStation({ trace_id: 'trace_pages', station_key: 'mic', label: null, codec: 'pcm16', sample_rate: 16000, stream_id: 'sid_pages', started_at: 0, ended_at: 1, end_reason: 'stop' });
+  store.insertStation({ trace_id: 'trace_pages', station_key: 'mic', label: null, codec: 'pcm16', sample_rate: 16000, stream_id: 'sid_pages', started_at: 0, ended_at: 1, end_reason: 'stop', client: 'address:127.0.0.1' });
   for (let id = 1; id <= 7; id++) {
     store.insertKnobEvent({
       id,

@@ -36,5 +36,6 @@ export function knobEvent(e: KnobEventRow): KnobEvent {
     reason: e.reason,
     config_version: e.config_version,
     idempotency_key: e.idempotency_key,
+    superseded_by: e.superseded_by ?? null,
   };
 }

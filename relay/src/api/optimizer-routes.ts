@@ -8,9 +8,9 @@ import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { KNOBS, validateKnobPatch } from '../../../protocol/knobs.ts';
 import type { ApplyRequest, ApplyResponse } from '../../../protocol/optimizer-api.ts';
-import type { Scope } from '../auth/scopes.ts';
 import type { TokenInfo } from '../auth/token-store.ts';
 import { ApiError } from '../errors.ts';
+import { needsToken } from '../http/access.ts';
 import type { LiveRegistry } from '../live/live-registry.ts';
 import type { SegmentStore } from '../store/segment-store.ts';
 import type { Store } from '../store/store.ts';
@@ -25,22 +25,14 @@ export interface ApiContext {
   registry: LiveRegistry;
   limits: RateLimits;
   bucketMs: number;
+  /** How far ahead of the bucket in progress a change may be scheduled. */
+  maxScheduleAheadMs: number;
   /**
    * Buckets starting before this are complete for every station: past end + grace by the
    * clock, and none of their records still on the way to the store. Snapshots show no
    * partial state (seed 000 §5.2).
    */
   completeBefore(): number;
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The scope a route needs; null: any valid token. */
-    scope?: Scope | null;
-  }
-  interface FastifyRequest {
-    token?: TokenInfo;
-  }
 }
 
 const ok = <T extends object>(body: T): T & { success: true } => ({ success: true, ...body });
@@ -65,9 +57,9 @@ function canonicalHash(value: unknown): string {
 }
 
 export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/api/optimizer/knobs', { schema: S.knobsRoute, config: { scope: 'read:snapshots' } }, async () => ok({ knobs: KNOBS }));
+  app.get('/api/optimizer/knobs', { schema: S.knobsRoute, config: { access: needsToken('read:snapshots') } }, async () => ok({ knobs: KNOBS }));
 
-  app.get('/api/traces/active', { schema: S.activeTracesRoute, config: { scope: 'read:snapshots' } }, async () => {
+  app.get('/api/traces/active', { schema: S.activeTracesRoute, config: { access: needsToken('read:snapshots') } }, async () => {
     const active = ctx.registry.activeTraces().map(({ traceId, stations }) => {
       const trace = ctx.store.getTrace(traceId);
       const live = new Set(stations.map((s) => s.stationKey as string));
@@ -84,7 +76,7 @@ export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): 
     return ok({ active });
   });
 
-  app.get('/api/optimizer/snapshot', { schema: S.snapshotRoute, config: { scope: 'read:snapshots' } }, async (req, reply) => {
+  app.get('/api/optimizer/snapshot', { schema: S.snapshotRoute, config: { access: needsToken('read:snapshots') } }, async (req, reply) => {
     const q = req.query as { trace_id: string; since_bucket_ts?: string; limit: number; station_key?: string };
     const since = q.since_bucket_ts === undefined ? undefined : parseBucketTs(q.since_bucket_ts, 'since_bucket_ts');
     requireTrace(ctx, q.trace_id);
@@ -103,7 +95,7 @@ export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): 
     return ok({ trace_id: q.trace_id, buckets: rows.map(snapshotEntry) });
   });
 
-  app.get('/api/audio/segment', { schema: S.segmentRoute, config: { scope: 'read:audio' } }, async (req, reply) => {
+  app.get('/api/audio/segment', { schema: S.segmentRoute, config: { access: needsToken('read:audio') } }, async (req, reply) => {
     const q = req.query as { trace_id: string; station_key: string; tap: 'PRE' | 'POST'; bucket_ts: string };
     const bucketTs = parseBucketTs(q.bucket_ts, 'bucket_ts');
     requireTrace(ctx, q.trace_id);
@@ -138,21 +130,21 @@ export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   // One apply at a time: idempotency and the one-per-bucket limit are checked and recorded atomically.
   let applying: Promise<unknown> = Promise.resolve();
-  app.post('/api/optimizer/knobs/apply', { schema: S.applyRoute, config: { scope: 'write:knobs' } }, async (req, reply) => {
+  app.post('/api/optimizer/knobs/apply', { schema: S.applyRoute, config: { access: needsToken('write:knobs') } }, async (req, reply) => {
     const run = (): Promise<unknown> => apply(ctx, req, reply);
     const result = applying.then(run, run);
     applying = result.catch(() => undefined);
     return result;
   });
 
-  app.get('/api/optimizer/events', { schema: S.eventsRoute, config: { scope: 'read:snapshots' } }, async (req) => {
+  app.get('/api/optimizer/events', { schema: S.eventsRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
     const q = req.query as { trace_id: string; station_key?: string; after_id?: number; limit?: number };
     requireTrace(ctx, q.trace_id);
     const events = ctx.store.listKnobEvents(q.trace_id, q.station_key, { afterId: q.after_id, limit: q.limit });
     return ok({ trace_id: q.trace_id, events: events.map(knobEvent) });
   });
 
-  app.get('/api/traces/:trace_id', { schema: S.traceRoute, config: { scope: 'read:snapshots' } }, async (req) => {
+  app.get('/api/traces/:trace_id', { schema: S.traceRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
     const { trace_id: traceId } = req.params as { trace_id: string };
     const trace = ctx.store.getTrace(traceId);
     if (trace === undefined) throw new ApiError(404, 'trace_not_found', `no trace "${traceId}"`);
@@ -230,6 +222,14 @@ async function apply(ctx: ApiContext, req: FastifyRequest, reply: import('fastif
       409,
       'bucket_mismatch',
       `apply_at_bucket_ts ${body.apply_at_bucket_ts} is not later than the bucket in progress (${isoOf(inProgress)}); the earliest is ${isoOf(inProgress + ctx.bucketMs)}`,
+    );
+  }
+  const latest = inProgress + Math.max(1, Math.floor(ctx.maxScheduleAheadMs / ctx.bucketMs)) * ctx.bucketMs;
+  if (applyAt > latest) {
+    throw new ApiError(
+      409,
+      'bucket_mismatch',
+      `apply_at_bucket_ts ${body.apply_at_bucket_ts} is more than ${Math.round(ctx.maxScheduleAheadMs / 1000)} s ahead of the bucket in progress (TAPWIRE_MAX_SCHEDULE_AHEAD_S); the latest is ${isoOf(latest)}`,
     );
   }
   const wait = ctx.limits.applyWait(body.trace_id, body.station_key, now);

@@ -209,6 +209,7 @@ const uploadState = {
   packets_received: { type: 'integer', description: 'packet indices the relay has, stored or processed' },
   end_index: { type: 'integer', description: 'one past the highest of them, or 0' },
   parts: { type: 'array', items: uploadPart },
+  expired_at: { ...isoTs, type: ['string', 'null'], description: 'when the relay expired the upload (deleted its unprocessed packets), or null' },
 } as const;
 
 /** Packet indices (MAX_UPLOAD_PACKET_INDEX of protocol/upload.ts). */
@@ -241,7 +242,7 @@ export const uploadChunkRoute = {
   querystring: { type: 'object', properties: { first_index: packetIndex }, required: ['first_index'], additionalProperties: false },
   response: {
     200: open({ ...uploadState, accepted: { type: 'integer' }, duplicates: { type: 'integer' } }),
-    ...errors(400, 401, 403, 404, 413, 415),
+    ...errors(400, 401, 403, 404, 409, 410, 413, 415),
   },
 } as const;
 
@@ -255,7 +256,7 @@ export const uploadPartRoute = {
     required: ['first_index', 'end_index'],
     additionalProperties: false,
   },
-  response: { 200: open(uploadState), ...errors(400, 401, 403, 404, 409, 503) },
+  response: { 200: open(uploadState), ...errors(400, 401, 403, 404, 409, 410, 503) },
 } as const;
 
 export const uploadStateRoute = {

@@ -8,17 +8,14 @@ import type { TokenInfo, TokenStore } from './token-store.ts';
 
 export type AuthResult = { ok: true; token: TokenInfo } | { ok: false; status: 401 | 403; code: 'unauthorized' | 'forbidden'; message: string };
 
-export function bearerToken(headers: IncomingHttpHeaders, url: string, allowQuery: boolean): string | null {
+/** The header's token, else `queryToken` (taken only on routes that allow it); null for none. */
+export function bearerToken(headers: IncomingHttpHeaders, queryToken: string | null = null): string | null {
   const h = headers.authorization;
   if (typeof h === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
     return m ? m[1] : null;
   }
-  if (allowQuery) {
-    const q = url.indexOf('?');
-    if (q >= 0) return new URLSearchParams(url.slice(q + 1)).get('token');
-  }
-  return null;
+  return queryToken;
 }
 
 export function authenticate(tokens: TokenStore, token: string | null, scope: Scope | null): AuthResult {
@@ -33,7 +30,14 @@ export function authenticate(tokens: TokenStore, token: string | null, scope: Sc
   return { ok: true, token: info };
 }
 
-/** True when the relay listens on loopback only (then ingest and telemetry need no token). */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** The loopback addresses (README): 127.0.0.1 and ::1, nothing else of 127.0.0.0/8. */
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/**
+ * True when every socket the relay actually bound is on loopback (then ingest and live
+ * meters need no token). Decided from the bound addresses, not the configured name:
+ * `localhost` binds 127.0.0.1 and ::1; 127.0.0.2 or 0.0.0.0 is exposed.
+ */
+export function isLoopbackOnly(boundAddresses: readonly string[]): boolean {
+  return boundAddresses.length > 0 && boundAddresses.every((a) => LOOPBACK.has(a));
 }

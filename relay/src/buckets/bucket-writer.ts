@@ -8,8 +8,9 @@
  * the merge of every part's share (recorded-merge.ts). Live buckets are written as they are.
  */
 import type { BucketRecord } from '../media/messages.ts';
+import { chunkPieces, flattenChunks } from '../media/sample-chunks.ts';
 import { RecordedBucketStore } from '../store/recorded-bucket-store.ts';
-import type { SegmentStore } from '../store/segment-store.ts';
+import type { SegmentKey, SegmentStore } from '../store/segment-store.ts';
 import type { Store } from '../store/store.ts';
 import { mergeShares, overlaySamples, type MergedBucket } from './recorded-merge.ts';
 
@@ -79,7 +80,7 @@ export class BucketWriter {
   private async write(r: BucketRecord): Promise<void> {
     const t0 = performance.now();
     try {
-      const seg = await this.segments.write(r.traceId, r.stationKey, r.bucketTs, r.sampleRate, r.pre.subarray(0, r.samples), r.post.subarray(0, r.samples));
+      const seg = await this.segments.write(segmentKey(r), chunkPieces(r.pre, r.samples), chunkPieces(r.post, r.samples));
       this.insertRow(r, r, seg);
       await this.afterWrite(r, t0);
     } catch (err) {
@@ -96,8 +97,8 @@ export class BucketWriter {
       if (others.length === 0) {
         // The only part in this bucket (or this part run again): written as a live bucket is.
         const old = this.store.getBucket(r.traceId, r.stationKey, r.bucketTs);
-        const seg = await this.segments.write(r.traceId, r.stationKey, r.bucketTs, r.sampleRate, r.pre.subarray(0, r.samples), r.post.subarray(0, r.samples));
-        if (old?.pre_path) this.segments.replaced(old.segment_bytes);
+        const seg = await this.segments.write(segmentKey(r), chunkPieces(r.pre, r.samples), chunkPieces(r.post, r.samples));
+        if (old?.pre_path) this.segments.replaced(old.segment_bytes, old.client);
         this.store.db.transaction(() => {
           this.shares.putShare(r.traceId, r.stationKey, r.bucketTs, share);
           this.insertRow(r, r, seg);
@@ -113,10 +114,10 @@ export class BucketWriter {
           pre.set(oldPre.subarray(0, merged.samples));
           post.set(oldPost.subarray(0, merged.samples));
         }
-        overlaySamples(pre, r.pre, r.sampleStart, r.samples);
-        overlaySamples(post, r.post, r.sampleStart, r.samples);
-        const seg = await this.segments.write(r.traceId, r.stationKey, r.bucketTs, r.sampleRate, pre, post);
-        if (old?.pre_path) this.segments.replaced(old.segment_bytes);
+        overlaySamples(pre, flattenChunks(r.pre, r.samples), r.sampleStart, r.samples);
+        overlaySamples(post, flattenChunks(r.post, r.samples), r.sampleStart, r.samples);
+        const seg = await this.segments.write(segmentKey(r), [pre], [post]);
+        if (old?.pre_path) this.segments.replaced(old.segment_bytes, old.client);
         this.store.db.transaction(() => {
           this.shares.putShare(r.traceId, r.stationKey, r.bucketTs, share);
           this.insertRow(r, merged, seg);
@@ -145,6 +146,7 @@ export class BucketWriter {
       pre_path: seg.prePath,
       post_path: seg.postPath,
       segment_bytes: seg.bytes,
+      client: r.client,
     });
   }
 
@@ -153,4 +155,8 @@ export class BucketWriter {
     this.written++;
     this.events.written(r, performance.now() - t0);
   }
+}
+
+function segmentKey(r: BucketRecord): SegmentKey {
+  return { traceId: r.traceId, stationKey: r.stationKey, bucketTs: r.bucketTs, sampleRate: r.sampleRate, client: r.client };
 }

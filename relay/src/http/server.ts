@@ -1,7 +1,8 @@
 /**
- * The HTTP server: health, the ingest WebSocket, the REST API and the built PWA, on one
- * origin. Routes only wire requests to the components that do the work; every `/api` route
- * needs a bearer token (seed 000 §9) with the scope its route names.
+ * The HTTP server: health, the WebSockets, the REST API and the built PWA, on one origin.
+ * Routes only wire requests to the components that do the work. Every route declares who
+ * may use it (access.ts); every WebSocket endpoint has a connection cap (connection-limiter.ts)
+ * and a heartbeat (heartbeat.ts).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,43 +10,80 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
 import { statsRoute } from '../api/schemas.ts';
 import { registerUploadRoutes } from '../api/upload-routes.ts';
-import { authenticate, bearerToken } from '../auth/authenticate.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import type { TelemetryHub } from '../telemetry/hub.ts';
+import { LogThrottle } from '../logging/log-throttle.ts';
+import type { LimitCounters, LimitName } from '../metrics/limit-counters.ts';
 import type { RelayMetrics } from '../metrics/prometheus.ts';
+import type { TelemetryHub } from '../telemetry/hub.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
+import { installAccessControl, needsToken, openOnLoopback, PUBLIC, type DeclaredRoute } from './access.ts';
+import { clientAddress, ConnectionLimiter } from './connection-limiter.ts';
+import type { Heartbeat } from './heartbeat.ts';
+
+/** Who is on the other end of a socket: its address, and its identity for fair shares. */
+export interface ClientInfo {
+  address: string;
+  /** "token:<id>" when the client presented a token, else "address:<ip>" (retention shares by it). */
+  key: string;
+}
 
 export interface ServerDeps {
   config: RelayConfig;
   tokens: TokenStore;
   api: ApiContext;
   uploads: UploadService;
-  /** Listening beyond loopback: ingest then needs a token too. */
-  exposed: boolean;
-  onIngest(socket: WebSocket): void;
+  /** False once the relay is known to be bound to loopback only; ingest and meters then need no token. */
+  exposed(): boolean;
+  onIngest(socket: WebSocket, client: ClientInfo): void;
   telemetry: TelemetryHub;
   metrics: RelayMetrics;
+  limits: LimitCounters;
+  heartbeat: Heartbeat;
   health(): Record<string, unknown>;
   stats(): Record<string, unknown>;
   resetLatency(): void;
 }
 
+export interface Server {
+  app: FastifyInstance;
+  /** Every route with its declared access (the auth matrix tests walk it). */
+  routes: readonly DeclaredRoute[];
+  ingestConnections: ConnectionLimiter;
+  telemetryConnections: ConnectionLimiter;
+}
+
+/** Longest an HTTP request may take, headers to last body byte (a 1 MiB upload chunk over a slow phone link fits). */
+const REQUEST_TIMEOUT_MS = 120_000;
+
 function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.status(status).send({ success: false, error: { code, message } });
 }
 
-export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+export function clientOf(req: FastifyRequest): ClientInfo {
+  const address = clientAddress(req.socket);
+  return { address, key: req.token !== undefined ? `token:${req.token.id}` : `address:${address}` };
+}
+
+export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config } = deps;
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // Errors the router raises before any route runs (a bad %-escape, a parameter over the
+    // length limit) answer in the same envelope as every other error.
+    frameworkErrors: (err, _req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      const code = status === 414 ? 'uri_too_long' : 'invalid_request';
+      return sendError(reply, status, code, err.message);
+    },
   });
   // Query strings and path parameters are text, so their numbers are coerced (limit=5);
   // bodies are JSON and are not: a knob sent as "6" or null is a bad request, not a 6 or a 0.
@@ -63,11 +101,27 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
     hideUntagged: true,
   });
+  // Socket errors after the upgrade (invalid UTF-8 in a text frame, a bad frame, a reset)
+  // are the peer's doing: ws has already closed with the right code (1007, 1002, ...), so
+  // they are counted and logged as warnings, at most one line per kind every 10 s.
+  const socketErrorLog = new LogThrottle(10_000);
+  let socketErrors = 0;
   await app.register(fastifyWebsocket, {
     // The relay enforces config.maxMessageBytes itself, so it can say why before closing;
     // this is only the hard stop for anything larger.
     options: { maxPayload: Math.max(1024 * 1024, config.maxMessageBytes * 4), perMessageDeflate: false },
+    errorHandler: (error, socket, req) => {
+      socketErrors++;
+      const code = (error as { code?: string }).code ?? error.name;
+      const held = socketErrorLog.take(code, Date.now());
+      if (held !== null) req.log.warn({ code, path: req.routeOptions.url, socket_errors: socketErrors, held_back: held }, `websocket closed on a peer error: ${error.message}`);
+      socket.terminate();
+    },
   });
+
+  // After the WebSocket plugin, whose own onRequest hook must run first: a refused upgrade's
+  // socket is then closed with the answer.
+  const routes = installAccessControl(app, { tokens: deps.tokens, exposed: deps.exposed, refuse: sendError });
 
   // Cross-origin isolation (COOP + COEP) on every response, so the PWA is crossOriginIsolated
   // and its AudioWorklet can share a SharedArrayBuffer ring (STYLE.md habit 3); CORP keeps
@@ -92,89 +146,102 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return sendError(reply, status, status >= 500 ? 'internal' : 'invalid_request', status >= 500 ? 'internal error' : (e.message ?? 'bad request'));
   });
 
-  // Bearer auth for every /api route, loopback included.
-  app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/')) return;
-    const scope = req.routeOptions.config?.scope ?? null;
-    const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, false), scope);
-    if (!result.ok) return sendError(reply, result.status, result.code, result.message);
-    req.token = result.token;
-  });
+  app.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok', ...deps.health() }));
 
-  app.get('/healthz', async () => ({ status: 'ok', ...deps.health() }));
+  // Connection caps, checked before the upgrade: a refusal is a plain HTTP answer with
+  // Retry-After, and costs the relay no WebSocket.
+  const ingestConnections = new ConnectionLimiter('/ws/ingest', config.maxIngestConnections, config.maxConnectionsPerAddress);
+  const telemetryConnections = new ConnectionLimiter('/ws/telemetry', config.maxTelemetryClients, config.maxConnectionsPerAddress);
+  const capped =
+    (limiter: ConnectionLimiter, total: LimitName, perAddress: LimitName) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const refusal = limiter.tryAcquire(clientAddress(req.socket), req.socket);
+      if (refusal === null) return undefined;
+      deps.limits.count(refusal.status === 503 ? total : perAddress);
+      void reply.header('Retry-After', String(refusal.retryAfterS));
+      return sendError(reply, refusal.status, refusal.code, refusal.message);
+    };
 
   app.get(
     '/ws/ingest',
     {
       websocket: true,
-      // A relay reachable beyond loopback takes audio only from token holders (scope "ingest").
-      preValidation: async (req, reply) => {
-        if (!deps.exposed) return;
-        const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, true), 'ingest');
-        if (!result.ok) return sendError(reply, result.status, result.code, result.message);
-      },
+      config: { access: openOnLoopback('ingest', { tokenInQuery: true }) },
+      preHandler: capped(ingestConnections, 'ingest_connections', 'ingest_connections_per_address'),
     },
-    (socket) => deps.onIngest(socket),
+    (socket, req) => deps.onIngest(socket, clientOf(req)),
   );
 
-  // Live meters (seed 003): the snapshot and the stream carry the same measurement. Open on a
-  // loopback-only relay; beyond loopback they need a read:snapshots token (header or ?token=).
-  const telemetryAuth = async (req: import('fastify').FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (!deps.exposed) return undefined;
-    const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, true), 'read:snapshots');
-    if (!result.ok) return sendError(reply, result.status, result.code, result.message);
-    return undefined;
-  };
-  app.get('/measurements', { preValidation: telemetryAuth }, async (req, reply) => {
+  // Live meters (seed 003): the snapshot and the stream carry the same measurement.
+  app.get('/measurements', { config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) } }, async (req, reply) => {
     const traceId = (req.query as { trace_id?: string }).trace_id ?? null;
     return reply.type('application/json').send(deps.telemetry.measurementJson(traceId));
   });
-  app.get('/ws/telemetry', { websocket: true, preValidation: telemetryAuth }, (socket, req) => {
-    const q = req.query as { trace_id?: string; spectrum?: string };
-    deps.telemetry.addClient(socket, q.trace_id ?? null, q.spectrum ?? null);
-  });
-
-  // Prometheus scrape: open on a loopback-only relay, the admin scope beyond it.
   app.get(
-    '/metrics',
+    '/ws/telemetry',
     {
-      preValidation: async (req, reply) => {
-        if (!deps.exposed) return;
-        const result = authenticate(deps.tokens, bearerToken(req.headers, req.url, false), 'admin');
-        if (!result.ok) return sendError(reply, result.status, result.code, result.message);
-      },
+      websocket: true,
+      config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) },
+      preHandler: capped(telemetryConnections, 'telemetry_clients', 'telemetry_connections_per_address'),
     },
-    async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()),
+    (socket, req) => {
+      const q = req.query as { trace_id?: string; spectrum?: string };
+      deps.heartbeat.add(socket);
+      deps.telemetry.addClient(socket, q.trace_id ?? null, q.spectrum ?? null);
+    },
   );
+
+  app.get('/metrics', { config: { access: openOnLoopback('admin') } }, async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));
 
   registerOptimizerRoutes(app, deps.api);
   registerUploadRoutes(app, deps.uploads);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
-  app.get('/api/relay/stats', { schema: statsRoute, config: { scope: 'read:snapshots' } }, async (req) => {
+  app.get('/api/relay/stats', { schema: statsRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
     const body = { success: true, ...deps.stats() };
     if ((req.query as { reset_latency?: string }).reset_latency === '1') deps.resetLatency();
     return body;
   });
-  app.get('/api/openapi.json', { config: { scope: null } }, async () => app.swagger());
+  app.get('/api/openapi.json', { config: { access: needsToken(null) } }, async () => app.swagger());
 
-  const index = ['200.html', 'index.html'].map((f) => join(config.appDir, f)).find((p) => existsSync(p));
-  if (index !== undefined) {
-    await app.register(fastifyStatic, { root: config.appDir, wildcard: false, index: ['index.html'] });
-  }
+  // The built app: files from build/, and the app shell for client-side routes.
+  const shell = existsSync(join(config.appDir, 'index.html')) ? 'index.html' : null;
+  await app.register(fastifyStatic, { root: config.appDir, serve: false });
+  app.get('/*', { config: { access: PUBLIC } }, (req, reply) => {
+    const path = (req.params as { '*': string })['*'];
+    if (isReservedPath(`/${path}`)) return sendError(reply, 404, 'not_found', `no route ${req.method} /${path}`);
+    if (shell === null) return appNotBuilt(reply);
+    // A missing file falls through to the not-found handler, which answers with the shell.
+    return reply.sendFile(path === '' ? shell : path);
+  });
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0];
-    if (path.startsWith('/api/') || path.startsWith('/ws/') || req.method !== 'GET') {
-      return sendError(reply, 404, 'not_found', `no route ${req.method} ${path}`);
-    }
-    if (index === undefined) {
-      return reply
-        .status(503)
-        .type('text/plain')
-        .send('The Tapwire app is not built. Run `npm start` (it builds what is missing) or `npm run build`.\n');
-    }
+    const path = decodedPath(req.url);
+    if (isReservedPath(path) || req.method !== 'GET') return sendError(reply, 404, 'not_found', `no route ${req.method} ${path}`);
+    if (shell === null) return appNotBuilt(reply);
     // Client-side routes (/capture, /listen/<id>, ...) are served by the app shell.
-    return reply.type('text/html').sendFile(index.slice(config.appDir.length + 1));
+    return reply.type('text/html').sendFile(shell);
   });
 
-  return app;
+  return { app, routes, ingestConnections, telemetryConnections };
+}
+
+/** The path of a request URL (origin- or absolute-form), percent-decoded where it can be. */
+function decodedPath(url: string): string {
+  const path = new URL(url, 'http://relay.invalid').pathname;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/** Paths of the API and the WebSockets: never answered with the app shell. */
+function isReservedPath(path: string): boolean {
+  return path.startsWith('/api/') || path.startsWith('/ws/') || path === '/api' || path === '/ws';
+}
+
+function appNotBuilt(reply: FastifyReply): FastifyReply {
+  return reply
+    .status(503)
+    .type('text/plain')
+    .send('The Tapwire app is not built. Run `npm start` (it builds what is missing) or `npm run build`.\n');
 }

@@ -6,6 +6,11 @@
  * with an `error` message and the station goes on. Only a bad `start` (close 1008) and an
  * oversized message (close 1009) end the connection, and then the stations already
  * streaming end cleanly, as on `stop`.
+ *
+ * Nothing a connection does holds the relay's resources for ever: a station cap refuses a
+ * `start` (close 1013), a connection with no `start` in time is closed (4408), a station
+ * that sends no audio for the idle timeout ends (its last bucket finalized, as on
+ * disconnect), and a peer that stops answering pings is cut (heartbeat.ts).
  */
 import type { WebSocket } from 'ws';
 import { CODEC_IDS, decodeFrame } from '../../../protocol/frame.ts';
@@ -16,8 +21,9 @@ import {
   type StartMessage,
 } from '../../../protocol/ingest.ts';
 import { CLOSE } from '../errors.ts';
-import type { LiveRegistry, LiveStation, StationOwner } from '../live/live-registry.ts';
+import type { LiveRegistry, LiveStation, ReserveResult, StationClient, StationOwner } from '../live/live-registry.ts';
 import type { MediaPool } from '../media/pool.ts';
+import type { LimitCounters } from '../metrics/limit-counters.ts';
 import { ErrorReporter } from './error-reporter.ts';
 import type { IngestCounters } from './ingest-counters.ts';
 
@@ -25,6 +31,10 @@ export interface IngestLimits {
   maxMessageBytes: number;
   maxSourcesPerConnection: number;
   bucketMs: number;
+  /** No `start` within this closes the connection (4408). */
+  startTimeoutMs: number;
+  /** A station with no audio for this long ends. */
+  stationIdleTimeoutMs: number;
 }
 
 const PCM16_CODEC = CODEC_IDS.pcm16;
@@ -42,6 +52,9 @@ export class IngestConnection implements StationOwner {
   private readonly sources = new Map<string, SourceState>();
   private readonly errors: ErrorReporter;
   private closed = false;
+  private readonly openedAtMs = Date.now();
+  /** Why the socket is closing, when the relay knows better than "disconnect". */
+  private closeReason: string | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -49,11 +62,58 @@ export class IngestConnection implements StationOwner {
     private readonly pool: MediaPool,
     private readonly limits: IngestLimits,
     private readonly counters: IngestCounters,
+    private readonly client: StationClient,
+    private readonly limitCounters: LimitCounters,
   ) {
     this.errors = new ErrorReporter((msg) => this.send(msg));
     socket.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    socket.on('close', () => this.onClose('disconnect'));
+    socket.on('close', () => this.onClose(this.closeReason ?? 'disconnect'));
     socket.on('error', () => this.onClose('socket_error'));
+  }
+
+  /** The peer stopped answering pings: its stations end with that reason as the socket is cut. */
+  heartbeatLost(): void {
+    this.closeReason = 'heartbeat_timeout';
+  }
+
+  /**
+   * Periodic check (relay.ts): a connection that never sent `start` is closed, and each
+   * station that has sent no audio for the idle timeout ends; when none is left, the
+   * connection closes.
+   */
+  checkTimeouts(nowMs: number): void {
+    if (this.closed) return;
+    if (this.start === null) {
+      if (nowMs - this.openedAtMs <= this.limits.startTimeoutMs) return;
+      this.limitCounters.count('start_timeout');
+      this.close(CLOSE.timeout, 'start_timeout', `no "start" within ${this.limits.startTimeoutMs} ms of connecting`, 'start_timeout');
+      return;
+    }
+    const stations = this.stations();
+    for (const s of stations) {
+      if (s.ended || nowMs - s.lastAudioMs <= this.limits.stationIdleTimeoutMs) continue;
+      this.limitCounters.count('station_idle');
+      this.registry.end(s, 'idle', nowMs);
+      this.errors.report('idle_timeout', `station ${s.stationKey} sent no audio for ${this.limits.stationIdleTimeoutMs} ms and has ended`, { station_key: s.stationKey }, true);
+    }
+    if (stations.every((s) => s.ended)) {
+      this.close(CLOSE.timeout, 'idle_timeout', `no audio for ${this.limits.stationIdleTimeoutMs} ms`, 'idle');
+    }
+  }
+
+  private stations(): LiveStation[] {
+    const out: LiveStation[] = [];
+    if (this.primary !== null) out.push(this.primary);
+    for (const s of this.sources.values()) out.push(s.station);
+    return out;
+  }
+
+  /** Sends an `error` with this code, then closes with `closeCode`; the stations end with `reason`. */
+  private close(closeCode: number, code: string, message: string, reason: string): void {
+    this.closeReason = reason;
+    this.errors.report(code, message, {}, true);
+    this.socket.close(closeCode, message.slice(0, 120));
+    this.onClose(reason);
   }
 
   // StationOwner: what the media plane reports about this connection's stations.
@@ -96,10 +156,17 @@ export class IngestConnection implements StationOwner {
       this.errors.report(frame.code, frame.message, { station_key: this.primary.stationKey });
       return;
     }
+    if (this.primary.ended) {
+      this.counters.protocolErrors++;
+      this.errors.report('station_ended', `station ${this.primary.stationKey} has ended; open a new connection to stream again`, { station_key: this.primary.stationKey });
+      return;
+    }
     const { header, payload } = frame;
     this.counters.framesReceived++;
     this.counters.bytesReceived += payload.length;
-    const id = this.registry.materialize(this.primary, Date.now());
+    const now = Date.now();
+    this.primary.lastAudioMs = now;
+    const id = this.registry.materialize(this.primary, now);
     this.pool.push(id, header.timestampMs, header.sequence, header.codec, header.flags, arrivalMs, payload);
   }
 
@@ -142,15 +209,25 @@ export class IngestConnection implements StationOwner {
       codec: msg.codec,
       sampleRate: msg.sample_rate,
       owner: this,
+      client: this.client,
     });
     if (!reserved.ok) {
-      this.failStart('bad_start', reserved.message, reserved.field);
+      if ('limit' in reserved) this.refuseAtCapacity(reserved);
+      else this.failStart('bad_start', reserved.message, reserved.field);
       return;
     }
     this.start = msg;
     this.primary = reserved.station;
     const s = reserved.station;
     this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs });
+  }
+
+  /** A station cap is reached: say which, and close with 1013 (try again later). */
+  private refuseAtCapacity(r: Extract<ReserveResult, { limit: string }>): void {
+    this.counters.protocolErrors++;
+    this.limitCounters.count(r.limit);
+    this.send({ type: 'error', code: r.code, message: r.message });
+    this.socket.close(CLOSE.tryAgainLater, r.message.slice(0, 120));
   }
 
   private failStart(code: string, message: string, field?: string): void {
@@ -180,10 +257,17 @@ export class IngestConnection implements StationOwner {
     }
     const state = msg.source === undefined ? this.primaryState() : this.sourceState(msg.source);
     if (state === null) return;
+    if (state.station.ended) {
+      this.counters.protocolErrors++;
+      this.errors.report('station_ended', `station ${state.station.stationKey} has ended; open a new connection to stream again`, { station_key: state.station.stationKey });
+      return;
+    }
     const payload = Buffer.from(msg.data, 'base64');
     this.counters.framesReceived++;
     this.counters.bytesReceived += payload.length;
-    const id = this.registry.materialize(state.station, Date.now());
+    const now = Date.now();
+    state.station.lastAudioMs = now;
+    const id = this.registry.materialize(state.station, now);
     this.pool.push(id, state.timestampMs, state.sequence, PCM16_CODEC, 0, arrivalMs, payload);
     state.sequence = (state.sequence + 1) & 0xffff;
     state.timestampMs = (state.timestampMs + Math.round((payload.length / 2 / state.station.sampleRate) * 1000)) >>> 0;
@@ -212,9 +296,15 @@ export class IngestConnection implements StationOwner {
       codec: 'pcm16',
       sampleRate: start.sample_rate,
       owner: this,
+      client: this.client,
     });
     if (!reserved.ok) {
-      this.errors.report('bad_source', reserved.message, { field: 'source' });
+      if ('limit' in reserved) {
+        this.limitCounters.count(reserved.limit);
+        this.errors.report(reserved.code, reserved.message, { field: 'source' });
+      } else {
+        this.errors.report('bad_source', reserved.message, { field: 'source' });
+      }
       return null;
     }
     const s = reserved.station;

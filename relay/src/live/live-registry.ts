@@ -17,6 +17,13 @@ export interface StationOwner {
   onStationLost(station: LiveStation, reason: string): void;
 }
 
+/** Who sends a station's audio: its address (per-address caps) and its key (fair retention). */
+export interface StationClient {
+  address: string;
+  /** "token:<id>" or "address:<ip>". */
+  key: string;
+}
+
 export interface LiveStation {
   traceId: TraceId;
   stationKey: StationKey;
@@ -25,16 +32,29 @@ export interface LiveStation {
   codec: IngestCodec;
   sampleRate: number;
   owner: StationOwner;
+  client: StationClient;
+  /** Wall time of the latest audio (or of the start, before any): the idle timeout runs from it. */
+  lastAudioMs: number;
   /** Pool id once the first packet has arrived (the station then exists in the store). */
   poolId: number | null;
   ended: boolean;
-  /** The full knob set after every accepted change, and its version. */
+  /** The full knob set in force before the pending changes (defaults until one starts). */
   knobs: KnobValues;
+  /** The version of the latest accepted change (0 before any). */
   configVersion: number;
   lastKnobEventId: number | null;
-  lastScheduledBucketTs: number | null;
+  /** Accepted changes whose bucket has not started yet, by bucket. */
+  pending: PendingChange[];
   /** Serializes knob scheduling per station. */
   scheduling: Promise<unknown>;
+}
+
+export interface PendingChange {
+  applyAtBucketTs: number;
+  /** The full knob set from that bucket on. */
+  knobs: KnobValues;
+  configVersion: number;
+  eventId: number;
 }
 
 interface LiveTrace {
@@ -44,7 +64,18 @@ interface LiveTrace {
   stations: Map<string, LiveStation>;
 }
 
-export type ReserveResult = { ok: true; station: LiveStation } | { ok: false; field: string; message: string };
+/** Live stations at most: on the relay, per client address, per trace (config). */
+export interface StationCaps {
+  maxLiveStations: number;
+  maxStationsPerAddress: number;
+  maxStationsPerTrace: number;
+}
+
+export type ReserveResult =
+  | { ok: true; station: LiveStation }
+  | { ok: false; field: string; message: string }
+  /** A cap is reached: the client may try again once stations end (close 1013). */
+  | { ok: false; limit: 'stations' | 'stations_per_address' | 'stations_per_trace'; code: 'relay_full' | 'too_many_stations' | 'trace_full'; message: string };
 
 export interface ScheduleRequest {
   traceId: string;
@@ -62,30 +93,54 @@ export interface ScheduleRequest {
 
 export type ScheduleResult =
   | { ok: true; eventId: number; configVersion: number; effectiveKnobs: KnobPatch; knobs: KnobValues }
-  | { ok: false; code: 'not_found' | 'station_ended' | 'bucket_started' | 'out_of_order'; message: string };
+  | { ok: false; code: 'not_found' | 'station_ended' | 'bucket_started'; message: string };
 
 export class LiveRegistry {
   private readonly traces = new Map<string, LiveTrace>();
   private readonly byPoolId = new Map<number, LiveStation>();
   private readonly byStreamId = new Map<string, LiveStation>();
+  /**
+   * Stations held, from `reserve` until they leave (never streamed and ended, or pipeline
+   * closed): what the caps count, so a station finalizing its last bucket still counts.
+   */
+  private held = 0;
+  private readonly heldByAddress = new Map<string, number>();
+  private readonly heldByTrace = new Map<string, number>();
   private nextKnobEventId: number;
 
   constructor(
-    private readonly config: RelayConfig,
+    private readonly config: RelayConfig & StationCaps,
     private readonly store: Store,
     private readonly pool: MediaPool,
   ) {
     this.nextKnobEventId = store.maxKnobEventId() + 1;
   }
 
-  /** Reserves a station for a `start` (or a new seed 001 source): nothing is stored until audio arrives. */
-  reserve(opts: { traceId?: string; stationKey?: string; label?: string | null; codec: IngestCodec; sampleRate: number; owner: StationOwner }): ReserveResult {
+  /**
+   * Reserves a station for a `start` (or a new seed 001 source): nothing is stored until
+   * audio arrives. Refused when a cap is reached.
+   */
+  reserve(opts: {
+    traceId?: string;
+    stationKey?: string;
+    label?: string | null;
+    codec: IngestCodec;
+    sampleRate: number;
+    owner: StationOwner;
+    client: StationClient;
+  }): ReserveResult {
+    const capped = this.checkCaps(opts.client.address, opts.traceId);
+    if (capped !== null) return capped;
     let trace: LiveTrace | undefined;
     if (opts.traceId !== undefined) {
       trace = this.traces.get(opts.traceId);
       if (trace === undefined) {
-        if (this.store.getTrace(opts.traceId) === undefined) {
+        const stored = this.store.getTrace(opts.traceId);
+        if (stored === undefined) {
           return { ok: false, field: 'trace_id', message: `unknown trace "${opts.traceId}"; omit trace_id to start a new trace` };
+        }
+        if (stored.kind === 'recorded') {
+          return { ok: false, field: 'trace_id', message: `trace "${opts.traceId}" is a recorded trace (an upload of an offline capture); live stations cannot join it` };
         }
         trace = { traceId: opts.traceId as TraceId, stored: true, stations: new Map() };
         this.traces.set(trace.traceId, trace);
@@ -112,17 +167,56 @@ export class LiveRegistry {
       codec: opts.codec,
       sampleRate: opts.sampleRate,
       owner: opts.owner,
+      client: opts.client,
+      lastAudioMs: Date.now(),
       poolId: null,
       ended: false,
       knobs: defaultKnobs(),
       configVersion: 0,
       lastKnobEventId: null,
-      lastScheduledBucketTs: null,
+      pending: [],
       scheduling: Promise.resolve(),
     };
     trace.stations.set(key, station);
     this.byStreamId.set(station.streamId, station);
+    this.hold(station, +1);
     return { ok: true, station };
+  }
+
+  /** Stations held now (streaming, waiting for audio, or finalizing): what the caps count. */
+  get heldCount(): number {
+    return this.held;
+  }
+
+  private checkCaps(address: string, traceId: string | undefined): ReserveResult | null {
+    const c = this.config;
+    if (this.held >= c.maxLiveStations) {
+      return { ok: false, limit: 'stations', code: 'relay_full', message: `the relay holds ${c.maxLiveStations} live stations, its limit; try again when some have ended` };
+    }
+    const mine = this.heldByAddress.get(address) ?? 0;
+    if (mine >= c.maxStationsPerAddress) {
+      return {
+        ok: false,
+        limit: 'stations_per_address',
+        code: 'too_many_stations',
+        message: `${address} has ${mine} live stations, the limit per client address; stop one or try again later`,
+      };
+    }
+    if (traceId !== undefined && (this.heldByTrace.get(traceId) ?? 0) >= c.maxStationsPerTrace) {
+      return { ok: false, limit: 'stations_per_trace', code: 'trace_full', message: `trace "${traceId}" has ${c.maxStationsPerTrace} live stations, its limit` };
+    }
+    return null;
+  }
+
+  private hold(station: LiveStation, delta: 1 | -1): void {
+    this.held += delta;
+    const bump = (m: Map<string, number>, k: string): void => {
+      const n = (m.get(k) ?? 0) + delta;
+      if (n <= 0) m.delete(k);
+      else m.set(k, n);
+    };
+    bump(this.heldByAddress, station.client.address);
+    bump(this.heldByTrace, station.traceId);
   }
 
   /** A free station key for a seed 001 source inside a trace. */
@@ -153,6 +247,7 @@ export class LiveRegistry {
       started_at: nowMs,
       ended_at: null,
       end_reason: null,
+      client: station.client.key,
     });
     const id = this.pool.addStation({
       traceId: station.traceId,
@@ -166,6 +261,7 @@ export class LiveRegistry {
       knobs: station.knobs,
       configVersion: station.configVersion,
       lastKnobEventId: station.lastKnobEventId,
+      client: station.client.key,
     });
     station.poolId = id;
     this.byPoolId.set(id, station);
@@ -181,6 +277,7 @@ export class LiveRegistry {
       // Reserved but never streamed: nothing was stored.
       trace?.stations.delete(station.stationKey);
       this.byStreamId.delete(station.streamId);
+      this.hold(station, -1);
       if (trace) this.dropIfEmpty(trace);
       return;
     }
@@ -195,6 +292,7 @@ export class LiveRegistry {
     if (station === undefined) return;
     this.byPoolId.delete(poolId);
     this.byStreamId.delete(station.streamId);
+    this.hold(station, -1);
     const trace = this.traces.get(station.traceId);
     trace?.stations.delete(station.stationKey);
     if (trace) this.dropIfEmpty(trace);
@@ -232,6 +330,10 @@ export class LiveRegistry {
    * Schedules a knob change for the first sample of `applyAtBucketTs` (the internal call
    * behind the optimizer API). The media worker confirms the bucket has not started yet,
    * so the change is exact or refused, never late.
+   *
+   * The latest request wins: a change for an earlier bucket than pending ones replaces them
+   * (they are marked superseded in the event log), and builds on the knobs in force just
+   * before its bucket. So a change scheduled far ahead never blocks a nearer one.
    */
   scheduleKnobs(req: ScheduleRequest): Promise<ScheduleResult> {
     const station = this.find(req.traceId, req.stationKey);
@@ -240,14 +342,11 @@ export class LiveRegistry {
     }
     const run = async (): Promise<ScheduleResult> => {
       if (station.ended || station.poolId === null) return { ok: false, code: 'station_ended', message: `station "${req.stationKey}" has ended` };
-      if (station.lastScheduledBucketTs !== null && req.applyAtBucketTs < station.lastScheduledBucketTs) {
-        return {
-          ok: false,
-          code: 'out_of_order',
-          message: `a change is already scheduled for ${new Date(station.lastScheduledBucketTs).toISOString()}; schedule at or after it`,
-        };
-      }
-      const knobs = mergeKnobs(station.knobs, req.knobs);
+      foldStarted(station, Math.floor(Date.now() / this.config.bucketMs) * this.config.bucketMs);
+      const kept = station.pending.filter((p) => p.applyAtBucketTs < req.applyAtBucketTs);
+      const superseded = station.pending.filter((p) => p.applyAtBucketTs >= req.applyAtBucketTs);
+      const base = kept.length > 0 ? kept[kept.length - 1].knobs : station.knobs;
+      const knobs = mergeKnobs(base, req.knobs);
       const configVersion = station.configVersion + 1;
       const eventId = this.nextKnobEventId;
       const refusal = await this.pool.schedule(station.poolId, req.applyAtBucketTs, knobs, configVersion, eventId);
@@ -270,10 +369,10 @@ export class LiveRegistry {
         idempotency_key: req.idempotencyKey,
         request_hash: req.requestHash,
       });
-      station.knobs = knobs;
+      for (const p of superseded) this.store.supersedeKnobEvent(p.eventId, eventId);
       station.configVersion = configVersion;
       station.lastKnobEventId = eventId;
-      station.lastScheduledBucketTs = req.applyAtBucketTs;
+      station.pending = [...kept, { applyAtBucketTs: req.applyAtBucketTs, knobs, configVersion, eventId }];
       return { ok: true, eventId, configVersion, effectiveKnobs: req.knobs, knobs };
     };
     const result = station.scheduling.then(run, run);
@@ -283,5 +382,12 @@ export class LiveRegistry {
 
   private dropIfEmpty(trace: LiveTrace): void {
     if (trace.stations.size === 0) this.traces.delete(trace.traceId);
+  }
+}
+
+/** Changes whose bucket has started are in force: they become the station's base knobs. */
+function foldStarted(station: LiveStation, inProgressBucketTs: number): void {
+  while (station.pending.length > 0 && station.pending[0].applyAtBucketTs <= inProgressBucketTs) {
+    station.knobs = (station.pending.shift() as PendingChange).knobs;
   }
 }

@@ -1,5 +1,6 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { METRIC_NAMES, TAPS, type BucketMetrics, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
+import type { SampleChunks } from './sample-chunks.ts';
 
 /** Metric values of one frame at one tap, in METRIC_NAMES order. */
 export type FrameMetricValues = Float64Array;
@@ -9,11 +10,12 @@ const FIELDS = 4; // min, max, sum, last (count is shared by a tap)
 /**
  * Everything the relay keeps of one (station, bucket) while the bucket fills: per tap and
  * metric the running {count, min, max, sum, last}, and the PRE/POST audio as 16-bit PCM at
- * its place in the bucket (sample i is at bucket_ts + i / rate; unreceived samples are 0).
+ * its place in the bucket (sample i is at bucket_ts + i / rate; unreceived samples are 0),
+ * held in chunks allocated as audio arrives (sample-chunks.ts).
  */
 export class BucketAccumulator {
-  readonly pre: Int16Array;
-  readonly post: Int16Array;
+  readonly pre: SampleChunks;
+  readonly post: SampleChunks;
   /** One past the last sample written. */
   sampleEnd = 0;
   /** The first sample written (samples before it are silence the station never sent). */
@@ -21,11 +23,10 @@ export class BucketAccumulator {
   frames = 0;
   private readonly agg = new Float64Array(TAPS.length * METRIC_NAMES.length * FIELDS);
 
-  /** `pre` and `post` may hold old audio: only what is written (and zeroed by `zero`) counts. */
   constructor(
     readonly bucketTs: number,
-    pre: Int16Array,
-    post: Int16Array,
+    pre: SampleChunks,
+    post: SampleChunks,
     readonly knobs: KnobValues,
     readonly configVersion: number,
     readonly lastKnobEventId: number | null,
@@ -51,15 +52,8 @@ export class BucketAccumulator {
     }
   }
 
-  /** Silence for samples the station never sent (before its first, or skipped by a resync). */
-  zero(from: number, to: number): void {
-    this.pre.fill(0, from, to);
-    this.post.fill(0, from, to);
-  }
-
+  /** Records a frame written at `offset` (samples never written stay silent). */
   markWritten(offset: number, length: number): void {
-    // Samples between the last write and this one were skipped: make them silent.
-    if (this.frames > 0 && offset > this.sampleEnd) this.zero(this.sampleEnd, offset);
     if (offset < this.sampleStart) this.sampleStart = offset;
     if (offset + length > this.sampleEnd) this.sampleEnd = offset + length;
     this.frames++;

@@ -5,6 +5,7 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
+import type { ChunkedSamples } from './sample-chunks.ts';
 
 export interface StationSpec {
   /** Pool-wide numeric id, used on the hot path instead of strings. */
@@ -22,6 +23,8 @@ export interface StationSpec {
   knobs: KnobValues;
   configVersion: number;
   lastKnobEventId: number | null;
+  /** Who sends the audio ("token:<id>" or "address:<ip>"); bucket records carry it to retention. */
+  client: string;
   /**
    * Set for a recorded run (an upload's part, relay/src/uploads/): packets carry their
    * capture times as arrival times and are processed as they come, with no ingress queue
@@ -65,10 +68,12 @@ export interface BucketRecord {
   sampleStart: number;
   /** Samples in each segment: from the bucket's start to the last sample received. */
   samples: number;
-  pre: Int16Array;
-  post: Int16Array;
+  /** The segments' audio, in chunks (sample-chunks.ts); samples never sent are silence. */
+  pre: ChunkedSamples;
+  post: ChunkedSamples;
   /** The part's first packet index for a recorded run's bucket (merged with other parts'); null for live ones. */
   recordedPart: number | null;
+  client: string;
 }
 
 export interface StationStats {

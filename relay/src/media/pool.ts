@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker } from './messages.ts';
 import { PacketBatchWriter } from './packet-batch.ts';
+import { chunkBuffers } from './sample-chunks.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 
 export interface PoolEvents {
@@ -181,9 +182,9 @@ export class MediaPool {
   private onMessage(slot: WorkerSlot, msg: FromWorker): void {
     switch (msg.type) {
       case 'bucket': {
-        const { pre, post } = msg.record;
+        const buffers = [...chunkBuffers(msg.record.pre), ...chunkBuffers(msg.record.post)];
         this.events.bucket(msg.record, () => {
-          if (slot.alive && !this.closed) slot.worker.postMessage({ type: 'recycle', buffers: [pre.buffer as ArrayBuffer, post.buffer as ArrayBuffer] } satisfies ToWorker, [pre.buffer as ArrayBuffer, post.buffer as ArrayBuffer]);
+          if (slot.alive && !this.closed) slot.worker.postMessage({ type: 'recycle', buffers } satisfies ToWorker, buffers);
         });
         break;
       }

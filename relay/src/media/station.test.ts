@@ -8,7 +8,12 @@ import { defaultKnobs, mergeKnobs } from '../../../protocol/knobs.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { BucketRecord, StationSpec } from './messages.ts';
 import type { PacketView } from './packet-batch.ts';
+import { flattenChunks } from './sample-chunks.ts';
 import { Station } from './station.ts';
+
+/** A bucket record with its chunked audio flattened, to read samples by index. */
+type Bucket = Omit<BucketRecord, 'pre' | 'post'> & { pre: Int16Array; post: Int16Array };
+const flat = (r: BucketRecord): Bucket => ({ ...r, pre: flattenChunks(r.pre, r.samples), post: flattenChunks(r.post, r.samples) });
 
 const RATE = 8000;
 const FRAME = 160; // 20 ms at 8 kHz
@@ -28,6 +33,7 @@ function spec(over: Partial<StationSpec> = {}): StationSpec {
     knobs: defaultKnobs(),
     configVersion: 0,
     lastKnobEventId: null,
+    client: 'address:127.0.0.1',
     ...over,
   };
 }
@@ -39,13 +45,13 @@ function packet(seq: number, value: number, arrivalMs: number): PacketView {
 }
 
 function harness(over: Partial<StationSpec> = {}) {
-  const buckets: BucketRecord[] = [];
+  const buckets: Bucket[] = [];
   const statuses: { state: string; dropped: number; depth: number }[] = [];
   const errors: string[] = [];
   const station = new Station(
     spec(over),
     {
-      bucket: (r) => buckets.push(r),
+      bucket: (r) => buckets.push(flat(r)),
       status: (state, dropped, depth) => statuses.push({ state, dropped, depth }),
       decodeError: (code) => errors.push(code),
     },
@@ -55,7 +61,7 @@ function harness(over: Partial<StationSpec> = {}) {
 }
 
 /** Segment sample values at each 20 ms frame start of a bucket. */
-function frameValues(r: BucketRecord): number[] {
+function frameValues(r: Bucket): number[] {
   const out: number[] = [];
   for (let i = 0; i < r.samples; i += FRAME) out.push(r.pre[i]);
   return out;
@@ -191,8 +197,8 @@ describe('Station', () => {
 
   it('in recorded mode, processes packets as they come at their capture times, whatever the clock', () => {
     const latency = new LatencyHistogram();
-    const buckets: BucketRecord[] = [];
-    const station = new Station(spec({ recorded: { part: 7 } }), { bucket: (r) => buckets.push(r), status: () => undefined, decodeError: () => undefined }, latency);
+    const buckets: Bucket[] = [];
+    const station = new Station(spec({ recorded: { part: 7 } }), { bucket: (r) => buckets.push(flat(r)), status: () => undefined, decodeError: () => undefined }, latency);
     const captured = T0 - 3_600_000; // an hour ago, 2 s before a bucket boundary
     const now = Date.now();
     // 400 packets (8 s) at once: ten times the ingress queue, nothing dropped or held back.

@@ -25,6 +25,7 @@ import { createDecoder, DecodeError, type FrameDecoder } from './codecs/decoder.
 import { BucketAccumulator } from './bucket-accumulator.ts';
 import { IngressQueue } from './ingress-queue.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
+import { SampleChunks, chunkSamplesFor } from './sample-chunks.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import { MeterInterval } from './meter-interval.ts';
 import { BandSpectrum, defaultSpectrumFftSize } from '../../../worklets/dsp/spectrum.ts';
@@ -128,7 +129,7 @@ export class Station {
     readonly spec: StationSpec,
     private readonly events: StationEvents,
     private readonly latency: LatencyHistogram,
-    private readonly buffers: SegmentBuffers = new SegmentBuffers(4),
+    private readonly buffers: SegmentBuffers = new SegmentBuffers(),
   ) {
     this.id = spec.id;
     this.recorded = spec.recorded !== undefined;
@@ -262,15 +263,16 @@ export class Station {
   }
 
   /**
-   * Schedules a full knob set for the first sample of `applyAtBucketTs`. Refused when the
-   * station has already processed audio of that bucket (the change could not be exact).
+   * Schedules a full knob set for the first sample of `applyAtBucketTs`, replacing the
+   * changes pending for that bucket or later ones (the latest request wins). Refused when
+   * the station has already processed audio of that bucket (the change could not be exact).
    */
   schedule(applyAtBucketTs: number, knobs: KnobValues, configVersion: number, eventId: number): ScheduleRefusal | null {
     if (this.ended) return 'station_ended';
     const cur = this.currentBucketTs();
     if (cur !== null && applyAtBucketTs <= cur) return 'bucket_started';
+    this.pending = this.pending.filter((p) => p.applyAtBucketTs < applyAtBucketTs);
     this.pending.push({ applyAtBucketTs, knobs, configVersion, eventId });
-    this.pending.sort((a, b) => a.applyAtBucketTs - b.applyAtBucketTs);
     return null;
   }
 
@@ -384,7 +386,7 @@ export class Station {
     this.spectra[0].push(frame, length);
     if (acc) {
       acc.addMetrics(0, v);
-      toInt16(frame, acc.pre, offset, length);
+      acc.pre.write(offset, frame, length);
     }
     this.chain.process(frame, length);
     this.postMeter.process(frame, length);
@@ -393,7 +395,7 @@ export class Station {
     this.spectra[1].push(frame, length);
     if (acc) {
       acc.addMetrics(1, v);
-      toInt16(frame, acc.post, offset, length);
+      acc.post.write(offset, frame, length);
       acc.markWritten(offset, length);
     }
     if (late) this.counters.late_frames++;
@@ -418,8 +420,9 @@ export class Station {
       this.chain.setKnobs(change.knobs);
     }
     const tl = this.timeline as StationTimeline;
-    const n = tl.bucketSamples;
-    this.current = new BucketAccumulator(bucketTs, this.buffers.acquire(n), this.buffers.acquire(n), this.knobs, this.configVersion, this.lastKnobEventId);
+    const chunk = chunkSamplesFor(this.spec.sampleRate);
+    const audio = (): SampleChunks => new SampleChunks(chunk, tl.bucketSamples, this.buffers);
+    this.current = new BucketAccumulator(bucketTs, audio(), audio(), this.knobs, this.configVersion, this.lastKnobEventId);
     return this.current;
   }
 
@@ -438,11 +441,10 @@ export class Station {
   private finalize(acc: BucketAccumulator): void {
     this.lastFinalizedBucketTs = Math.max(this.lastFinalizedBucketTs, acc.bucketTs);
     if (acc.frames === 0) {
-      this.buffers.release(acc.pre.buffer as ArrayBuffer);
-      this.buffers.release(acc.post.buffer as ArrayBuffer);
+      acc.pre.release();
+      acc.post.release();
       return;
     }
-    acc.zero(0, acc.sampleStart);
     this.events.bucket({
       traceId: this.spec.traceId,
       stationKey: this.spec.stationKey,
@@ -456,9 +458,10 @@ export class Station {
       ingest: { ...this.counters },
       sampleStart: acc.sampleStart,
       samples: acc.sampleEnd,
-      pre: acc.pre,
-      post: acc.post,
+      pre: { chunkSamples: acc.pre.chunkSamples, chunks: acc.pre.chunks },
+      post: { chunkSamples: acc.post.chunkSamples, chunks: acc.post.chunks },
       recordedPart: this.spec.recorded?.part ?? null,
+      client: this.spec.client,
     });
   }
 
@@ -488,12 +491,4 @@ function readMeter(m: FrameMeter, out: Float64Array): void {
   out[2] = m.clippingRatio;
   out[3] = m.dcOffset;
   out[4] = m.momentaryLufs;
-}
-
-/** Float [-1, 1) to 16-bit PCM at `offset`, clamping what the chain pushed past full scale. */
-function toInt16(src: Float32Array, dst: Int16Array, offset: number, length: number): void {
-  for (let i = 0; i < length; i++) {
-    const s = src[i] * 32768;
-    dst[offset + i] = s >= 32767 ? 32767 : s <= -32768 ? -32768 : Math.round(s);
-  }
 }

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker } from './messages.ts';
 import { readPacketBatch } from './packet-batch.ts';
+import { chunkBuffers } from './sample-chunks.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import { Station } from './station.ts';
 
@@ -28,7 +29,7 @@ function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
 function addStation(spec: StationSpec): void {
   const id = spec.id;
   const station = new Station(spec, {
-    bucket: (record) => send({ type: 'bucket', record }, [record.pre.buffer as ArrayBuffer, record.post.buffer as ArrayBuffer]),
+    bucket: (record) => send({ type: 'bucket', record }, [...chunkBuffers(record.pre), ...chunkBuffers(record.post)]),
     status: (state, droppedFrames, queueDepth) => send({ type: 'status', id, state, droppedFrames, queueDepth }),
     decodeError: (code, message) => send({ type: 'decode_error', id, code, message }),
   }, latency, buffers);
@@ -100,6 +101,7 @@ setInterval(() => {
 }, TICK_MS);
 
 setInterval(() => {
+  buffers.trim(Date.now());
   const bins = latency.bins.slice();
   send(
     {

@@ -12,6 +12,10 @@ export interface MetricSources {
   telemetryClients(): number;
   ingest(): { frames: number; bytes: number; dropped: number; decodeErrors: number; protocolErrors: number };
   telemetry(): { sent: number; dropped: number; slowClosed: number };
+  /** Refusals and timeouts per cap (metrics/limit-counters.ts). */
+  limits(): [string, number][];
+  /** Packets waiting in the stations' ingress queues: in all, and in the deepest one (seed 001). */
+  queueDepth(): { total: number; max: number };
 }
 
 export class RelayMetrics {
@@ -41,6 +45,18 @@ export class RelayMetrics {
     counter('tapwire_telemetry_messages_sent_total', 'Telemetry messages handed to client sockets.', () => sources.telemetry().sent);
     counter('tapwire_telemetry_messages_dropped_total', 'Telemetry messages dropped for slow clients (newest wins).', () => sources.telemetry().dropped);
     counter('tapwire_telemetry_slow_clients_closed_total', 'Telemetry clients closed with 1013 for staying backed up.', () => sources.telemetry().slowClosed);
+    gauge('tapwire_ingress_queue_depth', 'Packets waiting in the live stations\' ingress queues, in all (seed 001).', () => sources.queueDepth().total);
+    gauge('tapwire_ingress_queue_depth_max', 'Packets waiting in the deepest ingress queue (capacity TAPWIRE_INGRESS_QUEUE_FRAMES).', () => sources.queueDepth().max);
+    new client.Counter({
+      name: 'tapwire_limit_rejections_total',
+      help: 'Connections, stations and uploads refused by a cap, and sockets or stations ended by a timeout, per limit.',
+      labelNames: ['limit'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [limit, n] of sources.limits()) this.inc({ limit }, n);
+      },
+    });
     this.pipelineLatency = new client.Histogram({
       name: 'tapwire_pipeline_latency_seconds',
       help: 'Per 20 ms frame: from arrival on the event loop to the POST meters in a media worker.',

@@ -121,4 +121,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (trace_id, station_key, bucket_ts, part)
   );
   `,
+  // Limits and fairness (docs/SECURITY.md). `client` is who sent the audio: "token:<id>" when
+  // the sender presented a token, else "address:<ip>"; retention shares the segment budget
+  // between clients (segment-store.ts), so buckets carry it too, indexed for that sweep.
+  // Uploads keep their pending bytes (the quota), their last activity (expiry) and when
+  // they expired. A knob event replaced by a later apply for an earlier bucket names it.
+  `
+  ALTER TABLE stations ADD COLUMN client TEXT NOT NULL DEFAULT '';
+  ALTER TABLE buckets ADD COLUMN client TEXT NOT NULL DEFAULT '';
+  CREATE INDEX buckets_client_segments ON buckets(client, bucket_ts) WHERE pre_path IS NOT NULL;
+  ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';
+  ALTER TABLE uploads ADD COLUMN pending_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE uploads ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE uploads ADD COLUMN expired_at INTEGER;
+  UPDATE uploads SET touched_at = created_at,
+    pending_bytes = (SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM upload_packets p WHERE p.upload_id = uploads.upload_id);
+  CREATE INDEX uploads_client ON uploads(client);
+  CREATE INDEX uploads_touched ON uploads(touched_at) WHERE expired_at IS NULL;
+  ALTER TABLE knob_events ADD COLUMN superseded_by INTEGER;
+  `,
 ];

@@ -13,7 +13,7 @@ import { BUCKET_MS, METRIC_NAMES, type BucketMetrics, type MetricAggregate, type
 import { readWav } from '../audio/wav.ts';
 import { newStreamId } from '../ids.ts';
 import { MIGRATIONS } from './schema.ts';
-import { SegmentStore, type RetentionPolicy } from './segment-store.ts';
+import { SegmentStore, type RetentionPolicy, type SegmentKey } from './segment-store.ts';
 import { Store, type BucketRow, type KnobEventRow } from './store.ts';
 
 const RATE = 16000;
@@ -68,6 +68,7 @@ function addStation(traceId: string, stationKey: string, startedAt = T0, ended: 
     started_at: startedAt,
     ended_at: ended?.at ?? null,
     end_reason: ended?.reason ?? null,
+    client: 'address:127.0.0.1',
   });
 }
 
@@ -88,6 +89,7 @@ function bucketRow(traceId: string, stationKey: string, bucketTs: number, extra:
     pre_path: null,
     post_path: null,
     segment_bytes: 0,
+    client: 'address:127.0.0.1',
     ...extra,
   };
 }
@@ -105,11 +107,14 @@ function samples(n: number, seed: number): Int16Array {
 
 const seedOf = (stationKey: string, bucketTs: number): number => (bucketTs - T0) / 1000 + stationKey.length * 1000 + stationKey.charCodeAt(stationKey.length - 1);
 
+const CLIENT = 'address:127.0.0.1';
+const key = (traceId: string, stationKey: string, bucketTs: number, sampleRate = RATE, client = CLIENT): SegmentKey => ({ traceId, stationKey, bucketTs, sampleRate, client });
+
 /** What the bucket writer does: segments first, then the row that points at them. */
 async function writeBucket(segs: SegmentStore, traceId: string, stationKey: string, bucketTs: number, n: number): Promise<BucketRow> {
   const pre = samples(n, seedOf(stationKey, bucketTs));
   const post = samples(n, seedOf(stationKey, bucketTs) + 1);
-  const w = await segs.write(traceId, stationKey, bucketTs, RATE, pre, post);
+  const w = await segs.write(key(traceId, stationKey, bucketTs), [pre], [post]);
   const row = bucketRow(traceId, stationKey, bucketTs, { samples: n, pre_path: w.prePath, post_path: w.postPath, segment_bytes: w.bytes });
   store.insertBucket(row);
   return row;
@@ -141,7 +146,7 @@ describe('SegmentStore.write', () => {
     await segs.init();
     const pre = samples(RATE, 1); // one second
     const post = samples(RATE, 2);
-    const w = await segs.write('trace_a', 'mic1', T0 + 5000, RATE, pre, post);
+    const w = await segs.write(key('trace_a', 'mic1', T0 + 5000), [pre], [post]);
 
     expect(w.prePath).toBe(join('trace_a', 'mic1', '20240601T120005000Z.PRE.wav'));
     expect(w.postPath).toBe(join('trace_a', 'mic1', '20240601T120005000Z.POST.wav'));
@@ -170,7 +175,7 @@ describe('SegmentStore.write', () => {
     const backing = samples(1000, 3);
     const pre = backing.subarray(100, 400);
     const post = new Int16Array(backing.buffer, 2 * 501, 7);
-    const w = await segs.write('trace_b', 'st_x', T0, 8000, pre, post);
+    const w = await segs.write(key('trace_b', 'st_x', T0, 8000), [pre], [post]);
     const preWav = readWav(readFileSync(segs.absolute(w.prePath)));
     const postWav = readWav(readFileSync(segs.absolute(w.postPath)));
     expect(preWav.sampleRate).toBe(8000);
@@ -182,7 +187,7 @@ describe('SegmentStore.write', () => {
   it('writes an empty bucket as a valid WAV with no frames', async () => {
     const segs = segmentStore();
     await segs.init();
-    const w = await segs.write('trace_c', 'mic1', T0, RATE, new Int16Array(0), new Int16Array(0));
+    const w = await segs.write(key('trace_c', 'mic1', T0), [new Int16Array(0)], [new Int16Array(0)]);
     expect(w.bytes).toBe(2 * WAV_HEADER_BYTES);
     const wav = readWav(readFileSync(segs.absolute(w.prePath)));
     expect(wav.frames).toBe(0);
@@ -192,7 +197,7 @@ describe('SegmentStore.write', () => {
   it('leaves no temporary files behind', async () => {
     const segs = segmentStore();
     await segs.init();
-    for (let i = 0; i < 3; i++) await segs.write('trace_d', 'mic1', T0 + i * BUCKET_MS, RATE, samples(10, i), samples(10, i + 1));
+    for (let i = 0; i < 3; i++) await segs.write(key('trace_d', 'mic1', T0 + i * BUCKET_MS), [samples(10, i)], [samples(10, i + 1)]);
     const files = filesUnder(segs.root);
     expect(files).toHaveLength(6);
     expect(files.filter((f) => !f.endsWith('.wav'))).toEqual([]);
@@ -524,6 +529,7 @@ describe('Store', () => {
       config_version: id,
       idempotency_key: `key-${id}`,
       request_hash: `sha256:${id.toString(16).padStart(64, '0')}`,
+      superseded_by: null,
       ...extra,
     });
 

@@ -4,19 +4,32 @@
  * station's rate. Sample i of a segment is at bucket_ts + i / rate.
  *
  * Files are written to a temporary name and renamed, so a crash never leaves half a WAV
- * under a real name. Retention deletes the oldest segments first, by age and by total
- * size; the bucket rows stay (their audio columns become null).
+ * under a real name. Retention deletes segments past the age limit, then, while the total
+ * is over the size limit, the oldest segment of the client holding the most bytes: clients
+ * share the budget fairly (max-min), so a flood of short stations from one client evicts
+ * its own audio, never that of the clients that were there first. A client is who sent
+ * the audio ("token:<id>", else "address:<ip>"). The bucket rows stay (their audio
+ * columns become null).
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { int16LeBytes, readWav, wavHeader } from '../audio/wav.ts';
-import type { Store } from './store.ts';
+import type { SegmentRef, Store } from './store.ts';
 
 export interface RetentionPolicy {
   /** Segments older than this are deleted (by bucket time). */
   maxAgeMs: number;
   /** Total segment bytes kept at most; the oldest go first. */
   maxBytes: number;
+}
+
+/** Where a bucket's segments go, and whose they are. */
+export interface SegmentKey {
+  traceId: string;
+  stationKey: string;
+  bucketTs: number;
+  sampleRate: number;
+  client: string;
 }
 
 export interface WrittenSegments {
@@ -27,6 +40,8 @@ export interface WrittenSegments {
 
 export class SegmentStore {
   private totalBytes = 0;
+  /** Segment bytes on disk per client (the retention shares). */
+  private readonly bytesByClient = new Map<string, number>();
 
   constructor(
     readonly root: string,
@@ -39,24 +54,34 @@ export class SegmentStore {
     // A crash between writing a bucket's files and its row leaves files nothing points at.
     const known = this.store.segmentPaths();
     await removeOrphans(this.root, this.root, known);
-    this.totalBytes = this.store.segmentBytes();
+    this.totalBytes = 0;
+    this.bytesByClient.clear();
+    for (const { client, bytes } of this.store.segmentBytesByClient()) {
+      this.bytesByClient.set(client, bytes);
+      this.totalBytes += bytes;
+    }
   }
 
   get bytesOnDisk(): number {
     return this.totalBytes;
   }
 
-  /** Writes both segments of a bucket; returns paths relative to the segment root. */
-  async write(traceId: string, stationKey: string, bucketTs: number, sampleRate: number, pre: Int16Array, post: Int16Array): Promise<WrittenSegments> {
-    const dir = join(this.root, traceId, stationKey);
+  /**
+   * Writes both segments of a bucket, each given as consecutive pieces of samples; returns
+   * paths relative to the segment root.
+   */
+  async write(key: SegmentKey, pre: readonly Int16Array[], post: readonly Int16Array[]): Promise<WrittenSegments> {
+    const dir = join(this.root, key.traceId, key.stationKey);
     await mkdir(dir, { recursive: true });
-    const stamp = new Date(bucketTs).toISOString().replace(/[-:]/g, '').replace('.', '');
+    const stamp = new Date(key.bucketTs).toISOString().replace(/[-:]/g, '').replace('.', '');
     let bytes = 0;
     const paths: string[] = [];
-    for (const [tap, samples] of [['PRE', pre], ['POST', post]] as const) {
+    for (const [tap, pieces] of [['PRE', pre], ['POST', post]] as const) {
       const path = join(dir, `${stamp}.${tap}.wav`);
       // Header and samples go out in one writev, without copying the samples.
-      const chunks = [wavHeader(samples.byteLength, sampleRate, 1), int16LeBytes(samples)];
+      const body = pieces.map(int16LeBytes);
+      const dataBytes = body.reduce((n, b) => n + b.length, 0);
+      const chunks = [wavHeader(dataBytes, key.sampleRate, 1), ...body];
       const fh = await open(`${path}.tmp`, 'w');
       try {
         await fh.writev(chunks);
@@ -64,10 +89,10 @@ export class SegmentStore {
         await fh.close();
       }
       await rename(`${path}.tmp`, path);
-      bytes += chunks[0].length + chunks[1].length;
+      bytes += chunks[0].length + dataBytes;
       paths.push(relative(this.root, path));
     }
-    this.totalBytes += bytes;
+    this.count(key.client, bytes);
     return { prePath: paths[0], postPath: paths[1], bytes };
   }
 
@@ -81,34 +106,74 @@ export class SegmentStore {
   }
 
   /** A bucket's segments were written again under the same names: their old bytes are gone. */
-  replaced(oldBytes: number): void {
-    this.totalBytes -= oldBytes;
+  replaced(oldBytes: number, client: string): void {
+    this.count(client, -oldBytes);
+  }
+
+  /** Segment bytes a client holds now. */
+  bytesOf(client: string): number {
+    return this.bytesByClient.get(client) ?? 0;
   }
 
   absolute(relPath: string): string {
     return join(this.root, relPath);
   }
 
-  /** Deletes segments past the age limit, then the oldest until under the size limit. */
+  /**
+   * Deletes segments past the age limit (oldest first), then, while over the size limit,
+   * the oldest segment of the client that holds the most bytes. Returns how many buckets
+   * lost their audio.
+   */
   async sweep(nowMs: number): Promise<number> {
     let removed = 0;
     for (;;) {
-      const batch = this.store.oldestSegments(64);
+      const batch = this.store.segmentsBefore(nowMs - this.retention.maxAgeMs, 64);
       if (batch.length === 0) break;
-      let progressed = false;
-      for (const s of batch) {
-        const tooOld = s.bucket_ts < nowMs - this.retention.maxAgeMs;
-        const tooBig = this.totalBytes > this.retention.maxBytes;
-        if (!tooOld && !tooBig) return removed;
-        await Promise.all([rm(this.absolute(s.pre_path), { force: true }), rm(this.absolute(s.post_path), { force: true })]);
-        this.store.clearSegments(s.trace_id, s.station_key, s.bucket_ts);
-        this.totalBytes -= s.segment_bytes;
-        removed++;
-        progressed = true;
+      for (const s of batch) await this.remove(s);
+      removed += batch.length;
+    }
+    while (this.totalBytes > this.retention.maxBytes) {
+      const client = this.largestClient();
+      if (client === null) break;
+      const batch = this.store.oldestSegmentsOf(client, 16);
+      if (batch.length === 0) {
+        // Nothing of this client is on disk after all: its share is stale.
+        this.totalBytes -= this.bytesOf(client);
+        this.bytesByClient.delete(client);
+        continue;
       }
-      if (!progressed) break;
+      for (const s of batch) {
+        await this.remove(s);
+        removed++;
+        if (this.totalBytes <= this.retention.maxBytes || this.largestClient() !== client) break;
+      }
     }
     return removed;
+  }
+
+  private async remove(s: SegmentRef): Promise<void> {
+    await Promise.all([rm(this.absolute(s.pre_path), { force: true }), rm(this.absolute(s.post_path), { force: true })]);
+    this.store.clearSegments(s.trace_id, s.station_key, s.bucket_ts);
+    this.count(s.client, -s.segment_bytes);
+  }
+
+  private largestClient(): string | null {
+    let best: string | null = null;
+    let bestBytes = 0;
+    for (const [client, bytes] of this.bytesByClient) {
+      if (bytes > bestBytes) {
+        best = client;
+        bestBytes = bytes;
+      }
+    }
+    return best;
+  }
+
+  private count(client: string, bytes: number): void {
+    this.totalBytes += bytes;
+    const n = (this.bytesByClient.get(client) ?? 0) + bytes;
+    if (n <= 0) this.bytesByClient.delete(client);
+    else this.bytesByClient.set(client, n);
   }
 
   needsSweep(): boolean {

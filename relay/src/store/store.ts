@@ -31,6 +31,8 @@ export interface StationRow {
   ended_at: number | null;
   end_reason: string | null;
   ordinal: number;
+  /** Who sent the audio: "token:<id>" or "address:<ip>" (retention shares the segment budget by it). */
+  client: string;
 }
 
 export interface BucketRow {
@@ -49,6 +51,8 @@ export interface BucketRow {
   pre_path: string | null;
   post_path: string | null;
   segment_bytes: number;
+  /** The station's client (denormalized for the retention sweep). */
+  client: string;
 }
 
 export interface KnobEventRow {
@@ -66,7 +70,21 @@ export interface KnobEventRow {
   request_hash: string | null;
   /** The JSON response of the apply that created the event (replayed for a repeated idempotency key). */
   response?: string | null;
+  /** The event that replaced this change before its bucket started (a later apply for an earlier bucket), or null. */
+  superseded_by?: number | null;
 }
+
+/** A bucket's segment files, for retention. */
+export interface SegmentRef {
+  trace_id: string;
+  station_key: string;
+  bucket_ts: number;
+  pre_path: string;
+  post_path: string;
+  segment_bytes: number;
+  client: string;
+}
+const SEGMENT_REF = 'trace_id, station_key, bucket_ts, pre_path, post_path, segment_bytes, client';
 
 type RawBucket = Omit<BucketRow, 'metrics' | 'knobs' | 'ingest'> & { metrics: string; knobs: string; ingest: string };
 
@@ -141,8 +159,8 @@ export class Store {
       const row: StationRow = { ...s, ordinal: n };
       this.db
         .prepare(
-          `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal)
-           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal)`,
+          `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal, client)
+           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal, @client)`,
         )
         .run(row);
       return row;
@@ -165,9 +183,9 @@ export class Store {
     this.db
       .prepare(
         `INSERT OR REPLACE INTO buckets (trace_id, station_key, bucket_ts, bucket_ms, sample_rate, metrics, knobs, config_version,
-           last_knob_event_id, ingest, sample_start, samples, pre_path, post_path, segment_bytes)
+           last_knob_event_id, ingest, sample_start, samples, pre_path, post_path, segment_bytes, client)
          VALUES (@trace_id, @station_key, @bucket_ts, @bucket_ms, @sample_rate, @metrics, @knobs, @config_version,
-           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes)`,
+           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes, @client)`,
       )
       .run({ ...b, metrics: JSON.stringify(b.metrics), knobs: JSON.stringify(b.knobs), ingest: JSON.stringify(b.ingest) });
   }
@@ -226,6 +244,11 @@ export class Store {
     return row;
   }
 
+  /** Segment bytes still on disk per client (the retention shares, segment-store.ts). */
+  segmentBytesByClient(): { client: string; bytes: number }[] {
+    return this.db.prepare('SELECT client, SUM(segment_bytes) AS bytes FROM buckets WHERE pre_path IS NOT NULL GROUP BY client').all() as { client: string; bytes: number }[];
+  }
+
   /** Total bytes of segment audio still on disk. */
   segmentBytes(): number {
     const { total } = this.db.prepare('SELECT COALESCE(SUM(segment_bytes), 0) AS total FROM buckets WHERE pre_path IS NOT NULL').get() as { total: number };
@@ -243,11 +266,18 @@ export class Store {
     return out;
   }
 
-  /** The oldest buckets that still have segment files, oldest first. */
-  oldestSegments(limit: number): { trace_id: string; station_key: string; bucket_ts: number; pre_path: string; post_path: string; segment_bytes: number }[] {
+  /** Buckets that still have segment files and started before `beforeTs`, oldest first. */
+  segmentsBefore(beforeTs: number, limit: number): SegmentRef[] {
     return this.db
-      .prepare('SELECT trace_id, station_key, bucket_ts, pre_path, post_path, segment_bytes FROM buckets WHERE pre_path IS NOT NULL ORDER BY bucket_ts ASC LIMIT ?')
-      .all(limit) as { trace_id: string; station_key: string; bucket_ts: number; pre_path: string; post_path: string; segment_bytes: number }[];
+      .prepare(`SELECT ${SEGMENT_REF} FROM buckets WHERE pre_path IS NOT NULL AND bucket_ts < ? ORDER BY bucket_ts ASC LIMIT ?`)
+      .all(beforeTs, limit) as SegmentRef[];
+  }
+
+  /** One client's buckets that still have segment files, oldest first. */
+  oldestSegmentsOf(client: string, limit: number): SegmentRef[] {
+    return this.db
+      .prepare(`SELECT ${SEGMENT_REF} FROM buckets WHERE pre_path IS NOT NULL AND client = ? ORDER BY bucket_ts ASC LIMIT ?`)
+      .all(client, limit) as SegmentRef[];
   }
 
   clearSegments(traceId: string, stationKey: string, bucketTs: number): void {
@@ -268,6 +298,11 @@ export class Store {
            @config_version, @idempotency_key, @request_hash)`,
       )
       .run({ ...e, knobs_requested: JSON.stringify(e.knobs_requested), knobs_effective: JSON.stringify(e.knobs_effective) });
+  }
+
+  /** A pending change replaced by a later apply for an earlier bucket (live-registry.ts). */
+  supersedeKnobEvent(id: number, byEventId: number): void {
+    this.db.prepare('UPDATE knob_events SET superseded_by = ? WHERE id = ?').run(byEventId, id);
   }
 
   setKnobEventResponse(id: number, response: string): void {

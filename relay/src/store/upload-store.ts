@@ -17,6 +17,28 @@ export interface UploadRow {
   started_at: number;
   label: string | null;
   created_at: number;
+  /** Who created it: "token:<id>" (the per-token quota and fair retention count by it). */
+  client: string;
+}
+
+/** An upload as stored: the row as created, plus what the relay keeps about it since. */
+export interface StoredUploadRow extends UploadRow {
+  /** Payload bytes of its packets stored and not yet processed (the quotas count these). */
+  pending_bytes: number;
+  /** Epoch ms of its last create, confirm, chunk or part (expiry counts from it). */
+  touched_at: number;
+  /** Epoch ms at which it expired (its unprocessed packets deleted), or null. */
+  expired_at: number | null;
+}
+
+/** What a chunk would do: the packets it adds, or the first index it conflicts at. */
+export interface ChunkPlan {
+  /** Offsets k (packet firstIndex + k) of packets not stored yet and outside processed parts. */
+  fresh: number[];
+  /** Payload bytes of those packets. */
+  freshBytes: number;
+  /** The first index already stored with other flags or payload, or null. */
+  conflictIndex: number | null;
 }
 
 export interface PartRow {
@@ -38,16 +60,16 @@ export interface StoredPacket {
 export class UploadStore {
   constructor(private readonly db: Database.Database) {}
 
-  get(uploadId: string): UploadRow | undefined {
-    return this.db.prepare('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as UploadRow | undefined;
+  get(uploadId: string): StoredUploadRow | undefined {
+    return this.db.prepare('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as StoredUploadRow | undefined;
   }
 
   /** The upload row; its trace and station rows must exist (same transaction as theirs). */
   insert(row: UploadRow): void {
     this.db
       .prepare(
-        `INSERT INTO uploads (upload_id, trace_id, station_key, codec, sample_rate, frame_ms, started_at, label, created_at)
-         VALUES (@upload_id, @trace_id, @station_key, @codec, @sample_rate, @frame_ms, @started_at, @label, @created_at)`,
+        `INSERT INTO uploads (upload_id, trace_id, station_key, codec, sample_rate, frame_ms, started_at, label, created_at, client, touched_at)
+         VALUES (@upload_id, @trace_id, @station_key, @codec, @sample_rate, @frame_ms, @started_at, @label, @created_at, @client, @created_at)`,
       )
       .run(row);
   }
@@ -68,21 +90,72 @@ export class UploadStore {
   }
 
   /**
-   * Stores packets `firstIndex + k` in one transaction. A packet already stored, or inside
-   * a processed part (its audio is in the segments), is a duplicate and changes nothing.
+   * Compares a chunk with what is stored. A packet already stored with the same flags and
+   * payload, or inside a processed part, is a duplicate. A processed part's packets are
+   * deleted once its audio is in the segments, so there is nothing to compare them with:
+   * they count as duplicates whatever the chunk holds.
    */
-  insertPackets(uploadId: string, firstIndex: number, packets: readonly ChunkPacket[]): { accepted: number; duplicates: number } {
-    const insert = this.db.prepare('INSERT OR IGNORE INTO upload_packets (upload_id, idx, flags, payload) VALUES (?, ?, ?, ?)');
-    return this.db.transaction(() => {
-      const parts = this.parts(uploadId);
-      let accepted = 0;
-      for (let k = 0; k < packets.length; k++) {
-        const idx = firstIndex + k;
-        if (parts.some((p) => idx >= p.first_index && idx < p.end_index)) continue;
-        const { flags, payload } = packets[k];
-        accepted += insert.run(uploadId, idx, flags, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)).changes;
+  planChunk(uploadId: string, firstIndex: number, packets: readonly ChunkPacket[]): ChunkPlan {
+    const parts = this.parts(uploadId);
+    const stored = this.db.prepare('SELECT idx, flags, payload FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?');
+    const existing = new Map<number, StoredPacket>();
+    for (const r of stored.iterate(uploadId, firstIndex, firstIndex + packets.length) as IterableIterator<StoredPacket>) existing.set(r.idx, r);
+    const fresh: number[] = [];
+    let freshBytes = 0;
+    for (let k = 0; k < packets.length; k++) {
+      const idx = firstIndex + k;
+      if (parts.some((p) => idx >= p.first_index && idx < p.end_index)) continue;
+      const { flags, payload } = packets[k];
+      const old = existing.get(idx);
+      if (old === undefined) {
+        fresh.push(k);
+        freshBytes += payload.byteLength;
+      } else if (old.flags !== flags || !old.payload.equals(payload)) {
+        return { fresh: [], freshBytes: 0, conflictIndex: idx };
       }
-      return { accepted, duplicates: packets.length - accepted };
+    }
+    return { fresh, freshBytes, conflictIndex: null };
+  }
+
+  /** Payload bytes stored and not processed, over every upload of `client`. */
+  clientPendingBytes(client: string): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(pending_bytes), 0) AS n FROM uploads WHERE client = ?').get(client) as { n: number }).n;
+  }
+
+  /**
+   * Stores the fresh packets of a planned chunk and adds their bytes to the upload's
+   * pending bytes; run in the same transaction as planChunk.
+   */
+  insertPackets(uploadId: string, firstIndex: number, packets: readonly ChunkPacket[], plan: ChunkPlan): void {
+    const insert = this.db.prepare('INSERT INTO upload_packets (upload_id, idx, flags, payload) VALUES (?, ?, ?, ?)');
+    for (const k of plan.fresh) {
+      const { flags, payload } = packets[k];
+      insert.run(uploadId, firstIndex + k, flags, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    }
+    this.db.prepare('UPDATE uploads SET pending_bytes = pending_bytes + ? WHERE upload_id = ?').run(plan.freshBytes, uploadId);
+  }
+
+  /** Records activity on an upload (expiry counts from the last). */
+  touch(uploadId: string, nowMs: number): void {
+    this.db.prepare('UPDATE uploads SET touched_at = MAX(touched_at, ?) WHERE upload_id = ?').run(nowMs, uploadId);
+  }
+
+  /** Uploads not expired and untouched since `touchedBeforeMs` (inclusive), oldest first. */
+  idleSince(touchedBeforeMs: number): string[] {
+    const rows = this.db.prepare('SELECT upload_id FROM uploads WHERE expired_at IS NULL AND touched_at <= ? ORDER BY touched_at').all(touchedBeforeMs) as { upload_id: string }[];
+    return rows.map((r) => r.upload_id);
+  }
+
+  /**
+   * Deletes an upload's unprocessed packets and marks it expired (its parts stay), in one
+   * transaction. False when it was already expired.
+   */
+  expire(uploadId: string, nowMs: number): boolean {
+    return this.db.transaction(() => {
+      const changed = this.db.prepare('UPDATE uploads SET expired_at = ?, pending_bytes = 0 WHERE upload_id = ? AND expired_at IS NULL').run(nowMs, uploadId).changes;
+      if (changed === 0) return false;
+      this.db.prepare('DELETE FROM upload_packets WHERE upload_id = ?').run(uploadId);
+      return true;
     })();
   }
 
@@ -107,11 +180,20 @@ export class UploadStore {
       .all(uploadId, from, end, limit) as StoredPacket[];
   }
 
-  /** Records a processed part and drops its packets (the segments hold its audio now). */
+  /**
+   * Records a processed part, drops its packets (the segments hold its audio now) and frees
+   * their bytes; run inside a transaction.
+   */
   completePart(uploadId: string, part: PartRow): void {
     this.db
       .prepare('INSERT INTO upload_parts (upload_id, first_index, end_index, frames, bucket_ts, processed_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(uploadId, part.first_index, part.end_index, part.frames, JSON.stringify(part.bucket_ts), part.processed_at);
+    const { bytes } = this.db
+      .prepare('SELECT COALESCE(SUM(LENGTH(payload)), 0) AS bytes FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?')
+      .get(uploadId, part.first_index, part.end_index) as { bytes: number };
     this.db.prepare('DELETE FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?').run(uploadId, part.first_index, part.end_index);
+    this.db
+      .prepare('UPDATE uploads SET pending_bytes = pending_bytes - ?, touched_at = MAX(touched_at, ?) WHERE upload_id = ?')
+      .run(bytes, part.processed_at, uploadId);
   }
 }

@@ -22,6 +22,17 @@ describe('bucket clock', () => {
     expect(parseIsoMs('2026-01-03T21:15:10.000+01:00')).toBeNull();
   });
 
+  it('refuses dates that do not exist and years before 1970', () => {
+    for (const bad of ['2026-02-30T00:00:00.000Z', '2026-02-29T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-04-31T00:00:00.000Z',
+      '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '2026-01-01T23:59:60.000Z', '0000-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z']) {
+      expect(parseIsoMs(bad), bad).toBeNull();
+    }
+    expect(parseIsoMs('2028-02-29T00:00:00.000Z')).toBe(Date.UTC(2028, 1, 29));
+    expect(parseIsoMs('1970-01-01T00:00:00Z')).toBe(0);
+    expect(parseIsoMs('2026-01-03T21:15:10.5Z')).toBe(Date.parse('2026-01-03T21:15:10.500Z'));
+    expect(parseIsoMs('9999-12-31T23:59:59.999Z')).toBe(Date.parse('9999-12-31T23:59:59.999Z'));
+  });
+
   it('puts the origin on the 20 ms grid so bucket boundaries fall on frame starts', () => {
     const first = Date.parse('2026-01-03T21:15:03.217Z');
     const tl = new StationTimeline(48000, first, 5000);

@@ -21,13 +21,28 @@ export function isoOf(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+const ISO_MS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$/;
 
-/** Parses a UTC ISO-8601 timestamp; null when it is not one. */
+/**
+ * Parses a UTC ISO-8601 timestamp; null when it is not one, or not a real instant since
+ * 1970: `Date.parse` rolls `2026-02-30` over to March 2 and takes year 0000, so the fields
+ * are checked against the date they make.
+ */
 export function parseIsoMs(text: string): number | null {
-  if (!ISO_MS.test(text)) return null;
-  const ms = Date.parse(text);
-  return Number.isFinite(ms) ? ms : null;
+  const m = ISO_MS.exec(text);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, Number((m[7] ?? '0').padEnd(3, '0')));
+  const d = new Date(ms);
+  const real =
+    year >= 1970 &&
+    d.getUTCFullYear() === year &&
+    d.getUTCMonth() === month - 1 &&
+    d.getUTCDate() === day &&
+    d.getUTCHours() === hour &&
+    d.getUTCMinutes() === minute &&
+    d.getUTCSeconds() === second;
+  return real ? ms : null;
 }
 
 /** True when the clock has passed the bucket's end plus the grace for late packets. */

@@ -5,6 +5,12 @@
  *
  * Everything is idempotent: a repeated create or chunk changes nothing, a part processed
  * again answers with the state. Parts of one upload are processed one at a time.
+ *
+ * Limits (upload-limits.ts): the payload bytes stored and not yet processed are kept in
+ * `uploads.pending_bytes` in the same transactions that store and delete packets, so the
+ * quotas per upload and per token are checked without a scan; an upload untouched for
+ * uploadExpiryMs loses its unprocessed packets (expireIdle); audio older than retention
+ * keeps (segmentMaxAgeMs) is refused.
  */
 import { CODEC_IDS } from '../../../protocol/frame.ts';
 import { defaultKnobs } from '../../../protocol/knobs.ts';
@@ -22,11 +28,13 @@ import {
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { newStreamId, newTraceId } from '../ids.ts';
+import type { LimitCounters } from '../metrics/limit-counters.ts';
 import type { RecordedBucketStore } from '../store/recorded-bucket-store.ts';
 import type { Store } from '../store/store.ts';
-import type { StoredPacket, UploadRow, UploadStore } from '../store/upload-store.ts';
+import type { StoredPacket, StoredUploadRow, UploadRow, UploadStore } from '../store/upload-store.ts';
 import { bucketStartMs, isoOf, parseIsoMs, PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
 import type { RecordedPacket, RecordedRunner } from './recorded-runner.ts';
+import { expiredError, quotaRefusal, tooOldRefusal, uploadError, type UploadLimitsConfig } from './upload-limits.ts';
 
 /** Packets pushed to the media worker per batch: 5 s of audio, a few ms of a worker's time. */
 export const RUN_BATCH_PACKETS = 250;
@@ -36,7 +44,9 @@ export interface UploadServiceDeps {
   uploads: UploadStore;
   shares: RecordedBucketStore;
   runner: RecordedRunner;
-  config: Pick<RelayConfig, 'bucketMs' | 'bucketGraceMs' | 'ingressQueueFrames' | 'jitterAllowanceMs'>;
+  config: Pick<RelayConfig, 'bucketMs' | 'bucketGraceMs' | 'ingressQueueFrames' | 'jitterAllowanceMs'> & UploadLimitsConfig;
+  /** Counts refusals by the upload quotas (`upload_quota`). */
+  limits: LimitCounters;
 }
 
 export class UploadService {
@@ -46,7 +56,7 @@ export class UploadService {
   constructor(private readonly deps: UploadServiceDeps) {}
 
   /** `PUT /api/uploads/:upload_id`: creates the upload (created: true) or confirms it. */
-  create(uploadId: string, body: Record<string, unknown>, nowMs: number): { created: boolean; state: UploadState } {
+  create(uploadId: string, body: Record<string, unknown>, client: string, nowMs: number): { created: boolean; state: UploadState } {
     checkUploadId(uploadId);
     const v = validateUploadCreate(body);
     if (!v.ok) throw new ApiError(400, 'invalid_request', v.message);
@@ -61,10 +71,15 @@ export class UploadService {
     if (existing !== undefined) {
       const diff = conflictingField(existing, req, startedAt);
       if (diff !== null) {
-        throw new ApiError(409, 'upload_conflict', `upload "${uploadId}" exists with ${diff}; use a new upload_id for another capture`);
+        throw uploadError('upload_conflict', `upload "${uploadId}" exists with ${diff}; use a new upload_id for another capture`);
       }
+      // A confirm is activity too; an expired upload stays expired (its chunks answer 410).
+      if (existing.expired_at === null) uploads.touch(uploadId, nowMs);
       return { created: false, state: this.stateOf(existing) };
     }
+    // Retention would delete the audio of a capture this old as soon as it was processed.
+    const tooOld = tooOldRefusal(this.deps.config, `started_at ${req.started_at}`, startedAt, nowMs, 'nothing was created');
+    if (tooOld !== null) throw tooOld;
     const row: UploadRow = {
       upload_id: uploadId,
       trace_id: newTraceId(),
@@ -75,6 +90,7 @@ export class UploadService {
       started_at: startedAt,
       label: req.label ?? null,
       created_at: nowMs,
+      client,
     };
     store.db.transaction(() => {
       store.insertTrace({ trace_id: row.trace_id, kind: 'recorded', started_at: startedAt, ended_at: null, call_id: null });
@@ -88,30 +104,60 @@ export class UploadService {
         started_at: startedAt,
         ended_at: null,
         end_reason: null,
+        client,
       });
       uploads.insert(row);
     })();
-    return { created: true, state: this.stateOf(row) };
+    return { created: true, state: this.stateOf({ ...row, pending_bytes: 0, touched_at: nowMs, expired_at: null }) };
   }
 
-  /** `PUT .../packets?first_index=N`: checks every record first, then stores them in one transaction. */
-  putChunk(uploadId: string, firstIndex: number, body: Uint8Array): UploadChunkResponse {
+  /**
+   * `PUT .../packets?first_index=N`: checks every record, then, in one transaction, compares
+   * the chunk with what is stored (409 `chunk_conflict` for other bytes at a stored index),
+   * checks the quotas on its new packets (413 `upload_quota`) and stores them. A refused
+   * chunk stores nothing.
+   */
+  putChunk(uploadId: string, firstIndex: number, body: Uint8Array, nowMs: number): UploadChunkResponse {
     const upload = this.require(uploadId);
+    if (upload.expired_at !== null) throw expiredError(this.deps.config, uploadId, upload.expired_at);
     const chunk = checkChunk(body, firstIndex, upload.frame_ms, upload.codec);
-    if (!chunk.ok) throw new ApiError(400, 'bad_chunk', `${chunk.message}; nothing of this chunk was stored`);
-    const { accepted, duplicates } = this.deps.uploads.insertPackets(uploadId, firstIndex, chunk.packets);
-    return { ...this.stateOf(upload), accepted, duplicates };
+    if (!chunk.ok) throw uploadError('bad_chunk', `${chunk.message}; nothing of this chunk was stored`);
+    const { store, uploads, config, limits } = this.deps;
+    const packets = chunk.packets;
+    const accepted = store.db.transaction((): number => {
+      const plan = uploads.planChunk(uploadId, firstIndex, packets);
+      if (plan.conflictIndex !== null) {
+        throw uploadError(
+          'chunk_conflict',
+          `packet ${plan.conflictIndex} is already stored with other bytes (flags or payload); nothing of this chunk was stored. ` +
+            `A packet index holds one packet: send the same bytes again, or another capture under a new upload_id`,
+        );
+      }
+      if (plan.fresh.length > 0) {
+        // `upload` was read in this same synchronous call, so its pending_bytes is current.
+        const pending = { upload: upload.pending_bytes, client: uploads.clientPendingBytes(upload.client) };
+        const refusal = quotaRefusal(config, uploadId, pending, plan.freshBytes);
+        if (refusal !== null) {
+          limits.count('upload_quota');
+          throw refusal;
+        }
+        uploads.insertPackets(uploadId, firstIndex, packets, plan);
+      }
+      uploads.touch(uploadId, nowMs);
+      return plan.fresh.length;
+    })();
+    return { ...this.stateOf(upload), accepted, duplicates: packets.length - accepted };
   }
 
   /** `POST .../parts`: processes a run of stored packets (serialized per upload). */
-  processPart(uploadId: string, req: UploadPartRequest): Promise<UploadState> {
-    const upload = this.require(uploadId);
+  processPart(uploadId: string, req: UploadPartRequest, nowMs: number): Promise<UploadState> {
+    this.require(uploadId); // 404 before queueing; the run reads the row again
     const { first_index: first, end_index: end } = req;
     if (!(first < end)) throw new ApiError(400, 'invalid_request', `end_index (${end}) must be greater than first_index (${first})`);
     if (end - first > MAX_PART_PACKETS) {
       throw new ApiError(400, 'invalid_request', `a part is at most ${MAX_PART_PACKETS} packets; [${first}, ${end}) has ${end - first}: split it`);
     }
-    const run = (): Promise<UploadState> => this.runPart(upload, first, end);
+    const run = (): Promise<UploadState> => this.runPart(uploadId, first, end, nowMs);
     const prev = this.chains.get(uploadId) ?? Promise.resolve();
     const result = prev.then(run, run);
     const tail = result.catch(() => undefined);
@@ -127,19 +173,41 @@ export class UploadService {
     return this.stateOf(this.require(uploadId));
   }
 
-  private async runPart(upload: UploadRow, first: number, end: number): Promise<UploadState> {
+  /**
+   * Expires the uploads untouched (no create, confirm, chunk or part) for uploadExpiryMs at
+   * `nowMs`: deletes their unprocessed packets, zeroes their pending bytes and sets
+   * `expired_at`; processed parts and their buckets stay. An upload with a part request in
+   * flight is skipped (the run reads its packets). Returns how many expired.
+   */
+  expireIdle(nowMs: number): number {
+    const { uploads, config } = this.deps;
+    let expired = 0;
+    for (const uploadId of uploads.idleSince(nowMs - config.uploadExpiryMs)) {
+      if (this.chains.has(uploadId)) continue;
+      if (uploads.expire(uploadId, nowMs)) expired++;
+    }
+    return expired;
+  }
+
+  private async runPart(uploadId: string, first: number, end: number, nowMs: number): Promise<UploadState> {
     const { store, uploads, shares, runner, config } = this.deps;
-    const parts = uploads.parts(upload.upload_id);
+    // Read again: an earlier part of the chain may have run, or the upload expired, since the request.
+    const upload = this.require(uploadId);
+    const parts = uploads.parts(uploadId);
     if (parts.some((p) => p.first_index === first && p.end_index === end)) return this.stateOf(upload);
+    if (upload.expired_at !== null) throw expiredError(config, uploadId, upload.expired_at);
+    const captureMs = (index: number): number => upload.started_at + index * upload.frame_ms;
+    const tooOld = tooOldRefusal(config, `part [${first}, ${end}) ends at ${isoOf(captureMs(end))}, which`, captureMs(end), nowMs, 'its packets are kept');
+    if (tooOld !== null) throw tooOld;
     const overlap = parts.find((p) => p.first_index < end && first < p.end_index);
     if (overlap !== undefined) {
-      throw new ApiError(409, 'part_overlap', `[${first}, ${end}) overlaps the processed part [${overlap.first_index}, ${overlap.end_index}); a part is processed once`);
+      throw uploadError('part_overlap', `[${first}, ${end}) overlaps the processed part [${overlap.first_index}, ${overlap.end_index}); a part is processed once`);
     }
-    const missing = uploads.missing(upload.upload_id, first, end);
+    const missing = uploads.missing(uploadId, first, end);
     if (missing.count > 0) {
-      throw new ApiError(409, 'incomplete', `${missing.count} of the ${end - first} packets of [${first}, ${end}) are missing, the first is ${missing.firstMissing}; upload them, then process the part`);
+      throw uploadError('incomplete', `${missing.count} of the ${end - first} packets of [${first}, ${end}) are missing, the first is ${missing.firstMissing}; upload them, then process the part`);
     }
-    const captureMs = (index: number): number => upload.started_at + index * upload.frame_ms;
+    uploads.touch(uploadId, nowMs);
     const codec = CODEC_IDS[upload.codec];
     const toPacket = (p: StoredPacket): RecordedPacket => ({
       timestampMs: p.idx * upload.frame_ms,
@@ -171,12 +239,13 @@ export class UploadService {
           knobs: defaultKnobs(),
           configVersion: 0,
           lastKnobEventId: null,
+          client: upload.client,
           recorded: { part: first },
         },
         batches,
       );
     } catch (err) {
-      throw new ApiError(503, 'processing_failed', `part [${first}, ${end}) could not be processed: ${(err as Error).message}; its packets are kept, send the request again`);
+      throw uploadError('processing_failed', `part [${first}, ${end}) could not be processed: ${(err as Error).message}; its packets are kept, send the request again`);
     }
     // The station's timeline starts on the 20 ms grid at or before the part's first capture time.
     const written = shares.partBuckets(
@@ -203,14 +272,14 @@ export class UploadService {
     return this.stateOf(upload);
   }
 
-  private require(uploadId: string): UploadRow {
+  private require(uploadId: string): StoredUploadRow {
     checkUploadId(uploadId);
     const row = this.deps.uploads.get(uploadId);
-    if (row === undefined) throw new ApiError(404, 'upload_not_found', `no upload "${uploadId}"; create it with PUT /api/uploads/${uploadId}`);
+    if (row === undefined) throw uploadError('upload_not_found', `no upload "${uploadId}"; create it with PUT /api/uploads/${uploadId}`);
     return row;
   }
 
-  private stateOf(u: UploadRow): UploadState {
+  private stateOf(u: StoredUploadRow): UploadState {
     const parts = this.deps.uploads.parts(u.upload_id);
     const stored = this.deps.uploads.storedPackets(u.upload_id);
     let received = stored.count;
@@ -231,6 +300,7 @@ export class UploadService {
       packets_received: received,
       end_index: endIndex,
       parts: parts.map((p) => ({ first_index: p.first_index, end_index: p.end_index, frames: p.frames, bucket_ts: p.bucket_ts.map(isoOf) })),
+      expired_at: u.expired_at === null ? null : isoOf(u.expired_at),
     };
   }
 }

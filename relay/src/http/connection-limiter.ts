@@ -1,0 +1,68 @@
+/**
+ * Caps on the open connections of one WebSocket endpoint: in all, and per client address.
+ * A slot is taken when the upgrade request passes the check and given back when its TCP
+ * socket closes, so a handshake that fails half-way leaks nothing.
+ */
+import type { Socket } from 'node:net';
+
+export interface Refusal {
+  status: 429 | 503;
+  code: 'relay_busy' | 'too_many_connections';
+  message: string;
+  retryAfterS: number;
+}
+
+/** Seconds a refused client is asked to wait before it tries again. */
+const RETRY_AFTER_S = 10;
+
+export class ConnectionLimiter {
+  private total = 0;
+  private readonly byAddress = new Map<string, number>();
+
+  constructor(
+    /** The endpoint's path, for messages. */
+    readonly endpoint: string,
+    private readonly maxTotal: number,
+    private readonly maxPerAddress: number,
+  ) {}
+
+  get count(): number {
+    return this.total;
+  }
+
+  /** Takes a slot for this socket (given back when it closes), or says why not. */
+  tryAcquire(address: string, socket: Socket): Refusal | null {
+    if (this.total >= this.maxTotal) {
+      return {
+        status: 503,
+        code: 'relay_busy',
+        message: `${this.endpoint} has ${this.maxTotal} connections open, its limit; try again later`,
+        retryAfterS: RETRY_AFTER_S,
+      };
+    }
+    const mine = this.byAddress.get(address) ?? 0;
+    if (mine >= this.maxPerAddress) {
+      return {
+        status: 429,
+        code: 'too_many_connections',
+        message: `${address} has ${mine} connections open to ${this.endpoint}, the limit per client address; close one or try again later`,
+        retryAfterS: RETRY_AFTER_S,
+      };
+    }
+    this.total++;
+    this.byAddress.set(address, mine + 1);
+    socket.once('close', () => {
+      this.total--;
+      const n = (this.byAddress.get(address) ?? 1) - 1;
+      if (n === 0) this.byAddress.delete(address);
+      else this.byAddress.set(address, n);
+    });
+    return null;
+  }
+}
+
+/** A socket's remote address as one spelling (IPv4-mapped IPv6 as plain IPv4). */
+export function clientAddress(socket: Socket): string {
+  const a = socket.remoteAddress ?? 'unknown';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}

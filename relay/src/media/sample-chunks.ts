@@ -1,0 +1,100 @@
+/**
+ * A bucket's audio at one tap as 16-bit PCM in chunks of half a second, allocated only
+ * where the station sent audio: a station that sends one packet holds one chunk per tap,
+ * not a whole 5 s bucket. Samples never written read as silence (a chunk is zeroed when
+ * it is taken from the pool, and a missing chunk is written out as zeros).
+ *
+ * The chunks travel to the control plane with the bucket record (transferred, not copied)
+ * and come back to the worker's pool once written (segment-buffers.ts).
+ */
+import type { SegmentBuffers } from './segment-buffers.ts';
+
+/** The transferable shape in a bucket record: chunk i holds samples [i * chunkSamples, (i + 1) * chunkSamples). */
+export interface ChunkedSamples {
+  readonly chunkSamples: number;
+  readonly chunks: readonly (Int16Array | null)[];
+}
+
+/** Half a second: 25 frames of 20 ms at any rate that is a multiple of 50 Hz, so frames never straddle chunks. */
+export function chunkSamplesFor(sampleRate: number): number {
+  return Math.round(sampleRate / 2);
+}
+
+export class SampleChunks implements ChunkedSamples {
+  readonly chunks: (Int16Array | null)[];
+
+  constructor(
+    readonly chunkSamples: number,
+    totalSamples: number,
+    private readonly pool: SegmentBuffers,
+  ) {
+    this.chunks = new Array<Int16Array | null>(Math.ceil(totalSamples / chunkSamples)).fill(null);
+  }
+
+  /** Float samples in [-1, 1) to 16-bit PCM at `offset`, clamping what the chain pushed past full scale. */
+  write(offset: number, src: Float32Array, length: number): void {
+    const size = this.chunkSamples;
+    let i = 0;
+    while (i < length) {
+      const at = offset + i;
+      const index = (at / size) | 0;
+      let chunk = this.chunks[index];
+      if (chunk === null) {
+        chunk = this.pool.acquire(size);
+        chunk.fill(0);
+        this.chunks[index] = chunk;
+      }
+      const from = at - index * size;
+      const n = Math.min(length - i, size - from);
+      for (let j = 0; j < n; j++) {
+        const s = src[i + j] * 32768;
+        chunk[from + j] = s >= 32767 ? 32767 : s <= -32768 ? -32768 : Math.round(s);
+      }
+      i += n;
+    }
+  }
+
+  /** Gives the chunks back to the pool (a bucket that is dropped rather than sent). */
+  release(): void {
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = this.chunks[i];
+      if (c !== null) this.pool.release(c.buffer as ArrayBuffer);
+      this.chunks[i] = null;
+    }
+  }
+}
+
+/** The buffers of the chunks (to transfer them, or to hand them back). */
+export function chunkBuffers(c: ChunkedSamples): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const chunk of c.chunks) if (chunk !== null) out.push(chunk.buffer as ArrayBuffer);
+  return out;
+}
+
+const zeroChunks = new Map<number, Int16Array>();
+
+/** The first `samples` samples as consecutive pieces (missing chunks as shared zeros), for one vectored write. */
+export function chunkPieces(c: ChunkedSamples, samples: number): Int16Array[] {
+  const out: Int16Array[] = [];
+  for (let i = 0, at = 0; at < samples; i++, at += c.chunkSamples) {
+    const n = Math.min(c.chunkSamples, samples - at);
+    let chunk = c.chunks[i] ?? null;
+    if (chunk === null) {
+      chunk = zeroChunks.get(c.chunkSamples) ?? new Int16Array(c.chunkSamples);
+      zeroChunks.set(c.chunkSamples, chunk);
+    }
+    out.push(n === c.chunkSamples ? chunk : chunk.subarray(0, n));
+  }
+  return out;
+}
+
+/** The first `samples` samples in one array (recorded parts are merged sample by sample). */
+export function flattenChunks(c: ChunkedSamples, samples: number): Int16Array {
+  const out = new Int16Array(samples);
+  let at = 0;
+  for (const piece of chunkPieces(c, samples)) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
