@@ -214,7 +214,10 @@ export class Relay {
     else if (admin.token === null) this.app.log.warn(`no usable admin token in ${admin.path}; create one with: npm run token -- create --scopes admin`);
     this.telemetry.start();
     this.sweepTimer = setInterval(() => {
-      void this.writer.exclusive(() => this.segments.sweep(Date.now()));
+      const now = Date.now();
+      void this.writer.exclusive(() => this.segments.sweep(now));
+      const expired = this.uploads.expireIdle(now);
+      if (expired > 0) this.app?.log.info(`${expired} uploads untouched for ${this.config.uploadExpiryMs / 3_600_000} h expired: their unprocessed packets were deleted`);
     }, this.config.retentionSweepMs);
     this.sweepTimer.unref();
     await this.writer.exclusive(() => this.segments.sweep(Date.now()));

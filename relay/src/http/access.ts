@@ -81,7 +81,8 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): De
         `route ${methods.join(',')} ${route.url} declares no access: set config.access (PUBLIC, needsToken(scope) or openOnLoopback(scope)) so that it says who may use it`,
       );
     }
-    for (const method of methods) declared.push({ method, url: route.url, access, websocket: route.websocket === true });
+    const websocket = route.websocket === true || route.wsHandler !== undefined;
+    for (const method of methods) declared.push({ method, url: route.url, access, websocket });
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -97,12 +98,19 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): De
   return declared;
 }
 
-/** null: allowed without a token; otherwise the token check's result. */
+/**
+ * null: allowed without a token; otherwise the token check's result. On a loopback-only
+ * relay an open route still checks a token that is presented (an unknown or revoked one
+ * is refused, a valid one names the client), but needs none and ignores its scope.
+ */
 function decide(access: RouteAccess, req: FastifyRequest, deps: AccessDeps): AuthResult | null {
   if (access.kind === 'public') return null;
-  if (access.kind === 'token-beyond-loopback' && !deps.exposed()) return null;
-  const query = access.tokenInQuery === true ? tokenFromQuery(req) : null;
-  return authenticate(deps.tokens, bearerToken(req.headers, query), access.scope);
+  const token = bearerToken(req.headers, access.tokenInQuery === true ? tokenFromQuery(req) : null);
+  if (access.kind === 'token-beyond-loopback' && !deps.exposed()) {
+    if (token === null && req.headers.authorization === undefined) return null;
+    return authenticate(deps.tokens, token, null);
+  }
+  return authenticate(deps.tokens, token, access.scope);
 }
 
 function tokenFromQuery(req: FastifyRequest): string | null {

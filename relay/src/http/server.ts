@@ -5,6 +5,7 @@
  * and a heartbeat (heartbeat.ts).
  */
 import { existsSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -84,6 +85,17 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       const code = status === 414 ? 'uri_too_long' : 'invalid_request';
       return sendError(reply, status, code, err.message);
     },
+    // Requests Node's parser refuses (a malformed request line, oversized headers, a
+    // timeout) never reach a route; they too are answered in the envelope.
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      const refusal = clientRefusal((err as NodeJS.ErrnoException).code);
+      const body = JSON.stringify({ success: false, error: { code: refusal.code, message: refusal.message } });
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy(err);
+    },
   });
   // Query strings and path parameters are text, so their numbers are coerced (limit=5);
   // bodies are JSON and are not: a knob sent as "6" or null is a bad request, not a 6 or a 0.
@@ -162,34 +174,36 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       return sendError(reply, refusal.status, refusal.code, refusal.message);
     };
 
-  app.get(
-    '/ws/ingest',
-    {
-      websocket: true,
-      config: { access: openOnLoopback('ingest', { tokenInQuery: true }) },
-      preHandler: capped(ingestConnections, 'ingest_connections', 'ingest_connections_per_address'),
-    },
-    (socket, req) => deps.onIngest(socket, clientOf(req)),
-  );
+  // A plain GET on a WebSocket endpoint is told to upgrade, in the same envelope as every error.
+  const upgradeRequired = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
+    sendError(reply, 426, 'upgrade_required', `${req.routeOptions.url} is a WebSocket endpoint: connect with a WebSocket client (ws:// or wss://)`);
+
+  app.route({
+    method: 'GET',
+    url: '/ws/ingest',
+    config: { access: openOnLoopback('ingest', { tokenInQuery: true }) },
+    preHandler: capped(ingestConnections, 'ingest_connections', 'ingest_connections_per_address'),
+    handler: upgradeRequired,
+    wsHandler: (socket, req) => deps.onIngest(socket, clientOf(req)),
+  });
 
   // Live meters (seed 003): the snapshot and the stream carry the same measurement.
   app.get('/measurements', { config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) } }, async (req, reply) => {
     const traceId = (req.query as { trace_id?: string }).trace_id ?? null;
     return reply.type('application/json').send(deps.telemetry.measurementJson(traceId));
   });
-  app.get(
-    '/ws/telemetry',
-    {
-      websocket: true,
-      config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) },
-      preHandler: capped(telemetryConnections, 'telemetry_clients', 'telemetry_connections_per_address'),
-    },
-    (socket, req) => {
+  app.route({
+    method: 'GET',
+    url: '/ws/telemetry',
+    config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) },
+    preHandler: capped(telemetryConnections, 'telemetry_clients', 'telemetry_connections_per_address'),
+    handler: upgradeRequired,
+    wsHandler: (socket, req) => {
       const q = req.query as { trace_id?: string; spectrum?: string };
       deps.heartbeat.add(socket);
       deps.telemetry.addClient(socket, q.trace_id ?? null, q.spectrum ?? null);
     },
-  );
+  });
 
   app.get('/metrics', { config: { access: openOnLoopback('admin') } }, async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));
 
@@ -208,35 +222,47 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   await app.register(fastifyStatic, { root: config.appDir, serve: false });
   app.get('/*', { config: { access: PUBLIC } }, (req, reply) => {
     const path = (req.params as { '*': string })['*'];
-    if (isReservedPath(`/${path}`)) return sendError(reply, 404, 'not_found', `no route ${req.method} /${path}`);
+    if (isReservedPath(`/${path}`)) return sendError(reply, 404, 'not_found', `no route ${req.method} ${decodedPath(req.url)}`);
     if (shell === null) return appNotBuilt(reply);
     // A missing file falls through to the not-found handler, which answers with the shell.
-    return reply.sendFile(path === '' ? shell : path);
+    void reply.sendFile(path === '' ? shell : path);
   });
   app.setNotFoundHandler((req, reply) => {
     const path = decodedPath(req.url);
     if (isReservedPath(path) || req.method !== 'GET') return sendError(reply, 404, 'not_found', `no route ${req.method} ${path}`);
     if (shell === null) return appNotBuilt(reply);
     // Client-side routes (/capture, /listen/<id>, ...) are served by the app shell.
-    return reply.type('text/html').sendFile(shell);
+    void reply.type('text/html').sendFile(shell);
   });
 
   return { app, routes, ingestConnections, telemetryConnections };
 }
 
-/** The path of a request URL (origin- or absolute-form), percent-decoded where it can be. */
-function decodedPath(url: string): string {
-  const path = new URL(url, 'http://relay.invalid').pathname;
+/** What a request Node's parser refused is answered with. */
+function clientRefusal(code: string | undefined): { status: number; code: string; message: string } {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, code: 'request_timeout', message: `the request took longer than ${REQUEST_TIMEOUT_MS} ms to arrive` };
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, code: 'headers_too_large', message: 'the request headers are over the size limit (16 KiB)' };
+  return { status: 400, code: 'invalid_request', message: 'the request is not valid HTTP/1.1 (its request line or headers could not be parsed)' };
+}
+
+/** The path of a request target (origin- or absolute-form), without its query, percent-decoded where it can be. */
+function decodedPath(target: string): string {
+  const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') : target;
+  const bare = path.split(/[?#]/)[0];
   try {
-    return decodeURIComponent(path);
+    return decodeURIComponent(bare);
   } catch {
-    return path;
+    return bare;
   }
 }
 
-/** Paths of the API and the WebSockets: never answered with the app shell. */
+/**
+ * Paths of the API and the WebSockets, however spelled (any case, repeated slashes,
+ * backslashes): never answered with the app shell, always with the 404 envelope.
+ */
 function isReservedPath(path: string): boolean {
-  return path.startsWith('/api/') || path.startsWith('/ws/') || path === '/api' || path === '/ws';
+  const p = path.replace(/[\\/]+/g, '/').toLowerCase();
+  return /^\/(api|ws)(\/|$)/.test(p);
 }
 
 function appNotBuilt(reply: FastifyReply): FastifyReply {

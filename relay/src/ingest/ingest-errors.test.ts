@@ -9,6 +9,7 @@ import type { IngestServerMessage } from '../../../protocol/ingest.ts';
 import { sine } from '../audio/signals.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
+import { connectIngest, PCM16_START, type IngestClient } from '../testing/ingest-client.ts';
 
 let t: TestRelay;
 
@@ -19,31 +20,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-interface Client {
-  ws: WebSocket;
-  messages: IngestServerMessage[];
-  closed: Promise<{ code: number; reason: string }>;
-  next(type: IngestServerMessage['type']): Promise<IngestServerMessage>;
-}
+const connect = (): Promise<IngestClient> => connectIngest(t.wsUrl);
 
-async function connect(): Promise<Client> {
-  const ws = new WebSocket(t.wsUrl);
-  const messages: IngestServerMessage[] = [];
-  ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
-  await new Promise((r, j) => {
-    ws.once('open', r);
-    ws.once('error', j);
-  });
-  return {
-    ws,
-    messages,
-    closed,
-    next: (type) => waitFor(() => messages.find((m) => m.type === type), 5000, `a ${type} message`),
-  };
-}
-
-const START = { type: 'start', codec: 'pcm16', sample_rate: 48000, channels: 1, frame_ms: 20 };
+const START = PCM16_START;
 
 describe('a start that is missing or wrong', () => {
   const cases: [string, Record<string, unknown>, string][] = [
