@@ -159,6 +159,7 @@ export const eventsRoute = {
           reason: { type: ['string', 'null'] },
           config_version: { type: 'integer' },
           idempotency_key: { type: ['string', 'null'] },
+          superseded_by: { type: ['integer', 'null'], description: 'the event that replaced this change before its bucket started (a later apply for an earlier or the same bucket), or null' },
         }),
       },
     }),

@@ -100,15 +100,16 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): De
 
 /**
  * null: allowed without a token; otherwise the token check's result. On a loopback-only
- * relay an open route still checks a token that is presented (an unknown or revoked one
- * is refused, a valid one names the client), but needs none and ignores its scope.
+ * relay an open route needs no token: a valid one presented there names the client (fair
+ * retention counts by it), any other is ignored, so a device holding a token from an
+ * earlier data dir still streams locally.
  */
 function decide(access: RouteAccess, req: FastifyRequest, deps: AccessDeps): AuthResult | null {
   if (access.kind === 'public') return null;
   const token = bearerToken(req.headers, access.tokenInQuery === true ? tokenFromQuery(req) : null);
   if (access.kind === 'token-beyond-loopback' && !deps.exposed()) {
-    if (token === null && req.headers.authorization === undefined) return null;
-    return authenticate(deps.tokens, token, null);
+    const known = token === null ? null : authenticate(deps.tokens, token, null);
+    return known?.ok === true ? known : null;
   }
   return authenticate(deps.tokens, token, access.scope);
 }

@@ -108,6 +108,23 @@ describe('Station', () => {
     expect(statuses.at(-1)).toMatchObject({ state: 'ok' });
   });
 
+  it('plays a burst of packets that were held up on the way, whatever the queue size, and drops none', () => {
+    const { station, buckets } = harness();
+    for (let n = 0; n < 50; n++) {
+      station.enqueue(packet(n, 1000, T0 + n * 20), T0 + n * 20);
+      station.tick(T0 + n * 20);
+    }
+    // A second of audio sent in real time but held up on the way (a stalled event loop): 52
+    // packets, more than the queue's 48, reach the station in one batch, the first 990 ms late.
+    const burstAt = T0 + 50 * 20 + 990;
+    for (let n = 50; n < 102; n++) station.enqueue(packet(n, 1000 + n, burstAt), burstAt);
+    station.tick(burstAt);
+    expect(station.stats().counters).toMatchObject({ frames_received: 102, frames_dropped: 0, late_frames: 0, resyncs: 0 });
+    station.end(burstAt + 100);
+    station.tick(burstAt + 10_000);
+    expect(buckets.flatMap(frameValues).filter((v) => v !== 0)).toHaveLength(102);
+  });
+
   it('conceals a gap in sequence numbers so the timeline stays in step', () => {
     const { station, buckets } = harness();
     for (let n = 0; n < 100; n++) {
@@ -169,6 +186,27 @@ describe('Station', () => {
     expect(after).toMatchObject({ configVersion: 1, lastKnobEventId: 7 });
     expect(after.knobs['pcm.input_gain_db']).toBe(20);
     expect(station.schedule(boundary + 5000, gained, 2, 8)).toBe('station_ended');
+  });
+
+  it('lets a change for an earlier bucket replace the ones pending for later buckets', () => {
+    const { station, buckets } = harness();
+    const b1 = Date.parse('2026-01-03T21:15:05.000Z');
+    const far = mergeKnobs(defaultKnobs(), { 'pcm.input_gain_db': -40 });
+    const near = mergeKnobs(defaultKnobs(), { 'pcm.input_gain_db': 20 });
+    expect(station.schedule(b1 + 5000, far, 1, 7)).toBeNull();
+    expect(station.schedule(b1, near, 2, 8)).toBeNull();
+    for (let n = 0; n < 400; n++) {
+      station.enqueue(packet(n, 100, T0 + n * 20), T0 + n * 20);
+      station.tick(T0 + n * 20);
+    }
+    station.end(T0 + 8000);
+    station.tick(T0 + 20_000);
+    expect(buckets.map((b) => [b.configVersion, b.lastKnobEventId, b.knobs['pcm.input_gain_db']])).toEqual([
+      [0, null, 0],
+      [2, 8, 20],
+      [2, 8, 20],
+    ]);
+    expect(buckets[2].post[0]).toBe(1000);
   });
 
   it('does not hold back a station whose first packet came late', () => {

@@ -180,6 +180,10 @@ export class Station {
       this.finalizeComplete(this.recordedNowMs, false);
       return;
     }
+    // A burst of packets that are already due (they were held up on the way, say behind a
+    // busy event loop) is played before the queue counts as full: only a sender ahead of
+    // real time loses packets.
+    if (this.queue.depth === this.queue.capacity) this.pump(nowMs);
     if (this.queue.push(p) !== undefined) {
       this.counters.frames_dropped++;
       // The next packet out of the queue follows a gap we made ourselves: never conceal it.

@@ -56,6 +56,7 @@ function open(opts: FloodOptions, kind: 'station' | 'idle'): FloodSocket {
     ws.on('unexpected-response', (_req, res) => {
       s.refusedStatus = res.statusCode ?? null;
       res.resume();
+      ws.terminate(); // a handled refusal is not closed by ws itself
     });
     ws.on('error', () => undefined);
     ws.on('close', (code, reason) => {
