@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { speechLike } from '../audio/signals.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
 import { flood, type FloodSocket } from '../testing/flood.ts';
-import { sleep, waitFor } from '../testing/harness.ts';
+import { alignToBucket, sleep, waitFor } from '../testing/harness.ts';
 import { startRelayProcess, type RelayProcess } from '../testing/relay-process.ts';
 
 const RATE = 48000;
@@ -55,7 +55,10 @@ beforeAll(async () => {
   const started = await good.connect();
   const streaming = runStations([good]);
 
-  await sleep(8000);
+  await sleep(6000);
+  // Four seconds into a bucket: each flood station's one packet then makes a 4 s segment
+  // (silence up to the packet), about 48 MB in all, three times the segment budget.
+  await alignToBucket(4000);
   const rssBefore = rssMb();
   const sockets = await flood({ url: ingest, stations: 400, idle: 200, localAddress: '127.0.0.2', ratePerS: 500 });
   await waitFor(() => (sockets.every((s) => s.kind === 'station' || s.closeCode !== null) ? true : undefined), 10_000, 'the idle sockets to be closed or refused');
