@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
-import { startRelayProcess } from '../relay/src/testing/relay-process.ts';
+import { BENCHMARK_LIMITS, startRelayProcess } from '../relay/src/testing/relay-process.ts';
 import { procStat } from './proc-stat.ts';
 
 const { values } = parseArgs({
@@ -36,6 +36,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
 const env: NodeJS.ProcessEnv = {
   ...process.env,
+  ...BENCHMARK_LIMITS,
   TAPWIRE_PORT: '0',
   TAPWIRE_DATA_DIR: dataDir,
   TAPWIRE_LOG_LEVEL: 'warn',

@@ -31,7 +31,7 @@ import WebSocket from 'ws';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { LatencyHistogram } from '../relay/src/media/latency-histogram.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
-import { startRelayProcess } from '../relay/src/testing/relay-process.ts';
+import { BENCHMARK_LIMITS, startRelayProcess } from '../relay/src/testing/relay-process.ts';
 import { procStat } from './proc-stat.ts';
 
 const { values } = parseArgs({
@@ -180,7 +180,7 @@ async function runMain(): Promise<void> {
   const rssS = Number(values['rss-seconds']);
   const root = fileURLToPath(new URL('../', import.meta.url));
   const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: dataDir, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_SEGMENT_MAX_MB: '1500' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...BENCHMARK_LIMITS, TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: dataDir, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_SEGMENT_MAX_MB: '1500' };
   if (values['backed-up-bytes']) env.TAPWIRE_TELEMETRY_BACKED_UP_BYTES = values['backed-up-bytes'];
   if (values['backed-up-ms']) env.TAPWIRE_TELEMETRY_BACKED_UP_MS = values['backed-up-ms'];
 

@@ -8,6 +8,18 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/**
+ * Caps lifted for benchmarks: a load generator is one client address opening hundreds of
+ * stations and connections, which the per-address caps exist to refuse.
+ */
+export const BENCHMARK_LIMITS: NodeJS.ProcessEnv = {
+  TAPWIRE_MAX_STATIONS: '10000',
+  TAPWIRE_MAX_STATIONS_PER_ADDRESS: '10000',
+  TAPWIRE_MAX_INGEST_CONNECTIONS: '20000',
+  TAPWIRE_MAX_TELEMETRY_CLIENTS: '20000',
+  TAPWIRE_MAX_CONNECTIONS_PER_ADDRESS: '20000',
+};
+
 export interface RelayProcess {
   child: ChildProcess;
   /** The relay's http://host:port, once it is running. */
