@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveRegistry } from '../live/live-registry.ts';
 import { sine } from '../audio/signals.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
 import { startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   const s = await live.connect();
   [traceId, stationKey] = [s.trace_id, s.station_key];
   streaming = runStations([live]);
-  await waitFor(() => (t.relay.registry.find(traceId, stationKey)?.poolId != null ? true : undefined), 5000, 'the station to stream');
+  await waitFor(() => (LiveRegistry.isStreaming(t.relay.registry.find(traceId, stationKey)) ? true : undefined), 5000, 'the station to stream');
 }, 60_000);
 
 afterAll(async () => {

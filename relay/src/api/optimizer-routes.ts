@@ -11,7 +11,7 @@ import type { ApplyRequest, ApplyResponse } from '../../../protocol/optimizer-ap
 import type { TokenInfo } from '../auth/token-store.ts';
 import { ApiError } from '../errors.ts';
 import { needsToken } from '../http/access.ts';
-import type { LiveRegistry } from '../live/live-registry.ts';
+import { LiveRegistry } from '../live/live-registry.ts';
 import type { SegmentStore } from '../store/segment-store.ts';
 import type { Store } from '../store/store.ts';
 import { bucketStartMs, isoOf, parseIsoMs } from '../time/bucket-clock.ts';
@@ -160,7 +160,7 @@ export function registerOptimizerRoutes(app: FastifyInstance, ctx: ApiContext): 
         started_at: isoOf(s.started_at),
         ended_at: s.ended_at === null ? null : isoOf(s.ended_at),
         end_reason: s.end_reason,
-        live: live !== undefined && !live.ended && live.poolId !== null,
+        live: LiveRegistry.isStreaming(live),
         config_version: live?.configVersion ?? lastConfigVersion(ctx, traceId, s.station_key),
         first_bucket_ts: range.first === null ? null : isoOf(range.first),
         last_bucket_ts: range.last === null ? null : isoOf(range.last),
@@ -212,7 +212,7 @@ async function apply(ctx: ApiContext, req: FastifyRequest, reply: import('fastif
     throw new ApiError(404, 'station_not_found', `no station "${body.station_key}" in trace "${body.trace_id}"`);
   }
   const station = ctx.registry.find(body.trace_id, body.station_key);
-  if (station === undefined || station.ended || station.poolId === null) {
+  if (!LiveRegistry.isStreaming(station)) {
     throw new ApiError(409, 'station_not_live', `station "${body.station_key}" is not streaming; knobs apply to live stations only`);
   }
   const now = Date.now();

@@ -12,6 +12,7 @@ import type { IngestServerMessage } from '../../../protocol/ingest.ts';
 import { defaultKnobs } from '../../../protocol/knobs.ts';
 import { measureRmsDbfs, sine, toInt16 } from '../audio/signals.ts';
 import { readWav } from '../audio/wav.ts';
+import { LiveRegistry } from '../live/live-registry.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
 import type { BucketRow } from '../store/store.ts';
 import { alignToBucket, sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
@@ -127,7 +128,7 @@ beforeAll(async () => {
   // The gain station: +6 dB from the first sample of bucket1, scheduled once it is live.
   const scheduled = (async () => {
     const g = stations.gain.started!;
-    await waitFor(() => (t.relay.registry.find(g.trace_id, g.station_key)?.poolId ?? null) ?? undefined, 5000, 'gain station live');
+    await waitFor(() => (LiveRegistry.isStreaming(t.relay.registry.find(g.trace_id, g.station_key)) ? true : undefined), 5000, 'gain station live');
     return t.relay.scheduleKnobs({
       traceId: g.trace_id,
       stationKey: g.station_key,

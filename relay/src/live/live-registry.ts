@@ -183,6 +183,11 @@ export class LiveRegistry {
     return { ok: true, station };
   }
 
+  /** True while the station streams: it has received audio and has not ended. */
+  static isStreaming(station: LiveStation | undefined): station is LiveStation {
+    return station !== undefined && !station.ended && station.poolId !== null;
+  }
+
   /** Stations held now (streaming, waiting for audio, or finalizing): what the caps count. */
   get heldCount(): number {
     return this.held;
