@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
+import { skipWithout } from '../relay/src/testing/tool-required.ts';
 import { navigate, signIn, startAppUnderTest, type AppUnderTest } from './support/app.ts';
 import { rmsDbfs, steadySine, writeWav } from './support/audio.ts';
-import { hasChromium, type Browser } from './support/chromium.ts';
+import { CHROMIUM_PATH, hasChromium, type Browser } from './support/chromium.ts';
 import type { RelayApi } from './support/relay-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-'));
@@ -19,7 +20,7 @@ const tone = steadySine(440, -12, 10);
 const FILE_RMS_DBFS = rmsDbfs(tone);
 const micWav = writeWav(join(dir, 'tone.wav'), tone);
 
-describe.skipIf(!hasChromium)('capture page (Chromium, fake microphone)', () => {
+describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('capture page (Chromium, fake microphone)', () => {
   let app: AppUnderTest;
   let t: TestRelay;
   let browser: Browser;

@@ -17,9 +17,10 @@ import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { defaultConfig } from '../relay/src/config.ts';
 import { Relay } from '../relay/src/relay.ts';
 import { sleep, waitFor } from '../relay/src/testing/harness.ts';
+import { skipWithout } from '../relay/src/testing/tool-required.ts';
 import { navigate, signIn } from './support/app.ts';
 import { bestLoopCorrelation, envelope, RATE, toneMosaic, writeWav } from './support/audio.ts';
-import { hasChromium, launchChromium, type Browser } from './support/chromium.ts';
+import { CHROMIUM_PATH, hasChromium, launchChromium, type Browser } from './support/chromium.ts';
 import { RelayApi } from './support/relay-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-offline-'));
@@ -30,7 +31,7 @@ const OFFLINE_MS = 15_000;
 /** Envelope windows of 10 ms. */
 const WINDOW = RATE / 100;
 
-describe.skipIf(!hasChromium)('offline capture, upload and install (Chromium)', () => {
+describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('offline capture, upload and install (Chromium)', () => {
   const dataDir = join(dir, 'relay-data');
   let relay: Relay | null = null;
   let port = 0;

@@ -11,15 +11,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadState } from '../protocol/upload.ts';
 import { sleep, waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
+import { skipWithout } from '../relay/src/testing/tool-required.ts';
 import { navigate, signIn, startAppUnderTest, type AppUnderTest } from './support/app.ts';
 import { toneMosaic, writeWav } from './support/audio.ts';
-import { hasChromium, type Browser } from './support/chromium.ts';
+import { CHROMIUM_PATH, hasChromium, type Browser } from './support/chromium.ts';
 import type { RelayApi } from './support/relay-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-resume-'));
 const micWav = writeWav(join(dir, 'mosaic.wav'), toneMosaic(10, 3));
 
-describe.skipIf(!hasChromium)('upload resume (Chromium)', () => {
+describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('upload resume (Chromium)', () => {
   let app: AppUnderTest;
   let t: TestRelay;
   let browser: Browser;

@@ -19,6 +19,8 @@ export const FRAME_MS_CHOICES = [10, 20, 40, 60] as const;
 /** Identifiers a client may choose: a trace to join, a station key, a source name. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 export const MAX_LABEL_LENGTH = 120;
+/** Longest `call_id`, characters (SIP Call-IDs run long). */
+export const MAX_CALL_ID_LENGTH = 256;
 
 export interface StartMessage {
   type: 'start';
@@ -29,6 +31,11 @@ export interface StartMessage {
   trace_id?: string;
   station_key?: string;
   label?: string;
+  /**
+   * The sender's own id for the call this station is part of (a SIP Call-ID, Twilio's
+   * callSid): it becomes the trace's `call_id` (seed 000 §5.1) when the trace has none.
+   */
+  call_id?: string;
 }
 
 export interface StopMessage {
@@ -146,6 +153,13 @@ export function parseStart(msg: Record<string, unknown>): Parsed<StartMessage> {
       return fail('bad_start', `label must be a string of at most ${MAX_LABEL_LENGTH} characters`, 'label');
     }
     out.label = msg.label;
+  }
+  if (msg.call_id !== undefined && msg.call_id !== null) {
+    // Printable ASCII, no spaces: what SIP Call-IDs and telephony ids are made of.
+    if (typeof msg.call_id !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(msg.call_id)) {
+      return fail('bad_start', `call_id must be 1-${MAX_CALL_ID_LENGTH} printable ASCII characters without spaces`, 'call_id');
+    }
+    out.call_id = msg.call_id;
   }
   return { ok: true, value: out };
 }

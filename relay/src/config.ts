@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { BUCKET_MS } from '../../protocol/metrics.ts';
 
 export interface RelayConfig {
   host: string;
@@ -82,7 +83,7 @@ export function defaultConfig(): RelayConfig {
     port: 8080,
     dataDir: resolve('data'),
     appDir: resolve('build'),
-    bucketMs: 5000,
+    bucketMs: BUCKET_MS,
     bucketGraceMs: 1000,
     ingressQueueFrames: 48,
     jitterAllowanceMs: 60,

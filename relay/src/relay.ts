@@ -19,7 +19,6 @@ import { buildServer, type ClientInfo, type Server } from './http/server.ts';
 import { IngestConnection } from './ingest/ingest-connection.ts';
 import { newIngestCounters, type IngestCounters } from './ingest/ingest-counters.ts';
 import { LiveRegistry, type ScheduleRequest, type ScheduleResult } from './live/live-registry.ts';
-import type { IngestCounters as StationCounters } from './media/messages.ts';
 import { MediaPool } from './media/pool.ts';
 import { RecordedBucketStore } from './store/recorded-bucket-store.ts';
 import { SegmentStore } from './store/segment-store.ts';
@@ -67,8 +66,6 @@ export class Relay {
   private readonly backpressureLog = new LogThrottle(10_000);
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
-  /** Counters of stations whose pipelines have closed, so relay totals never go down. */
-  private readonly closedTotals = { frames_dropped: 0, frames_concealed: 0, late_frames: 0, resyncs: 0, frames_out_of_order: 0 };
   url = '';
 
   private constructor(readonly config: RelayConfig) {
@@ -82,46 +79,23 @@ export class Relay {
       written: (_r, writeMs) => this.metrics.observeBucketWrite(writeMs),
       failed: (r, err) => this.app?.log.error({ err, trace_id: r.traceId, station_key: r.stationKey }, 'bucket write failed'),
     });
+    // Pool-wide events only: a station's own events go to the handle its owner holds.
     this.pool = new MediaPool(config.mediaWorkers, {
       bucket: (record, done) => this.writer.enqueue(record, done),
-      status: (id, state, dropped, depth) => {
-        const s = this.registry.byPool(id);
-        if (s === undefined) return;
-        s.owner.onStatus(s, state, dropped, depth);
-        if (state === 'backpressure' && this.app !== null) {
-          const held = this.backpressureLog.take(`${s.traceId}/${s.stationKey}`, Date.now());
-          if (held !== null) {
-            this.app.log.warn(
-              { trace_id: s.traceId, station_key: s.stationKey, dropped_frames: dropped, queue_depth: depth },
-              'ingress queue full: the sender is ahead of real time, its oldest frames are dropped',
-            );
-          }
-        }
-      },
-      decodeError: (id, code, message) => {
-        const s = this.registry.byPool(id);
-        s?.owner.onDecodeError(s, code, message);
-      },
       meters: (values) => this.telemetry.meters(values),
       spectra: (values) => this.telemetry.spectra(values),
       latency: (bins) => this.metrics.observeLatencyBins(bins),
-      closed: (id, counters) => {
-        // A recorded run (upload) is not a live station: its counters are its own.
-        if (this.recordedRuns.onPipelineClosed(id, counters)) return;
-        this.telemetry.forget(id);
-        this.addClosedTotals(counters);
-        this.registry.onPipelineClosed(id);
+      status: (handle, state, dropped, depth) => {
+        if (state !== 'backpressure' || this.app === null) return;
+        const { traceId, stationKey } = handle.spec;
+        if (this.backpressureLog.take(`${traceId}/${stationKey}`, Date.now()) === null) return;
+        this.app.log.warn(
+          { trace_id: traceId, station_key: stationKey, dropped_frames: dropped, queue_depth: depth },
+          'ingress queue full: the sender is ahead of real time, its oldest frames are dropped',
+        );
       },
-      workerFailed: (ids, err) => {
-        this.app?.log.error({ err }, `media worker failed; ${ids.length} stations lost`);
-        for (const id of this.recordedRuns.onWorkerFailed(ids, err)) {
-          const s = this.registry.byPool(id);
-          if (s === undefined) continue;
-          this.registry.end(s, 'media_worker_failed', Date.now());
-          s.owner.onStationLost(s, 'media worker failed');
-          this.registry.onPipelineClosed(id);
-        }
-      },
+      stationGone: (handle) => this.telemetry.forget(handle.id),
+      workerFailed: (handles, err) => this.app?.log.error({ err }, `media worker failed; ${handles.length} stations lost`),
     }, Math.round(1000 / config.telemetryHz), Math.round(1000 / config.spectrumHz));
     this.registry = new LiveRegistry(config, this.store, this.pool);
     this.heartbeat = new Heartbeat(config.heartbeatIntervalMs, config.heartbeatTimeoutMs, () => this.limits.count('heartbeat_timeout'));
@@ -272,7 +246,6 @@ export class Relay {
     const connection = new IngestConnection(
       socket,
       this.registry,
-      this.pool,
       {
         maxMessageBytes: c.maxMessageBytes,
         maxSourcesPerConnection: c.maxSourcesPerConnection,
@@ -298,21 +271,12 @@ export class Relay {
     let max = 0;
     for (const t of this.registry.activeTraces()) {
       for (const s of t.stations) {
-        const depth = s.poolId === null ? 0 : (this.pool.stats(s.poolId)?.queueDepth ?? 0);
+        const depth = s.handle?.stats()?.queueDepth ?? 0;
         total += depth;
         if (depth > max) max = depth;
       }
     }
     return { total, max };
-  }
-
-  private addClosedTotals(c: StationCounters | undefined): void {
-    if (c === undefined) return;
-    this.closedTotals.frames_dropped += c.frames_dropped;
-    this.closedTotals.frames_concealed += c.frames_concealed;
-    this.closedTotals.late_frames += c.late_frames;
-    this.closedTotals.resyncs += c.resyncs;
-    this.closedTotals.frames_out_of_order += c.frames_out_of_order;
   }
 
   health(): Record<string, unknown> {
@@ -326,11 +290,11 @@ export class Relay {
 
   /** Counters per relay and per live station. */
   stats(): Record<string, unknown> {
-    const totals = { ...this.closedTotals };
+    const totals = { ...this.pool.closedTotals };
     const stations = [];
     for (const t of this.registry.activeTraces()) {
       for (const s of t.stations) {
-        const st = s.poolId === null ? undefined : this.pool.stats(s.poolId);
+        const st = s.handle?.stats();
         if (st) {
           totals.frames_dropped += st.counters.frames_dropped;
           totals.frames_concealed += st.counters.frames_concealed;

@@ -40,3 +40,17 @@ describe('float32ToInt16', () => {
     expect(Array.from(dst)).toEqual([16384, 9]);
   });
 });
+
+describe('offsets', () => {
+  it('converts a span from one offset to another, and refuses a span that does not fit', () => {
+    const src = Float32Array.of(0, 0, 0.5, -0.5, 1.5, 0);
+    const dst = new Int16Array(8).fill(7);
+    float32ToInt16(src, dst, 3, 2, 4);
+    expect(Array.from(dst)).toEqual([7, 7, 7, 7, 16384, -16384, 32767, 7]);
+    const back = new Float32Array(4);
+    int16ToFloat32(dst, back, 2, 4, 1);
+    expect(Array.from(back)).toEqual([0, 0.5, -0.5, 0]);
+    expect(() => float32ToInt16(src, dst, 3, 4, 0)).toThrow(RangeError);
+    expect(() => int16ToFloat32(dst, back, 4, 6, 0)).toThrow(RangeError);
+  });
+});

@@ -3,26 +3,28 @@
  * of most decoders): int16 → float is exact and reversible, and -32768 maps to exactly -1.
  */
 
-/** dst[i] = src[i] / 32768 for i < length. */
-export function int16ToFloat32(src: Int16Array, dst: Float32Array, length = src.length): void {
-  if (!(length >= 0 && length <= src.length && length <= dst.length)) {
-    throw new RangeError(`length must be 0..${Math.min(src.length, dst.length)}, got ${length}`);
+function checkSpan(srcLength: number, dstLength: number, length: number, srcOffset: number, dstOffset: number): void {
+  if (!(length >= 0 && srcOffset >= 0 && dstOffset >= 0 && srcOffset + length <= srcLength && dstOffset + length <= dstLength)) {
+    throw new RangeError(`cannot convert ${length} samples from offset ${srcOffset} of ${srcLength} to offset ${dstOffset} of ${dstLength}`);
   }
+}
+
+/** dst[dstOffset + i] = src[srcOffset + i] / 32768 for i < length. */
+export function int16ToFloat32(src: Int16Array, dst: Float32Array, length = src.length, srcOffset = 0, dstOffset = 0): void {
+  checkSpan(src.length, dst.length, length, srcOffset, dstOffset);
   const scale = 1 / 32768; // a power of two: multiplying is exact, like dividing
-  for (let i = 0; i < length; i++) dst[i] = src[i] * scale;
+  for (let i = 0; i < length; i++) dst[dstOffset + i] = src[srcOffset + i] * scale;
 }
 
 /**
- * dst[i] = round(src[i]·32768), clamped to [-32768, 32767], for i < length. Rounds to
- * nearest with ties towards +∞ (Math.round); NaN becomes 0. +1.0 (32768) has no Int16
- * code and saturates to 32767, as does anything louder.
+ * dst[dstOffset + i] = round(src[srcOffset + i]·32768), clamped to [-32768, 32767], for
+ * i < length. Rounds to nearest with ties towards +∞ (Math.round); NaN becomes 0. +1.0
+ * (32768) has no Int16 code and saturates to 32767, as does anything louder.
  */
-export function float32ToInt16(src: Float32Array, dst: Int16Array, length = src.length): void {
-  if (!(length >= 0 && length <= src.length && length <= dst.length)) {
-    throw new RangeError(`length must be 0..${Math.min(src.length, dst.length)}, got ${length}`);
-  }
+export function float32ToInt16(src: Float32Array, dst: Int16Array, length = src.length, srcOffset = 0, dstOffset = 0): void {
+  checkSpan(src.length, dst.length, length, srcOffset, dstOffset);
   for (let i = 0; i < length; i++) {
-    const v = src[i] * 32768;
-    dst[i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Math.round(v);
+    const v = src[srcOffset + i] * 32768;
+    dst[dstOffset + i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Math.round(v);
   }
 }

@@ -2,8 +2,9 @@
  * Packet loss concealment for decoded PCM frames, seed 004 §6 simplified: repetition of the
  * last good frame with a fade, then silence. No pitch search or noise synthesis: at the
  * loss rates a relay sees on its ingest paths a fading repeat masks a lost 20 ms frame
- * well, and it costs one multiply per sample. (Opus streams get the decoder's own
- * concealment; this is for PCM and for codecs without one.)
+ * well, and it costs one multiply per sample. (Opus streams get libopus's own concealment
+ * and in-band FEC, relay/src/media/concealment.ts; this is for PCM, G.711 and any codec
+ * without concealment of its own.)
  *
  * Gain of the k-th consecutive concealed frame:
  *   k = 1, 2   0.9^k                  "pattern repetition" (−0.9 dB per frame)

@@ -1,13 +1,15 @@
 /**
  * The capture worklet: microphone samples in, meters and 20 ms frames out. Thin, as the
- * style asks: it downmixes to mono, runs the shared meter kernel (worklets/dsp/meters.ts,
- * the same code as the relay's PRE tap) and hands samples on.
+ * style asks: it downmixes to mono, runs the shared meter kernels (worklets/dsp/meters.ts
+ * per block, meter-window.ts per reading: the same code as the relay's PRE tap and its
+ * telemetry) and hands samples on.
  *
  * With cross-origin isolation, samples go to the encoder worker through a SharedArrayBuffer
  * ring and meter readings into a shared seqlock block: nothing in `process()` allocates or
  * posts. Without it, the fallback posts a copied 20 ms frame and a meter reading every
  * 20 ms (allocating, but once per frame rather than per render quantum).
  */
+import { MeterWindow } from '../dsp/meter-window.ts';
 import { FrameMeter } from '../dsp/meters.ts';
 import { CAPTURE_FRAME_MS, CAPTURE_PROCESSOR, type CaptureProcessorMessage, type CaptureProcessorOptions } from './capture-protocol.ts';
 import { METER, METER_VALUES, MeterBlock } from './meter-block.ts';
@@ -28,6 +30,8 @@ const QUANTUM = 128;
 
 class CaptureProcessor extends AudioWorkletProcessor {
   private readonly meter = new FrameMeter(sampleRate);
+  /** The reading being aggregated: at least CAPTURE_FRAME_MS of samples, in whole render quanta. */
+  private readonly meterWindow = new MeterWindow();
   private readonly mono = new Float32Array(QUANTUM);
   private readonly reading = new Float32Array(METER_VALUES);
   private readonly windowSamples = Math.round((sampleRate * CAPTURE_FRAME_MS) / 1000);
@@ -36,12 +40,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
   /** Fallback only: the frame being filled for posting. */
   private readonly frame: Float32Array | null;
   private frameFill = 0;
-
-  // The publication window: power sum, peak, clipped samples, sample count.
-  private power = 0;
-  private peak = 0;
-  private clipped = 0;
-  private count = 0;
+  /** Samples seen since the worklet started. */
   private total = 0;
 
   constructor(options?: AudioWorkletNodeOptions) {
@@ -71,32 +70,29 @@ class CaptureProcessor extends AudioWorkletProcessor {
 
     const m = this.meter;
     m.process(x, n);
-    this.power += 10 ** (m.rmsDbfs / 10) * n;
-    const peak = 10 ** (m.peakDbfs / 20);
-    if (peak > this.peak) this.peak = peak;
-    this.clipped += Math.round(m.clippingRatio * n);
-    this.count += n;
+    this.meterWindow.add(n, m.rmsDbfs, m.peakDbfs, m.clippingRatio, m.momentaryLufs);
     this.total += n;
 
     if (this.ring !== null) this.ring.push(x, n);
     else this.postSamples(x, n);
 
-    if (this.count >= this.windowSamples) this.publish();
+    if (this.meterWindow.pendingSamples >= this.windowSamples) this.publish();
     return true;
   }
 
   private publish(): void {
+    const w = this.meterWindow;
+    w.endWindow();
     const r = this.reading;
-    r[METER.rmsDbfs] = this.power > 0 ? 10 * Math.log10(this.power / this.count) : -120;
-    r[METER.peakDbfs] = this.peak > 0 ? 20 * Math.log10(this.peak) : -120;
-    r[METER.clippedSamples] = this.clipped;
-    r[METER.momentaryLufs] = this.meter.momentaryLufs;
-    r[METER.samples] = this.count;
+    r[METER.rmsDbfs] = w.rmsDbfs;
+    r[METER.peakDbfs] = w.peakDbfs;
+    r[METER.clippedSamples] = w.clippedSamples;
+    r[METER.momentaryLufs] = w.momentaryLufs;
+    r[METER.samples] = w.samples;
     r[METER.totalSamples] = this.total;
     r[METER.ringOverruns] = this.ring !== null ? this.ring.overruns : 0;
     if (this.block !== null) this.block.publish(r);
     else this.post({ type: 'meters', values: r.slice() });
-    this.power = this.peak = this.clipped = this.count = 0;
   }
 
   private postSamples(x: Float32Array, n: number): void {

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { OpusFrameEncoder } from '../../../relay/src/media/codecs/opus.ts';
+import { OpusFrameEncoder } from '../../../relay/src/media/codecs/opus-encoder.ts';
 import { measureRmsDbfs, sine, toInt16 } from '../../../relay/src/audio/signals.ts';
+import { skipWithout } from '../../../relay/src/testing/tool-required.ts';
 import { HEADER_TYPE_BOS, HEADER_TYPE_EOS, isOpusHeader, oggCrc, opusHead, opusHeadPreSkip, OggError, readOggPage, writeOggOpus } from './ogg.ts';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).error === undefined;
@@ -76,7 +77,7 @@ describe('writeOggOpus / readOggPage', () => {
     expect(() => readOggPage(bytes.subarray(0, 10))).toThrow(/header bytes/);
   });
 
-  it.skipIf(!hasFfmpeg)('writes a file ffmpeg decodes to the encoded level', async () => {
+  it.skipIf(skipWithout('ffmpeg', hasFfmpeg))('writes a file ffmpeg decodes to the encoded level', async () => {
     const bytes = Buffer.from(await writeOggOpus(packets, { frameSamples: 960 }).arrayBuffer());
     const r = spawnSync('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-f', 'f32le', '-ac', '1', '-ar', '48000', 'pipe:1'], { input: bytes });
     expect(r.status, r.stderr?.toString()).toBe(0);

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { skipWithout } from '../testing/tool-required.ts';
 import {
   clippedSine,
   espeakSpeech,
@@ -120,7 +121,7 @@ describe('speechLike', () => {
 });
 
 describe('espeakSpeech', () => {
-  it.skipIf(!hasEspeak)('synthesises speech at the requested rate', () => {
+  it.skipIf(skipWithout('espeak-ng', hasEspeak))('synthesises speech at the requested rate', () => {
     const native = espeakSpeech('Testing one two three', 22050);
     const narrow = espeakSpeech('Testing one two three', 8000);
     if (native === null || narrow === null) throw new Error('espeak-ng is installed but gave no audio');

@@ -6,8 +6,8 @@
  * (a -6 dBFS-peak sine has an RMS of -9.03 dBFS). Levels are dBFS relative to a full-scale
  * sample value of 1.0 (a full-scale sine measures 0 dBFS peak, -3.01 dBFS RMS).
  */
-
 import { spawnSync } from 'node:child_process';
+import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
 import { readWav } from './wav.ts';
 
 /** Linear amplitude of a level in dB (20·log10 convention). */
@@ -237,9 +237,6 @@ export function scaleToRmsDbfs(x: Float32Array, targetDbfs: number): Float32Arra
  */
 export function toInt16(x: Float32Array): Int16Array {
   const y = new Int16Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = Math.round(x[i] * 32768);
-    y[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-  }
+  float32ToInt16(x, y);
   return y;
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { skipWithout } from '../testing/tool-required.ts';
 import { sine, toInt16 } from './signals.ts';
 import { WavError, encodeWav, readWav, wavHeader } from './wav.ts';
 
@@ -113,7 +114,7 @@ describe('reading', () => {
   });
 });
 
-describe.skipIf(!hasSox)('files written by sox', () => {
+describe.skipIf(skipWithout('sox', hasSox))('files written by sox', () => {
   const make = (name: string, args: string[]): Buffer => {
     const path = join(dir, name);
     run('sox', ['-t', 'raw', '-r', '16000', '-e', 'signed', '-b', '16', '-c', '1', '-', ...args, path], rawBytes(PCM));
@@ -152,7 +153,7 @@ describe.skipIf(!hasSox)('files written by sox', () => {
   });
 });
 
-describe.skipIf(!hasFfmpeg)('files written by ffmpeg to a pipe (LIST chunk, 0xFFFFFFFF sizes)', () => {
+describe.skipIf(skipWithout('ffmpeg', hasFfmpeg))('files written by ffmpeg to a pipe (LIST chunk, 0xFFFFFFFF sizes)', () => {
   const make = (codec: string): Buffer =>
     run('ffmpeg', ['-v', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:0', '-c:a', codec, '-f', 'wav', 'pipe:1'], rawBytes(PCM));
 

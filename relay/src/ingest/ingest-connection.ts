@@ -1,6 +1,8 @@
 /**
- * One ingest WebSocket (`GET /ws/ingest`): the `start` handshake, binary frames (seed 004
- * §1.4) and seed 001's base64 `audio` messages, turned into packets for the media plane.
+ * One ingest WebSocket (`GET /ws/ingest`): the `start` handshake, then audio as binary
+ * frames (seed 004 §1.4) or seed 001's base64 `audio` messages. Both reach a station the
+ * same way: a depacketizer makes packets of them (depacketizer.ts), and the connection,
+ * which owns its stations' handles, pushes the packets in and hears the stations' events.
  *
  * Bad input never loses what was accepted: a bad frame or message is counted and reported
  * with an `error` message and the station goes on. Only a bad `start` (close 1008) and an
@@ -13,19 +15,16 @@
  * disconnect), and a peer that stops answering pings is cut (heartbeat.ts).
  */
 import type { WebSocket } from 'ws';
-import { CODEC_IDS, decodeFrame } from '../../../protocol/frame.ts';
-import {
-  parseClientMessage,
-  type AudioMessage,
-  type IngestServerMessage,
-  type StartMessage,
-} from '../../../protocol/ingest.ts';
+import { parseClientMessage, type AudioMessage, type IngestServerMessage, type StartMessage } from '../../../protocol/ingest.ts';
 import { CLOSE } from '../errors.ts';
-import type { LiveRegistry, LiveStation, ReserveResult, StationClient, StationOwner } from '../live/live-registry.ts';
-import type { MediaPool } from '../media/pool.ts';
+import type { LiveRegistry, LiveStation, ReserveResult, StationClient } from '../live/live-registry.ts';
+import type { StationHandle } from '../media/station-handle.ts';
 import type { LimitCounters } from '../metrics/limit-counters.ts';
+import type { Depacketized, Depacketizer } from './depacketizer.ts';
 import { ErrorReporter } from './error-reporter.ts';
+import { FrameDepacketizer } from './frame-depacketizer.ts';
 import type { IngestCounters } from './ingest-counters.ts';
+import { JsonAudioDepacketizer } from './json-audio-depacketizer.ts';
 
 export interface IngestLimits {
   maxMessageBytes: number;
@@ -37,19 +36,21 @@ export interface IngestLimits {
   stationIdleTimeoutMs: number;
 }
 
-const PCM16_CODEC = CODEC_IDS.pcm16;
-
-interface SourceState {
+/** A station of this connection and how its audio becomes packets. */
+interface Feed<Message> {
   station: LiveStation;
-  sequence: number;
-  timestampMs: number;
+  depacketizer: Depacketizer<Message>;
 }
 
-export class IngestConnection implements StationOwner {
+const frames = new FrameDepacketizer();
+
+export class IngestConnection {
   private start: StartMessage | null = null;
-  private primary: LiveStation | null = null;
-  private primaryAudio: SourceState | null = null;
-  private readonly sources = new Map<string, SourceState>();
+  /** The station `start` made: binary frames go to it, and `audio` messages without a source. */
+  private primary: Feed<Uint8Array> | null = null;
+  private primaryJson: Feed<AudioMessage> | null = null;
+  /** Seed 001: one station per `source` of `audio` messages. */
+  private readonly sources = new Map<string, Feed<AudioMessage>>();
   private readonly errors: ErrorReporter;
   private closed = false;
   private readonly openedAtMs = Date.now();
@@ -59,7 +60,6 @@ export class IngestConnection implements StationOwner {
   constructor(
     private readonly socket: WebSocket,
     private readonly registry: LiveRegistry,
-    private readonly pool: MediaPool,
     private readonly limits: IngestLimits,
     private readonly counters: IngestCounters,
     private readonly client: StationClient,
@@ -103,8 +103,8 @@ export class IngestConnection implements StationOwner {
 
   private stations(): LiveStation[] {
     const out: LiveStation[] = [];
-    if (this.primary !== null) out.push(this.primary);
-    for (const s of this.sources.values()) out.push(s.station);
+    if (this.primary !== null) out.push(this.primary.station);
+    for (const f of this.sources.values()) out.push(f.station);
     return out;
   }
 
@@ -116,21 +116,6 @@ export class IngestConnection implements StationOwner {
     this.onClose(reason);
   }
 
-  // StationOwner: what the media plane reports about this connection's stations.
-  onStatus(station: LiveStation, state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void {
-    this.send({ type: 'status', state, station_key: station.stationKey, dropped_frames: droppedFrames, queue_depth: queueDepth });
-  }
-
-  onDecodeError(station: LiveStation, code: string, message: string): void {
-    this.counters.decodeErrors++;
-    this.errors.report(code, message, { station_key: station.stationKey });
-  }
-
-  onStationLost(station: LiveStation, reason: string): void {
-    this.errors.report('station_lost', `station ${station.stationKey} stopped: ${reason}`, { station_key: station.stationKey }, true);
-    this.socket.close(CLOSE.internalError, 'media pipeline failed');
-  }
-
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     const arrivalMs = performance.timeOrigin + performance.now();
@@ -140,34 +125,54 @@ export class IngestConnection implements StationOwner {
       this.socket.close(CLOSE.messageTooBig, 'message too big');
       return;
     }
-    if (isBinary) this.onBinary(data, arrivalMs);
-    else this.onText(data.toString('utf8'), arrivalMs);
+    if (isBinary) {
+      if (this.primary === null) {
+        this.counters.protocolErrors++;
+        this.errors.report('not_started', 'binary audio before "start": send {"type":"start",...} first');
+        return;
+      }
+      this.feed(this.primary, data, arrivalMs);
+    } else {
+      this.onText(data.toString('utf8'), arrivalMs);
+    }
   }
 
-  private onBinary(data: Buffer, arrivalMs: number): void {
-    if (this.primary === null) {
+  /** The one way audio reaches a station, whatever the message: depacketize, then push into its handle. */
+  private feed<Message>(f: Feed<Message>, message: Message, arrivalMs: number): void {
+    const { station } = f;
+    const d: Depacketized = f.depacketizer.depacketize(message);
+    if (!d.ok) {
       this.counters.protocolErrors++;
-      this.errors.report('not_started', 'binary audio before "start": send {"type":"start",...} first');
+      this.errors.report(d.code, d.message, { station_key: station.stationKey });
       return;
     }
-    const frame = decodeFrame(data);
-    if (!frame.ok) {
+    if (station.ended) {
       this.counters.protocolErrors++;
-      this.errors.report(frame.code, frame.message, { station_key: this.primary.stationKey });
+      this.errors.report('station_ended', `station ${station.stationKey} has ended; open a new connection to stream again`, { station_key: station.stationKey });
       return;
     }
-    if (this.primary.ended) {
-      this.counters.protocolErrors++;
-      this.errors.report('station_ended', `station ${this.primary.stationKey} has ended; open a new connection to stream again`, { station_key: this.primary.stationKey });
-      return;
-    }
-    const { header, payload } = frame;
+    const { packet } = d;
     this.counters.framesReceived++;
-    this.counters.bytesReceived += payload.length;
+    this.counters.bytesReceived += packet.payload.length;
     const now = Date.now();
-    this.primary.lastAudioMs = now;
-    const id = this.registry.materialize(this.primary, now);
-    this.pool.push(id, header.timestampMs, header.sequence, header.codec, header.flags, arrivalMs, payload);
+    station.lastAudioMs = now;
+    const handle = station.handle ?? this.attach(station, this.registry.materialize(station, now));
+    handle.push(packet.timestampMs, packet.sequence, packet.codec, packet.flags, arrivalMs, packet.payload);
+  }
+
+  /** This connection owns the station's pipeline: it listens to what the pipeline reports. */
+  private attach(station: LiveStation, handle: StationHandle): StationHandle {
+    const key = station.stationKey;
+    handle.on('status', (state, droppedFrames, queueDepth) => this.send({ type: 'status', state, station_key: key, dropped_frames: droppedFrames, queue_depth: queueDepth }));
+    handle.on('decodeError', (code, message) => {
+      this.counters.decodeErrors++;
+      this.errors.report(code, message, { station_key: key });
+    });
+    handle.on('lost', (err) => {
+      this.errors.report('station_lost', `station ${key} stopped: the media worker failed (${err.message})`, { station_key: key }, true);
+      this.socket.close(CLOSE.internalError, 'media pipeline failed');
+    });
+    return handle;
   }
 
   private onText(text: string, arrivalMs: number): void {
@@ -206,9 +211,9 @@ export class IngestConnection implements StationOwner {
       traceId: msg.trace_id,
       stationKey: msg.station_key,
       label: msg.label ?? null,
+      callId: msg.call_id ?? null,
       codec: msg.codec,
       sampleRate: msg.sample_rate,
-      owner: this,
       client: this.client,
     });
     if (!reserved.ok) {
@@ -217,8 +222,8 @@ export class IngestConnection implements StationOwner {
       return;
     }
     this.start = msg;
-    this.primary = reserved.station;
     const s = reserved.station;
+    this.primary = { station: s, depacketizer: frames };
     this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs });
   }
 
@@ -239,7 +244,7 @@ export class IngestConnection implements StationOwner {
   private onStop(): void {
     const ended = this.endAll('stop');
     if (this.start !== null && this.primary !== null) {
-      this.send({ type: 'stopped', trace_id: this.primary.traceId, station_keys: ended });
+      this.send({ type: 'stopped', trace_id: this.primary.station.traceId, station_keys: ended });
     }
     this.socket.close(CLOSE.normal, 'stopped');
   }
@@ -255,31 +260,19 @@ export class IngestConnection implements StationOwner {
       this.errors.report('codec_mismatch', `"audio" messages carry base64 PCM16LE; this connection started with codec ${this.start.codec}`);
       return;
     }
-    const state = msg.source === undefined ? this.primaryState() : this.sourceState(msg.source);
-    if (state === null) return;
-    if (state.station.ended) {
-      this.counters.protocolErrors++;
-      this.errors.report('station_ended', `station ${state.station.stationKey} has ended; open a new connection to stream again`, { station_key: state.station.stationKey });
-      return;
-    }
-    const payload = Buffer.from(msg.data, 'base64');
-    this.counters.framesReceived++;
-    this.counters.bytesReceived += payload.length;
-    const now = Date.now();
-    state.station.lastAudioMs = now;
-    const id = this.registry.materialize(state.station, now);
-    this.pool.push(id, state.timestampMs, state.sequence, PCM16_CODEC, 0, arrivalMs, payload);
-    state.sequence = (state.sequence + 1) & 0xffff;
-    state.timestampMs = (state.timestampMs + Math.round((payload.length / 2 / state.station.sampleRate) * 1000)) >>> 0;
+    const f = msg.source === undefined ? this.primaryAudio() : this.sourceFeed(msg.source);
+    if (f !== null) this.feed(f, msg, arrivalMs);
   }
 
-  private primaryState(): SourceState {
-    if (this.primaryAudio === null) this.primaryAudio = { station: this.primary as LiveStation, sequence: 0, timestampMs: 0 };
-    return this.primaryAudio;
+  /** `audio` without a source goes to the station `start` made. */
+  private primaryAudio(): Feed<AudioMessage> {
+    const station = (this.primary as Feed<Uint8Array>).station;
+    this.primaryJson ??= { station, depacketizer: new JsonAudioDepacketizer(station.sampleRate) };
+    return this.primaryJson;
   }
 
   /** Seed 001: each distinct `source` is its own station in the trace. */
-  private sourceState(source: string): SourceState | null {
+  private sourceFeed(source: string): Feed<AudioMessage> | null {
     const known = this.sources.get(source);
     if (known !== undefined) return known;
     if (this.sources.size >= this.limits.maxSourcesPerConnection) {
@@ -288,14 +281,14 @@ export class IngestConnection implements StationOwner {
       return null;
     }
     const start = this.start as StartMessage;
-    const traceId = (this.primary as LiveStation).traceId;
+    const traceId = (this.primary as Feed<Uint8Array>).station.traceId;
     const reserved = this.registry.reserve({
       traceId,
       stationKey: this.registry.keyForSource(traceId, source),
       label: source,
+      callId: null,
       codec: 'pcm16',
       sampleRate: start.sample_rate,
-      owner: this,
       client: this.client,
     });
     if (!reserved.ok) {
@@ -308,19 +301,18 @@ export class IngestConnection implements StationOwner {
       return null;
     }
     const s = reserved.station;
-    const state: SourceState = { station: s, sequence: 0, timestampMs: 0 };
-    this.sources.set(source, state);
+    const f: Feed<AudioMessage> = { station: s, depacketizer: new JsonAudioDepacketizer(s.sampleRate) };
+    this.sources.set(source, f);
     this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs, source });
-    return state;
+    return f;
   }
 
   private endAll(reason: string): string[] {
     const now = Date.now();
     const ended: string[] = [];
-    const all = [this.primary, ...[...this.sources.values()].map((s) => s.station)];
-    for (const s of all) {
-      if (s === null || s.ended) continue;
-      if (s.poolId !== null) ended.push(s.stationKey);
+    for (const s of this.stations()) {
+      if (s.ended) continue;
+      if (s.handle !== null) ended.push(s.stationKey);
       this.registry.end(s, reason, now);
     }
     return ended;

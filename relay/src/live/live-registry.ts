@@ -7,15 +7,9 @@ import type { IngestCodec } from '../../../protocol/ingest.ts';
 import { defaultKnobs, mergeKnobs, type KnobPatch, type KnobValues } from '../../../protocol/knobs.ts';
 import { newStationKey, newStreamId, newTraceId, type StationKey, type StreamId, type TraceId } from '../ids.ts';
 import type { MediaPool } from '../media/pool.ts';
+import type { StationHandle } from '../media/station-handle.ts';
 import type { Store } from '../store/store.ts';
 import type { RelayConfig } from '../config.ts';
-
-/** Whoever feeds a station hears about it through this (an ingest connection). */
-export interface StationOwner {
-  onStatus(station: LiveStation, state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void;
-  onDecodeError(station: LiveStation, code: string, message: string): void;
-  onStationLost(station: LiveStation, reason: string): void;
-}
 
 /** Who sends a station's audio: its address (per-address caps) and its key (fair retention). */
 export interface StationClient {
@@ -31,12 +25,14 @@ export interface LiveStation {
   label: string | null;
   codec: IngestCodec;
   sampleRate: number;
-  owner: StationOwner;
   client: StationClient;
   /** Wall time of the latest audio (or of the start, before any): the idle timeout runs from it. */
   lastAudioMs: number;
-  /** Pool id once the first packet has arrived (the station then exists in the store). */
-  poolId: number | null;
+  /**
+   * The running pipeline, once the first packet has arrived (the station then exists in the
+   * store); its owner (the transport feeding it) listens to its events.
+   */
+  handle: StationHandle | null;
   ended: boolean;
   /** The full knob set in force before the pending changes (defaults until one starts). */
   knobs: KnobValues;
@@ -59,6 +55,8 @@ export interface PendingChange {
 
 interface LiveTrace {
   traceId: TraceId;
+  /** The sender's id for the call (seed 000 §5.1 `call_id`), from the `start` that made the trace. */
+  callId: string | null;
   /** In the store once its first station has received audio. */
   stored: boolean;
   stations: Map<string, LiveStation>;
@@ -97,7 +95,8 @@ export type ScheduleResult =
 
 export class LiveRegistry {
   private readonly traces = new Map<string, LiveTrace>();
-  private readonly byPoolId = new Map<number, LiveStation>();
+  /** By pipeline number: the meter and spectrum records of the media workers carry numbers. */
+  private readonly stationsByHandleId = new Map<number, LiveStation>();
   private readonly byStreamId = new Map<string, LiveStation>();
   /**
    * Stations held, from `reserve` until they leave (never streamed and ended, or pipeline
@@ -124,9 +123,10 @@ export class LiveRegistry {
     traceId?: string;
     stationKey?: string;
     label?: string | null;
+    /** The sender's call id; names the trace when it has none yet. */
+    callId?: string | null;
     codec: IngestCodec;
     sampleRate: number;
-    owner: StationOwner;
     client: StationClient;
   }): ReserveResult {
     const capped = this.checkCaps(opts.client.address, opts.traceId);
@@ -142,12 +142,17 @@ export class LiveRegistry {
         if (stored.kind === 'recorded') {
           return { ok: false, field: 'trace_id', message: `trace "${opts.traceId}" is a recorded trace (an upload of an offline capture); live stations cannot join it` };
         }
-        trace = { traceId: opts.traceId as TraceId, stored: true, stations: new Map() };
+        trace = { traceId: opts.traceId as TraceId, callId: stored.call_id, stored: true, stations: new Map() };
         this.traces.set(trace.traceId, trace);
       }
     } else {
-      trace = { traceId: newTraceId(), stored: false, stations: new Map() };
+      trace = { traceId: newTraceId(), callId: opts.callId ?? null, stored: false, stations: new Map() };
       this.traces.set(trace.traceId, trace);
+    }
+    // A station joining a trace that has no call id yet gives it its own.
+    if (trace.callId === null && opts.callId != null) {
+      trace.callId = opts.callId;
+      if (trace.stored) this.store.setTraceCallId(trace.traceId, opts.callId);
     }
     let key = opts.stationKey;
     if (key !== undefined) {
@@ -166,10 +171,9 @@ export class LiveRegistry {
       label: opts.label ?? null,
       codec: opts.codec,
       sampleRate: opts.sampleRate,
-      owner: opts.owner,
       client: opts.client,
       lastAudioMs: Date.now(),
-      poolId: null,
+      handle: null,
       ended: false,
       knobs: defaultKnobs(),
       configVersion: 0,
@@ -185,7 +189,7 @@ export class LiveRegistry {
 
   /** True while the station streams: it has received audio and has not ended. */
   static isStreaming(station: LiveStation | undefined): station is LiveStation {
-    return station !== undefined && !station.ended && station.poolId !== null;
+    return station !== undefined && !station.ended && station.handle !== null;
   }
 
   /** Stations held now (streaming, waiting for audio, or finalizing): what the caps count. */
@@ -232,12 +236,15 @@ export class LiveRegistry {
     for (let n = 2; ; n++) if (!taken(`${source}-${n}`)) return `${source}-${n}`;
   }
 
-  /** First packet of a station: store rows, and a pipeline on a media worker. */
-  materialize(station: LiveStation, nowMs: number): number {
-    if (station.poolId !== null) return station.poolId;
+  /**
+   * First packet of a station: store rows, and a pipeline on a media worker. Returns the
+   * pipeline's handle, for the owner to push packets and hear events on.
+   */
+  materialize(station: LiveStation, nowMs: number): StationHandle {
+    if (station.handle !== null) return station.handle;
     const trace = this.traces.get(station.traceId) as LiveTrace;
     if (!trace.stored) {
-      this.store.insertTrace({ trace_id: trace.traceId, kind: 'live', started_at: nowMs, ended_at: null, call_id: null });
+      this.store.insertTrace({ trace_id: trace.traceId, kind: 'live', started_at: nowMs, ended_at: null, call_id: trace.callId });
       trace.stored = true;
     } else {
       this.store.reopenTrace(trace.traceId);
@@ -254,7 +261,7 @@ export class LiveRegistry {
       end_reason: null,
       client: station.client.key,
     });
-    const id = this.pool.addStation({
+    const handle = this.pool.addStation({
       traceId: station.traceId,
       stationKey: station.stationKey,
       codec: station.codec,
@@ -268,9 +275,14 @@ export class LiveRegistry {
       lastKnobEventId: station.lastKnobEventId,
       client: station.client.key,
     });
-    station.poolId = id;
-    this.byPoolId.set(id, station);
-    return id;
+    station.handle = handle;
+    this.stationsByHandleId.set(handle.id, station);
+    handle.on('closed', () => this.onPipelineClosed(station));
+    handle.on('lost', () => {
+      this.end(station, 'media_worker_failed', Date.now());
+      this.onPipelineClosed(station);
+    });
+    return handle;
   }
 
   /** Stop or disconnect. The pipeline finalizes its last bucket when it completes. */
@@ -278,7 +290,7 @@ export class LiveRegistry {
     if (station.ended) return;
     station.ended = true;
     const trace = this.traces.get(station.traceId);
-    if (station.poolId === null) {
+    if (station.handle === null) {
       // Reserved but never streamed: nothing was stored.
       trace?.stations.delete(station.stationKey);
       this.byStreamId.delete(station.streamId);
@@ -286,16 +298,15 @@ export class LiveRegistry {
       if (trace) this.dropIfEmpty(trace);
       return;
     }
-    this.pool.end(station.poolId);
+    station.handle.end();
     this.store.endStation(station.traceId, station.stationKey, nowMs, reason);
-    if (trace && [...trace.stations.values()].every((s) => s.ended || s.poolId === null)) this.store.endTrace(trace.traceId, nowMs);
+    if (trace && [...trace.stations.values()].every((s) => s.ended || s.handle === null)) this.store.endTrace(trace.traceId, nowMs);
   }
 
-  /** The pipeline is gone (last bucket finalized, or its worker failed). */
-  onPipelineClosed(poolId: number): void {
-    const station = this.byPoolId.get(poolId);
-    if (station === undefined) return;
-    this.byPoolId.delete(poolId);
+  /** The pipeline is gone (last bucket finalized, or its worker failed): the station leaves. */
+  private onPipelineClosed(station: LiveStation): void {
+    if (station.handle === null || !this.stationsByHandleId.has(station.handle.id)) return;
+    this.stationsByHandleId.delete(station.handle.id);
     this.byStreamId.delete(station.streamId);
     this.hold(station, -1);
     const trace = this.traces.get(station.traceId);
@@ -303,8 +314,9 @@ export class LiveRegistry {
     if (trace) this.dropIfEmpty(trace);
   }
 
-  byPool(poolId: number): LiveStation | undefined {
-    return this.byPoolId.get(poolId);
+  /** The station whose pipeline has this number (meter and spectrum records carry numbers). */
+  byHandleId(id: number): LiveStation | undefined {
+    return this.stationsByHandleId.get(id);
   }
 
   byStream(streamId: string): LiveStation | undefined {
@@ -319,7 +331,7 @@ export class LiveRegistry {
   activeTraces(): { traceId: TraceId; stations: LiveStation[] }[] {
     const out: { traceId: TraceId; stations: LiveStation[] }[] = [];
     for (const t of this.traces.values()) {
-      const live = [...t.stations.values()].filter((s) => !s.ended && s.poolId !== null);
+      const live = [...t.stations.values()].filter((s) => LiveRegistry.isStreaming(s));
       if (live.length > 0) out.push({ traceId: t.traceId, stations: live });
     }
     return out;
@@ -327,7 +339,7 @@ export class LiveRegistry {
 
   liveStationCount(): number {
     let n = 0;
-    for (const t of this.traces.values()) for (const s of t.stations.values()) if (!s.ended && s.poolId !== null) n++;
+    for (const t of this.traces.values()) for (const s of t.stations.values()) if (LiveRegistry.isStreaming(s)) n++;
     return n;
   }
 
@@ -342,11 +354,12 @@ export class LiveRegistry {
    */
   scheduleKnobs(req: ScheduleRequest): Promise<ScheduleResult> {
     const station = this.find(req.traceId, req.stationKey);
-    if (station === undefined || station.poolId === null) {
+    if (station === undefined || station.handle === null) {
       return Promise.resolve({ ok: false, code: 'not_found', message: `no live station "${req.stationKey}" in trace "${req.traceId}"` });
     }
     const run = async (): Promise<ScheduleResult> => {
-      if (station.ended || station.poolId === null) return { ok: false, code: 'station_ended', message: `station "${req.stationKey}" has ended` };
+      const handle = station.handle;
+      if (station.ended || handle === null) return { ok: false, code: 'station_ended', message: `station "${req.stationKey}" has ended` };
       foldStarted(station, Math.floor(Date.now() / this.config.bucketMs) * this.config.bucketMs);
       const kept = station.pending.filter((p) => p.applyAtBucketTs < req.applyAtBucketTs);
       const superseded = station.pending.filter((p) => p.applyAtBucketTs >= req.applyAtBucketTs);
@@ -354,7 +367,7 @@ export class LiveRegistry {
       const knobs = mergeKnobs(base, req.knobs);
       const configVersion = station.configVersion + 1;
       const eventId = this.nextKnobEventId;
-      const refusal = await this.pool.schedule(station.poolId, req.applyAtBucketTs, knobs, configVersion, eventId);
+      const refusal = await handle.schedule(req.applyAtBucketTs, knobs, configVersion, eventId);
       if (refusal === 'bucket_started') {
         return { ok: false, code: 'bucket_started', message: `bucket ${new Date(req.applyAtBucketTs).toISOString()} has already started for this station` };
       }

@@ -1,6 +1,7 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { METRIC_NAMES, TAPS, type BucketMetrics, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
 import type { SampleChunks } from './sample-chunks.ts';
+import type { Frame } from './stage.ts';
 
 /** Metric values of one frame at one tap, in METRIC_NAMES order. */
 export type FrameMetricValues = Float64Array;
@@ -37,6 +38,12 @@ export class BucketAccumulator {
       this.agg[i] = Infinity;
       this.agg[i + 1] = -Infinity;
     }
+  }
+
+  /** Adds one frame at a tap (0 = PRE, 1 = POST): its metric values, and its audio at its offset. */
+  addTap(tap: 0 | 1, frame: Frame, values: FrameMetricValues): void {
+    this.addMetrics(tap, values);
+    (tap === 0 ? this.pre : this.post).write(frame.offset, frame.samples, frame.length);
   }
 
   /** Adds one frame's metric values for a tap (0 = PRE, 1 = POST). */

@@ -1,53 +1,63 @@
 /**
- * The control plane's handle on the media workers: stations are spread over a pool of
- * worker threads (one pipeline per station, the least loaded worker first), packets are
- * batched per event-loop turn, and control calls are request/response.
+ * The control plane's side of the media workers: stations are spread over a pool of worker
+ * threads (one pipeline per station, the least loaded worker first), packets are batched
+ * per event-loop turn, and control calls are request/response. `addStation` returns the
+ * station's handle (station-handle.ts) to the transport that owns it; the station's own
+ * events go to that handle. Pool-wide events (buckets to store, meters, spectra, latency)
+ * go to the pool's listeners, and the counters of closed stations are summed here.
  */
 import { Worker } from 'node:worker_threads';
+import type { KnobValues } from '../../../protocol/knobs.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker } from './messages.ts';
 import { PacketBatchWriter } from './packet-batch.ts';
 import { chunkBuffers } from './sample-chunks.ts';
-import type { KnobValues } from '../../../protocol/knobs.ts';
+import { StationHandle, type StationPort } from './station-handle.ts';
 
+/** What the pool tells the relay as a whole (a station's own events go to its handle). */
 export interface PoolEvents {
   /** A finalized bucket; call `done` once its audio is written, to recycle the buffers. */
   bucket(record: BucketRecord, done: () => void): void;
-  status(stationId: number, state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void;
-  decodeError(stationId: number, code: string, message: string): void;
-  /** An ended station has finalized its last bucket and left its worker. */
-  closed(stationId: number, counters: IngestCounters): void;
+  /** The latest meters of a worker's stations (METER_FIELDS numbers per station). */
+  meters(values: Float64Array): void;
   /** Band spectra of a worker's stations (records of [id, tap, bands, ...dB]). */
   spectra?(values: Float32Array): void;
   /** A worker's per-frame latency bins since its last report. */
   latency?(bins: Uint32Array): void;
-  /** The latest meters of a worker's stations (METER_FIELDS numbers per station). */
-  meters(values: Float64Array): void;
-  /** A worker died: its stations are gone. */
-  workerFailed(stationIds: number[], error: Error): void;
+  /** A station's backpressure state changed (its handle hears it too): for the log. */
+  status?(handle: StationHandle, state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number): void;
+  /** A station left its worker, closed or lost. */
+  stationGone?(handle: StationHandle): void;
+  /** A worker died, with these stations (each handle hears `lost`). */
+  workerFailed(handles: StationHandle[], error: Error): void;
 }
+
+/** Counters of every closed live station, summed (recorded runs keep theirs to themselves). */
+export type ClosedTotals = Pick<IngestCounters, 'frames_dropped' | 'frames_concealed' | 'late_frames' | 'resyncs' | 'frames_out_of_order'>;
 
 interface WorkerSlot {
   index: number;
   worker: Worker;
   writer: PacketBatchWriter;
   flushScheduled: boolean;
-  stations: Set<number>;
+  stations: Map<number, StationHandle>;
   alive: boolean;
 }
 
 type Pending = { slot: WorkerSlot; resolve: (msg: FromWorker) => void; reject: (err: Error) => void };
 
-export class MediaPool {
+export class MediaPool implements StationPort {
   private readonly slots: WorkerSlot[] = [];
+  /** Where each station runs, by its number (the worker's messages carry the number). */
   private readonly stationSlot = new Map<number, WorkerSlot>();
   private readonly pending = new Map<number, Pending>();
   private readonly stationStats = new Map<number, StationStats>();
   private nextReqId = 1;
   private nextStationId = 1;
   private closed = false;
-  /** Per-frame processing latency (arrival to POST meters) since the last `takeLatency()`. */
+  /** Per-frame processing latency (arrival to POST meters) since the last reset. */
   readonly latency = new LatencyHistogram();
+  readonly closedTotals: ClosedTotals = { frames_dropped: 0, frames_concealed: 0, late_frames: 0, resyncs: 0, frames_out_of_order: 0 };
 
   constructor(
     private readonly size: number,
@@ -64,7 +74,7 @@ export class MediaPool {
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.size; i++) {
       const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs, spectrumIntervalMs: this.spectrumIntervalMs }, name: `media-${i}` });
-      const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Set(), alive: true };
+      const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Map(), alive: true };
       this.slots.push(slot);
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -90,60 +100,66 @@ export class MediaPool {
     return this.slots.length;
   }
 
-  addStation(spec: Omit<StationSpec, 'id'>): number {
+  /** Starts a station's pipeline on the least loaded worker; its owner holds the handle. */
+  addStation(spec: Omit<StationSpec, 'id'>): StationHandle {
     const live = this.slots.filter((s) => s.alive);
     if (live.length === 0) throw new Error('no media worker is running');
     const slot = live.reduce((a, b) => (b.stations.size < a.stations.size ? b : a));
-    const id = this.nextStationId++;
-    slot.stations.add(id);
-    this.stationSlot.set(id, slot);
-    this.post(slot, { type: 'add', spec: { ...spec, id } });
-    return id;
+    const handle = new StationHandle(this.nextStationId++, spec, this);
+    slot.stations.set(handle.id, handle);
+    this.stationSlot.set(handle.id, slot);
+    this.post(slot, { type: 'add', spec: { ...spec, id: handle.id } });
+    return handle;
   }
 
-  /** Queues one packet for its station's worker; batches go out once per event-loop turn. */
-  push(stationId: number, timestampMs: number, sequence: number, codec: number, flags: number, arrivalMs: number, payload: Uint8Array): void {
-    const slot = this.stationSlot.get(stationId);
+  /** StationPort: queues one packet for its station's worker; batches go out once per event-loop turn. */
+  push(handle: StationHandle, timestampMs: number, sequence: number, codec: number, flags: number, arrivalMs: number, payload: Uint8Array): void {
+    const slot = this.stationSlot.get(handle.id);
     if (slot === undefined || !slot.alive) return;
-    slot.writer.append(stationId, timestampMs, sequence, codec, flags, arrivalMs, payload);
+    slot.writer.append(handle.id, timestampMs, sequence, codec, flags, arrivalMs, payload);
     if (!slot.flushScheduled) {
       slot.flushScheduled = true;
       setImmediate(() => this.flushPackets(slot));
     }
   }
 
-  end(stationId: number): void {
-    const slot = this.stationSlot.get(stationId);
-    if (slot !== undefined && slot.alive) this.post(slot, { type: 'end', id: stationId });
+  /** StationPort. */
+  end(handle: StationHandle): void {
+    const slot = this.stationSlot.get(handle.id);
+    if (slot !== undefined && slot.alive) this.post(slot, { type: 'end', id: handle.id });
   }
 
-  async schedule(stationId: number, applyAtBucketTs: number, knobs: KnobValues, configVersion: number, eventId: number): Promise<ScheduleRefusal | null> {
-    const slot = this.stationSlot.get(stationId);
+  /** StationPort. */
+  async schedule(handle: StationHandle, applyAtBucketTs: number, knobs: KnobValues, configVersion: number, eventId: number): Promise<ScheduleRefusal | null> {
+    const slot = this.stationSlot.get(handle.id);
     if (slot === undefined || !slot.alive) return 'unknown_station';
-    const reply = await this.request(slot, (reqId) => ({ type: 'schedule', reqId, id: stationId, applyAtBucketTs, knobs, configVersion, eventId }));
+    const reply = await this.request(slot, (reqId) => ({ type: 'schedule', reqId, id: handle.id, applyAtBucketTs, knobs, configVersion, eventId }));
     if (reply.type !== 'scheduled') throw new Error(`unexpected reply ${reply.type}`);
     return reply.ok ? null : reply.refusal;
   }
 
-  /**
-   * Resolves once the station's worker has processed everything pushed before this call:
-   * true while the station exists there, false once it is gone (ended, or its worker died).
-   */
-  async sync(stationId: number): Promise<boolean> {
-    const slot = this.stationSlot.get(stationId);
+  /** StationPort: true while the station exists on its worker, false once it is gone. */
+  async sync(handle: StationHandle): Promise<boolean> {
+    const slot = this.stationSlot.get(handle.id);
     if (slot === undefined || !slot.alive) return false;
-    const reply = await this.request(slot, (reqId) => ({ type: 'sync', reqId, id: stationId }));
+    const reply = await this.request(slot, (reqId) => ({ type: 'sync', reqId, id: handle.id }));
     if (reply.type !== 'synced') throw new Error(`unexpected reply ${reply.type}`);
     return reply.known;
+  }
+
+  /** StationPort. */
+  stats(handle: StationHandle): StationStats | undefined {
+    return this.stationStats.get(handle.id);
+  }
+
+  /** The handle of the station with this number (for the meter and spectrum records, which carry numbers). */
+  handleOf(id: number): StationHandle | undefined {
+    return this.stationSlot.get(id)?.stations.get(id);
   }
 
   /** Every worker processes what it has accepted and finalizes every bucket now. */
   async flush(): Promise<void> {
     await Promise.all(this.slots.filter((s) => s.alive).map((slot) => this.request(slot, (reqId) => ({ type: 'flush', reqId }))));
-  }
-
-  stats(stationId: number): StationStats | undefined {
-    return this.stationStats.get(stationId);
   }
 
   stationCount(): number {
@@ -188,18 +204,27 @@ export class MediaPool {
         });
         break;
       }
-      case 'status':
-        this.events.status(msg.id, msg.state, msg.droppedFrames, msg.queueDepth);
+      case 'status': {
+        const handle = slot.stations.get(msg.id);
+        if (handle === undefined) break;
+        handle.emit('status', msg.state, msg.droppedFrames, msg.queueDepth);
+        this.events.status?.(handle, msg.state, msg.droppedFrames, msg.queueDepth);
         break;
+      }
       case 'decode_error':
-        this.events.decodeError(msg.id, msg.code, msg.message);
+        slot.stations.get(msg.id)?.emit('decodeError', msg.code, msg.message);
         break;
-      case 'closed':
+      case 'closed': {
+        const handle = slot.stations.get(msg.id);
         slot.stations.delete(msg.id);
         this.stationSlot.delete(msg.id);
         this.stationStats.delete(msg.id);
-        this.events.closed(msg.id, msg.counters);
+        if (handle === undefined) break;
+        if (handle.spec.recorded === undefined) this.addClosed(msg.counters);
+        handle.settle('closed', msg.counters);
+        this.events.stationGone?.(handle);
         break;
+      }
       case 'scheduled':
       case 'synced':
       case 'flushed': {
@@ -233,12 +258,25 @@ export class MediaPool {
       this.pending.delete(reqId);
       p.reject(err);
     }
-    const ids = [...slot.stations];
-    for (const id of ids) {
-      this.stationSlot.delete(id);
-      this.stationStats.delete(id);
+    const handles = [...slot.stations.values()];
+    for (const h of handles) {
+      this.stationSlot.delete(h.id);
+      this.stationStats.delete(h.id);
     }
     slot.stations.clear();
-    this.events.workerFailed(ids, err);
+    this.events.workerFailed(handles, err);
+    for (const h of handles) {
+      h.settle('lost', err);
+      this.events.stationGone?.(h);
+    }
+  }
+
+  private addClosed(c: IngestCounters): void {
+    const t = this.closedTotals;
+    t.frames_dropped += c.frames_dropped;
+    t.frames_concealed += c.frames_concealed;
+    t.late_frames += c.late_frames;
+    t.resyncs += c.resyncs;
+    t.frames_out_of_order += c.frames_out_of_order;
   }
 }

@@ -7,6 +7,7 @@
  * The chunks travel to the control plane with the bucket record (transferred, not copied)
  * and come back to the worker's pool once written (segment-buffers.ts).
  */
+import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
 import type { SegmentBuffers } from './segment-buffers.ts';
 
 /** The transferable shape in a bucket record: chunk i holds samples [i * chunkSamples, (i + 1) * chunkSamples). */
@@ -31,7 +32,7 @@ export class SampleChunks implements ChunkedSamples {
     this.chunks = new Array<Int16Array | null>(Math.ceil(totalSamples / chunkSamples)).fill(null);
   }
 
-  /** Float samples in [-1, 1) to 16-bit PCM at `offset`, clamping what the chain pushed past full scale. */
+  /** Float samples in [-1, 1) to 16-bit PCM at `offset`, clamping what the chain pushed past full scale (pcm.ts). */
   write(offset: number, src: Float32Array, length: number): void {
     const size = this.chunkSamples;
     let i = 0;
@@ -46,10 +47,7 @@ export class SampleChunks implements ChunkedSamples {
       }
       const from = at - index * size;
       const n = Math.min(length - i, size - from);
-      for (let j = 0; j < n; j++) {
-        const s = src[i + j] * 32768;
-        chunk[from + j] = s >= 32767 ? 32767 : s <= -32768 ? -32768 : Math.round(s);
-      }
+      float32ToInt16(src, chunk, n, i, from);
       i += n;
     }
   }

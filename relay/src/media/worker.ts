@@ -41,7 +41,7 @@ function closeFinished(): void {
     if (s.finished) {
       s.close();
       stations.delete(id);
-      send({ type: 'closed', id, counters: s.stats().counters });
+      send({ type: 'closed', id, counters: s.counters() });
     }
   }
 }
@@ -66,8 +66,8 @@ port.on('message', (msg: ToWorker) => {
     case 'end': {
       const s = stations.get(msg.id);
       s?.end(now());
-      // A recorded station has finalized everything at its end: it leaves at once.
-      if (s?.recorded) closeFinished();
+      // A recording has finalized everything at its end: it leaves at once.
+      closeFinished();
       break;
     }
     case 'sync':
@@ -119,8 +119,8 @@ setInterval(() => {
 // Telemetry (seed 003): every interval, each station's meters over that interval go out in
 // one message; the control plane keeps only the latest. Nothing here waits for a consumer.
 const meterIntervalMs: number = (workerData as { meterIntervalMs?: number }).meterIntervalMs ?? 50;
-// Recorded stations (uploads) are not live: they have no place in telemetry.
-const liveStations = (): Station[] => [...stations.values()].filter((s) => !s.recorded);
+// Recordings (uploads) are not live: they have no place in telemetry.
+const liveStations = (): Station[] => [...stations.values()].filter((s) => s.live);
 setInterval(() => {
   const live = liveStations();
   if (live.length === 0) return;
@@ -130,10 +130,9 @@ setInterval(() => {
     s.meterInterval.publish();
     values[o + METER_OFFSET.id] = s.id;
     values.set(s.meterInterval.published, o + METER_OFFSET.pre);
-    const c = s.counterSnapshot;
     values[o + METER_OFFSET.queueDepth] = s.queueDepth;
-    values[o + METER_OFFSET.droppedFrames] = c.frames_dropped;
-    values[o + METER_OFFSET.decodeErrors] = c.decode_errors;
+    values[o + METER_OFFSET.droppedFrames] = s.framesDropped;
+    values[o + METER_OFFSET.decodeErrors] = s.decodeErrors;
     values[o + METER_OFFSET.configVersion] = s.currentConfigVersion;
     o += METER_FIELDS;
   }

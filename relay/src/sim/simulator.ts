@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { CODEC_IDS, encodeFrame } from '../../../protocol/frame.ts';
 import type { IngestCodec, IngestServerMessage, StartedMessage } from '../../../protocol/ingest.ts';
 import { encodeAlaw, encodeMulaw } from '../media/codecs/g711.ts';
-import { OpusFrameEncoder } from '../media/codecs/opus.ts';
+import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
+import { OpusFrameEncoder } from '../media/codecs/opus-encoder.ts';
 
 export interface EncodedAudio {
   codec: IngestCodec;
@@ -26,10 +27,7 @@ export function encodeAudio(audio: Float32Array, sampleRate: number, codec: Inge
   const pcm = new Int16Array(frameSamples);
   for (let start = 0; start < audio.length; start += frameSamples) {
     pcm.fill(0);
-    for (let i = 0; i < frameSamples && start + i < audio.length; i++) {
-      const s = Math.round(audio[start + i] * 32768);
-      pcm[i] = s > 32767 ? 32767 : s < -32768 ? -32768 : s;
-    }
+    float32ToInt16(audio, pcm, Math.min(frameSamples, audio.length - start), start, 0);
     if (opus) packets.push(opus.encode(pcm));
     else if (codec === 'pcmu') packets.push(encodeMulaw(pcm));
     else if (codec === 'pcma') packets.push(encodeAlaw(pcm));

@@ -141,6 +141,10 @@ export class Store {
     this.db.prepare('INSERT INTO traces (trace_id, kind, started_at, ended_at, call_id) VALUES (?, ?, ?, ?, ?)').run(t.trace_id, t.kind, t.started_at, t.ended_at, t.call_id);
   }
 
+  setTraceCallId(traceId: string, callId: string): void {
+    this.db.prepare('UPDATE traces SET call_id = ? WHERE trace_id = ? AND call_id IS NULL').run(callId, traceId);
+  }
+
   reopenTrace(traceId: string): void {
     this.db.prepare('UPDATE traces SET ended_at = NULL WHERE trace_id = ?').run(traceId);
   }

@@ -117,7 +117,7 @@ export class TelemetryHub {
       const id = values[o];
       const tap = values[o + 1] === 0 ? 'PRE' : 'POST';
       const n = values[o + 2];
-      const station = this.registry.byPool(id);
+      const station = this.registry.byHandleId(id);
       if (station !== undefined) {
         const bands = bandCentres(station.sampleRate);
         if (bands.length === n) this.spectrum(station.stationKey, tap, bands, values.subarray(o + 3, o + 3 + n));
@@ -175,7 +175,7 @@ export class TelemetryHub {
     for (const t of this.registry.activeTraces()) {
       if (traceId !== null && t.traceId !== traceId) continue;
       for (const s of t.stations) {
-        const l = s.poolId === null ? undefined : this.latest.get(s.poolId);
+        const l = s.handle === null ? undefined : this.latest.get(s.handle.id);
         if (l === undefined) continue;
         const v = l.values;
         const tap = (o: number) => ({ rms_dbfs: round2(v[o]), peak_dbfs: round2(v[o + 1]), clipping_ratio: round6(v[o + 2]), momentary_lufs: round2(v[o + 3]) });

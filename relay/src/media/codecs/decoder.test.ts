@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { codecName, decodeFrame } from '../../../../protocol/frame.ts';
 import { mulberry32, sine, toInt16 } from '../../audio/signals.ts';
 import { DecodeError, OPUS_SAMPLE_RATES, createDecoder, type DecoderCodec } from './decoder.ts';
-import { OpusFrameDecoder, OpusFrameEncoder } from './opus.ts';
+import { OpusFrameEncoder } from './opus-encoder.ts';
+import { OpusFrameDecoder } from './opus.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/), (b) => parseInt(b, 16));
 

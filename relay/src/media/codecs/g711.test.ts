@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { skipWithout } from '../../testing/tool-required.ts';
 import { ALAW_TO_INT16, MULAW_TO_INT16, decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from './g711.ts';
 
 const has = (cmd: string): boolean => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error === undefined;
@@ -70,7 +71,7 @@ describe('G.711 decoding', () => {
     expect(() => decodeMulaw(new Uint8Array(3), new Float32Array(2))).toThrow(RangeError);
   });
 
-  it.skipIf(!hasFfmpeg)('matches ffmpeg decoding all 256 codes, sample for sample', () => {
+  it.skipIf(skipWithout('ffmpeg', hasFfmpeg))('matches ffmpeg decoding all 256 codes, sample for sample', () => {
     const mu = readInt16(run('ffmpeg', ['-v', 'error', '-f', 'mulaw', '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-f', 's16le', 'pipe:1'], ALL_CODES));
     const a = readInt16(run('ffmpeg', ['-v', 'error', '-f', 'alaw', '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-f', 's16le', 'pipe:1'], ALL_CODES));
     expect(mu).toEqual(MULAW_TO_INT16);
@@ -80,7 +81,7 @@ describe('G.711 decoding', () => {
     expect(Float32Array.from(mu, (v) => v / 32768)).toEqual(f);
   });
 
-  it.skipIf(!hasSox)('matches sox decoding all 256 codes, sample for sample', () => {
+  it.skipIf(skipWithout('sox', hasSox))('matches sox decoding all 256 codes, sample for sample', () => {
     const args = (enc: string): string[] => ['-t', 'raw', '-r', '8000', '-e', enc, '-b', '8', '-c', '1', '-', '-t', 'raw', '-e', 'signed', '-b', '16', '-'];
     expect(readInt16(run('sox', args('mu-law'), ALL_CODES))).toEqual(MULAW_TO_INT16);
     expect(readInt16(run('sox', args('a-law'), ALL_CODES))).toEqual(ALAW_TO_INT16);
@@ -102,7 +103,7 @@ describe('G.711 encoding', () => {
     expect([...encodeAlaw(Int16Array.of(32767, -32768))]).toEqual([0xaa, 0x2a]);
   });
 
-  it.skipIf(!hasSox)('matches sox encoding every 16-bit value, byte for byte', () => {
+  it.skipIf(skipWithout('sox', hasSox))('matches sox encoding every 16-bit value, byte for byte', () => {
     // -D: no dither, or sox adds noise when it narrows the samples.
     const args = (enc: string): string[] => ['-D', '-t', 'raw', '-r', '8000', '-e', 'signed', '-b', '16', '-c', '1', '-', '-t', 'raw', '-e', enc, '-b', '8', '-'];
     const pcm = int16Bytes(ALL_INT16);
@@ -110,7 +111,7 @@ describe('G.711 encoding', () => {
     expect(Buffer.from(encodeAlaw(ALL_INT16)).equals(run('sox', args('a-law'), pcm))).toBe(true);
   });
 
-  it.skipIf(!hasFfmpeg)('agrees with ffmpeg except next to decision levels, where ffmpeg picks the nearest level', () => {
+  it.skipIf(skipWithout('ffmpeg', hasFfmpeg))('agrees with ffmpeg except next to decision levels, where ffmpeg picks the nearest level', () => {
     // ffmpeg quantises to the nearest reconstruction level; G.711's decision levels at segment
     // edges are not midway between levels, so the two differ there by one code.
     const pcm = int16Bytes(ALL_INT16);

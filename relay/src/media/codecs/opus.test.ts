@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { measureRmsDbfs, mulberry32, sine, speechLike, toInt16 } from '../../audio/signals.ts';
 import { DecodeError } from './decoder.ts';
-import { OpusFrameDecoder, OpusFrameEncoder, opusPacketSamples48k } from './opus.ts';
+import { OpusFrameEncoder } from './opus-encoder.ts';
+import { OpusFrameDecoder, opusPacketSamples48k } from './opus.ts';
 
 const MAX_120MS_48K = 5760;
 

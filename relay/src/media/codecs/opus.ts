@@ -1,18 +1,15 @@
 /**
- * Opus (RFC 6716) for the relay: a per-stream decoder and, for the simulator and tests, an
- * encoder. Both wrap @evan/opus, chosen by measurement (bench/opus-decoders.ts): it was the
- * fastest of the installed libraries at 48, 16 and 8 kHz, decodes synchronously, throws on an
- * invalid packet with the decoder state unharmed, and supports every decoder rate. It loads a
- * native prebuilt binary and falls back to its own WebAssembly build, which behaves the same
- * except for the empty packet (the wasm build conceals, the native one throws), so empty
- * packets are refused here before the library sees them.
- *
- * Decoding allocates only what the library forces: @evan/opus returns each decoded frame as a
- * fresh int16 byte array, which is converted into the caller's Float32Array.
+ * Opus (RFC 6716) decoding for the relay: one decoder per stream, on libopus through its C
+ * API (libopus.ts, the WebAssembly build @evan/opus ships; that library was chosen by
+ * measurement in bench/opus-decoders.ts). It decodes synchronously, refuses an invalid
+ * packet with the decoder state unharmed, and conceals with libopus's own packet loss
+ * concealment and in-band FEC. An empty packet is refused here: a lost packet is
+ * concealment's business (`conceal`, `recover`), not decode's. Nothing is allocated per
+ * packet. The encoder, for the simulator and tests, is opus-encoder.ts.
  */
 
-import { Decoder, Encoder } from '@evan/opus';
 import { DecodeError, OPUS_SAMPLE_RATES, type FrameDecoder, type OpusSampleRate } from './decoder.ts';
+import { LibopusDecoder } from './libopus.ts';
 
 /** The longest packet Opus allows (RFC 6716 §3.2.5): 120 ms, in 48 kHz samples. */
 export const OPUS_MAX_PACKET_SAMPLES_48K = 5760;
@@ -43,7 +40,7 @@ function errorMessage(e: unknown): string {
 /** Decodes one mono Opus stream at a chosen output rate. */
 export class OpusFrameDecoder implements FrameDecoder {
   readonly sampleRate: OpusSampleRate;
-  private decoder: Decoder | null;
+  private decoder: LibopusDecoder | null;
 
   /** @param sampleRate output rate in Hz, whatever rate the stream was encoded at. */
   constructor(sampleRate: OpusSampleRate) {
@@ -51,7 +48,7 @@ export class OpusFrameDecoder implements FrameDecoder {
       throw new TypeError(`Opus decodes at ${OPUS_SAMPLE_RATES.join(', ')} Hz, not ${sampleRate}`);
     }
     this.sampleRate = sampleRate;
-    this.decoder = new Decoder({ channels: 1, sample_rate: sampleRate });
+    this.decoder = new LibopusDecoder(sampleRate);
   }
 
   /**
@@ -74,76 +71,40 @@ export class OpusFrameDecoder implements FrameDecoder {
     if (expected > out.length) {
       throw new DecodeError('frame_too_long', `Opus packet holds ${expected} samples at ${this.sampleRate} Hz; the output buffer takes at most ${out.length}`);
     }
-    let pcm: Uint8Array;
     try {
-      pcm = decoder.decode(packet);
+      return decoder.decode(packet, out, out.length);
     } catch (e) {
       throw new DecodeError('decode_failed', `Opus packet of ${packet.length} bytes rejected by libopus: ${errorMessage(e)}`, { cause: e });
     }
-    const n = pcm.length >> 1;
-    if (n > out.length) throw new DecodeError('frame_too_long', `Opus packet decoded to ${n} samples; the output buffer takes at most ${out.length}`);
-    for (let i = 0, j = 0; i < n; i++, j += 2) out[i] = (((pcm[j] | (pcm[j + 1] << 8)) << 16) >> 16) / 32768;
-    return n;
   }
 
-  /** Releases the decoder (the wasm fallback frees its memory; native memory is GC-owned). */
+  /**
+   * libopus's packet loss concealment: `samples` lost samples (a multiple of 2.5 ms, at most
+   * out.length) extrapolated into `out`; returns how many were written.
+   */
+  conceal(out: Float32Array, samples: number): number {
+    return this.live().conceal(out, Math.min(samples, out.length));
+  }
+
+  /** The `samples` lost just before `next`, from `next`'s in-band FEC (or concealed when it has none). */
+  recover(next: Uint8Array, out: Float32Array, samples: number): number {
+    try {
+      return this.live().recover(next, out, Math.min(samples, out.length));
+    } catch {
+      // A next packet libopus refuses carries no usable FEC either.
+      return this.live().conceal(out, Math.min(samples, out.length));
+    }
+  }
+
+  /** Releases the decoder; safe to call twice. */
   close(): void {
-    if (this.decoder === null) return;
-    (this.decoder as { drop?: () => void }).drop?.();
+    this.decoder?.close();
     this.decoder = null;
   }
-}
 
-export interface OpusEncoderOptions {
-  /** Input rate in Hz: one of OPUS_SAMPLE_RATES. */
-  sampleRate: number;
-  /** Target bitrate in bit/s; default 32000. */
-  bitrate?: number;
-  /** Frame duration in ms; default 20. */
-  frameMs?: 10 | 20 | 40 | 60;
-  /** libopus application; default 'voip' (seed 004 §4.2). */
-  application?: 'voip' | 'audio';
-}
-
-/** OPUS_GET_LOOKAHEAD_REQUEST (opus_defines.h). */
-const OPUS_GET_LOOKAHEAD = 4027;
-
-/** Encodes mono 16-bit PCM frames to Opus packets (for the simulator and tests). */
-export class OpusFrameEncoder {
-  readonly sampleRate: OpusSampleRate;
-  /** Samples per input frame. */
-  readonly frameSamples: number;
-  /** Encoder delay in samples at sampleRate: decoded audio lags the input by this much. */
-  readonly lookaheadSamples: number;
-  private encoder: Encoder | null;
-
-  constructor(opts: OpusEncoderOptions) {
-    const { sampleRate, bitrate = 32000, frameMs = 20, application = 'voip' } = opts;
-    if (!(OPUS_SAMPLE_RATES as readonly number[]).includes(sampleRate)) {
-      throw new TypeError(`Opus encodes at ${OPUS_SAMPLE_RATES.join(', ')} Hz, not ${sampleRate}`);
-    }
-    if (![10, 20, 40, 60].includes(frameMs)) throw new TypeError(`frameMs must be 10, 20, 40 or 60, got ${frameMs}`);
-    if (!Number.isInteger(bitrate) || bitrate < 6000 || bitrate > 510000) {
-      throw new TypeError(`bitrate must be an integer from 6000 to 510000 bit/s, got ${bitrate}`);
-    }
-    this.sampleRate = sampleRate as OpusSampleRate;
-    this.frameSamples = (sampleRate * frameMs) / 1000;
-    const encoder = new Encoder({ channels: 1, sample_rate: this.sampleRate, application });
-    encoder.bitrate = bitrate;
-    this.lookaheadSamples = encoder.ctl(OPUS_GET_LOOKAHEAD);
-    this.encoder = encoder;
-  }
-
-  /** Encodes exactly one frame of frameSamples samples; the packet is the caller's to keep. */
-  encode(frame: Int16Array): Uint8Array {
-    if (this.encoder === null) throw new Error('OpusFrameEncoder.encode() called after close()');
-    if (frame.length !== this.frameSamples) throw new TypeError(`frame must hold ${this.frameSamples} samples, got ${frame.length}`);
-    return this.encoder.encode(frame);
-  }
-
-  close(): void {
-    if (this.encoder === null) return;
-    (this.encoder as { drop?: () => void }).drop?.();
-    this.encoder = null;
+  private live(): LibopusDecoder {
+    if (this.decoder === null) throw new DecodeError('decoder_closed', 'decoder used after close()');
+    return this.decoder;
   }
 }
+

@@ -1,0 +1,108 @@
+/**
+ * The bucket aggregator: hangs off both taps and keeps, per 5 s wall-clock bucket, each
+ * meter's {count, min, max, avg, last} and the PRE and POST audio at its place in the
+ * bucket (bucket-accumulator.ts). A bucket is finalized, and handed on as a record, once
+ * the station's clock passes its end plus the grace; audio for a bucket already finalized
+ * is counted late and kept out of storage.
+ */
+import type { KnobValues } from '../../../protocol/knobs.ts';
+import { BucketAccumulator } from './bucket-accumulator.ts';
+import type { BucketRecord, IngestCounters, StationSpec } from './messages.ts';
+import { SampleChunks, chunkSamplesFor } from './sample-chunks.ts';
+import type { SegmentBuffers } from './segment-buffers.ts';
+import type { Frame, Stage, StageStats, TapSink } from './stage.ts';
+
+export class BucketAggregator implements Stage {
+  private current: BucketAccumulator | null = null;
+  /** Buckets the station has moved past, waiting to be complete. */
+  private closed: BucketAccumulator[] = [];
+  private lastFinalizedTs = -Infinity;
+  private readonly chunkSamples: number;
+  private readonly bucketSamples: number;
+  /** Frames whose bucket had already been finalized. */
+  lateFrames = 0;
+  bucketsFinalized = 0;
+  /** The PRE tap's sink: the bucket's PRE metrics and audio. */
+  readonly pre: TapSink = { consume: (frame, meters) => this.current?.addTap(0, frame, meters) };
+  /** The POST tap's sink: POST metrics and audio; the frame then counts as written. */
+  readonly post: TapSink = { consume: (frame, meters) => this.consumePost(frame, meters) };
+
+  constructor(
+    private readonly spec: StationSpec,
+    private readonly buffers: SegmentBuffers,
+    /** The station's counters when a bucket is finalized (they ride on its record). */
+    private readonly counters: () => IngestCounters,
+    private readonly onBucket: (record: BucketRecord) => void,
+  ) {
+    this.chunkSamples = chunkSamplesFor(spec.sampleRate);
+    this.bucketSamples = (spec.sampleRate * spec.bucketMs) / 1000;
+  }
+
+  /** True once nothing is left to finalize. */
+  get idle(): boolean {
+    return this.current === null && this.closed.length === 0;
+  }
+
+  /** The station's frames move to a new bucket, with these knobs in force from its first sample. */
+  enterBucket(bucketTs: number, knobs: KnobValues, configVersion: number, lastKnobEventId: number | null): void {
+    if (this.current !== null) this.closed.push(this.current);
+    this.current = null;
+    if (bucketTs <= this.lastFinalizedTs) return; // late: its frames are counted, not kept
+    const audio = (): SampleChunks => new SampleChunks(this.chunkSamples, this.bucketSamples, this.buffers);
+    this.current = new BucketAccumulator(bucketTs, audio(), audio(), knobs, configVersion, lastKnobEventId);
+  }
+
+  /** Finalizes the buckets complete at `nowMs` (the station's clock); all of them with Infinity. */
+  finalizeComplete(nowMs: number): void {
+    const wait = this.spec.bucketMs + this.spec.graceMs;
+    while (this.closed.length > 0 && nowMs >= this.closed[0].bucketTs + wait) this.finalize(this.closed.shift() as BucketAccumulator);
+    const cur = this.current;
+    if (cur !== null && nowMs >= cur.bucketTs + wait) {
+      this.current = null;
+      this.finalize(cur);
+    }
+  }
+
+  stats(): StageStats {
+    return { bucket_ts: this.current?.bucketTs ?? null, open_buckets: this.closed.length + (this.current === null ? 0 : 1), late_frames: this.lateFrames, buckets: this.bucketsFinalized };
+  }
+
+  private consumePost(frame: Frame, meters: Float64Array): void {
+    const acc = this.current;
+    if (acc === null) {
+      this.lateFrames++;
+      return;
+    }
+    acc.addTap(1, frame, meters);
+    acc.markWritten(frame.offset, frame.length);
+  }
+
+  private finalize(acc: BucketAccumulator): void {
+    this.lastFinalizedTs = Math.max(this.lastFinalizedTs, acc.bucketTs);
+    if (acc.frames === 0) {
+      acc.pre.release();
+      acc.post.release();
+      return;
+    }
+    this.bucketsFinalized++;
+    const s = this.spec;
+    this.onBucket({
+      traceId: s.traceId,
+      stationKey: s.stationKey,
+      bucketTs: acc.bucketTs,
+      bucketMs: s.bucketMs,
+      sampleRate: s.sampleRate,
+      metrics: acc.metrics(),
+      knobs: acc.knobs,
+      configVersion: acc.configVersion,
+      lastKnobEventId: acc.lastKnobEventId,
+      ingest: this.counters(),
+      sampleStart: acc.sampleStart,
+      samples: acc.sampleEnd,
+      pre: { chunkSamples: acc.pre.chunkSamples, chunks: acc.pre.chunks },
+      post: { chunkSamples: acc.post.chunkSamples, chunks: acc.post.chunks },
+      recordedPart: s.recorded?.part ?? null,
+      client: s.client,
+    });
+  }
+}

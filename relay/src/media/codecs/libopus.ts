@@ -1,0 +1,140 @@
+/**
+ * libopus's decoder through its C API, on the WebAssembly build that @evan/opus ships
+ * (libopus compiled to wasm). That package's own wrapper decodes with a fixed 120 ms frame
+ * size and never asks for FEC, while concealment needs the rest of `opus_decode`:
+ *
+ *   opus_decode(st, NULL, 0, pcm, frame_size, 0)     packet loss concealment of frame_size
+ *   opus_decode(st, next, len, pcm, frame_size, 1)   the lost frame from the next packet's
+ *                                                     in-band FEC (LBRR), or PLC without it
+ *
+ * (RFC 6716 §2.1.7 and §4.4; libopus opus_decode documentation.) One module instance per
+ * thread; each decoder's state is malloc'd in its memory, and one scratch area for a packet
+ * and its PCM is shared by the thread's decoders (decoding is synchronous). Decoded 16-bit
+ * samples are read straight out of wasm memory into the caller's Float32Array: nothing is
+ * allocated per packet.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+interface OpusExports {
+  memory: WebAssembly.Memory;
+  malloc(bytes: number): number;
+  free(ptr: number): void;
+  opus_strerror(code: number): number;
+  opus_decoder_get_size(channels: number): number;
+  opus_decoder_init(st: number, sampleRate: number, channels: number): number;
+  opus_decode(st: number, data: number, len: number, pcm: number, frameSize: number, decodeFec: number): number;
+}
+
+/** The largest packet accepted, bytes (an ingest message is at most 64 KiB). */
+export const MAX_PACKET_BYTES = 64 * 1024;
+/** The largest frame decoded at once: 120 ms at 48 kHz (RFC 6716 §3.2.5). */
+const MAX_FRAME_SAMPLES = 5760;
+
+class Module {
+  readonly wasm: OpusExports;
+  readonly packetPtr: number;
+  readonly pcmPtr: number;
+  private heap: Uint8Array;
+
+  constructor() {
+    const dir = dirname(createRequire(import.meta.url).resolve('@evan/opus/package.json'));
+    // The SIMD build where the engine validates a SIMD instruction (as the package chooses).
+    const simd = WebAssembly.validate(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 10, 9, 1, 7, 0, 65, 0, 253, 15, 26, 11));
+    const module = new WebAssembly.Module(readFileSync(join(dir, 'wasm', simd ? 'simd.wasm' : 'opus.wasm')));
+    const noop = (): number => 0;
+    const instance = new WebAssembly.Instance(module, {
+      wasi_snapshot_preview1: { fd_seek: noop, fd_write: noop, fd_close: noop, proc_exit: noop },
+      env: { emscripten_notify_memory_growth: () => (this.heap = new Uint8Array(this.wasm.memory.buffer)) },
+    });
+    this.wasm = instance.exports as unknown as OpusExports;
+    this.packetPtr = this.wasm.malloc(MAX_PACKET_BYTES);
+    this.pcmPtr = this.wasm.malloc(MAX_FRAME_SAMPLES * 2);
+    this.heap = new Uint8Array(this.wasm.memory.buffer);
+  }
+
+  /** The wasm memory as bytes (a new view after the memory grew). */
+  get bytes(): Uint8Array {
+    if (this.heap.buffer !== this.wasm.memory.buffer) this.heap = new Uint8Array(this.wasm.memory.buffer);
+    return this.heap;
+  }
+
+  errorText(code: number): string {
+    const bytes = this.bytes;
+    let s = '';
+    for (let p = this.wasm.opus_strerror(code); bytes[p] !== 0 && s.length < 200; p++) s += String.fromCharCode(bytes[p]);
+    return s;
+  }
+}
+
+let shared: Module | null = null;
+const module = (): Module => (shared ??= new Module());
+
+/** A libopus error code from opus_decode (OPUS_BAD_ARG, OPUS_INVALID_PACKET, ...), with its text. */
+export class LibopusError extends Error {
+  constructor(
+    readonly code: number,
+    text: string,
+  ) {
+    super(`libopus: ${text} (${code})`);
+    this.name = 'LibopusError';
+  }
+}
+
+export class LibopusDecoder {
+  private state: number;
+  private readonly m: Module;
+
+  /** @param sampleRate 8000, 12000, 16000, 24000 or 48000 Hz; mono. */
+  constructor(readonly sampleRate: number) {
+    this.m = module();
+    const { wasm } = this.m;
+    this.state = wasm.malloc(wasm.opus_decoder_get_size(1));
+    const rc = wasm.opus_decoder_init(this.state, sampleRate, 1);
+    if (rc < 0) {
+      wasm.free(this.state);
+      this.state = 0;
+      throw new LibopusError(rc, this.m.errorText(rc));
+    }
+  }
+
+  /** Decodes one packet into out[0..n); `maxSamples` bounds the frame (at most 120 ms). */
+  decode(packet: Uint8Array, out: Float32Array, maxSamples: number): number {
+    if (packet.length > MAX_PACKET_BYTES) throw new LibopusError(-1, `packet of ${packet.length} bytes is over ${MAX_PACKET_BYTES}`);
+    this.m.bytes.set(packet, this.m.packetPtr);
+    return this.run(this.m.packetPtr, packet.length, out, Math.min(maxSamples, MAX_FRAME_SAMPLES), 0);
+  }
+
+  /** Packet loss concealment: `samples` (a multiple of 2.5 ms) of the decoder's extrapolation. */
+  conceal(out: Float32Array, samples: number): number {
+    return this.run(0, 0, out, samples, 0);
+  }
+
+  /**
+   * The `samples` lost just before `next`, from `next`'s in-band FEC; libopus conceals when
+   * `next` carries none. The decoder's state then expects `next` itself.
+   */
+  recover(next: Uint8Array, out: Float32Array, samples: number): number {
+    if (next.length > MAX_PACKET_BYTES) return this.conceal(out, samples);
+    this.m.bytes.set(next, this.m.packetPtr);
+    return this.run(this.m.packetPtr, next.length, out, samples, 1);
+  }
+
+  /** Frees the decoder's state; safe to call twice. */
+  close(): void {
+    if (this.state === 0) return;
+    this.m.wasm.free(this.state);
+    this.state = 0;
+  }
+
+  private run(data: number, len: number, out: Float32Array, frameSize: number, fec: 0 | 1): number {
+    if (this.state === 0) throw new LibopusError(-1, 'decoder is closed');
+    const { wasm, pcmPtr } = this.m;
+    const n = wasm.opus_decode(this.state, data, len, pcmPtr, Math.min(frameSize, MAX_FRAME_SAMPLES, out.length), fec);
+    if (n < 0) throw new LibopusError(n, this.m.errorText(n));
+    const bytes = this.m.bytes;
+    for (let i = 0, j = pcmPtr; i < n; i++, j += 2) out[i] = (((bytes[j] | (bytes[j + 1] << 8)) << 16) >> 16) / 32768;
+    return n;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Decoding: packets in order of release in, samples out to the framer. Sequence numbers
+ * tell losses from reordering: a gap of up to MAX_CONCEALED_PACKETS is concealed before
+ * the packet that revealed it (concealment.ts); a duplicate or a packet older than audio
+ * already played is discarded, never decoded (it would corrupt the decoder's state); a
+ * longer gap, or one the clock made by dropping packets, is a discontinuity, not a loss.
+ */
+import { CODEC_IDS, codecName, sequenceDelta } from '../../../protocol/frame.ts';
+import type { IngestCodec } from '../../../protocol/ingest.ts';
+import { DecodeError, type FrameDecoder } from './codecs/decoder.ts';
+import type { Concealment } from './concealment.ts';
+import type { PacketView } from './packet-batch.ts';
+import type { PacketStage, SampleSink, StageStats } from './stage.ts';
+
+/** Sequence gaps up to this many packets are concealed; longer ones are a discontinuity. */
+export const MAX_CONCEALED_PACKETS = 10;
+
+export interface DecodeCounters {
+  decode_errors: number;
+  /** Packets discarded as duplicates or older than audio already played. */
+  frames_out_of_order: number;
+}
+
+export class DecodeStage implements PacketStage {
+  readonly counters: DecodeCounters = { decode_errors: 0, frames_out_of_order: 0 };
+  private readonly codecId: number;
+  private readonly buf: Float32Array;
+  private lastSequence = -1;
+  private lastPacketSamples = 0;
+  /** The next packet follows a gap that is not a loss: do not conceal before it. */
+  private resync = true;
+
+  constructor(
+    private readonly codec: IngestCodec,
+    private readonly decoder: FrameDecoder,
+    private readonly concealment: Concealment,
+    private readonly next: SampleSink,
+    /** The longest packet accepted, samples (120 ms: Opus's maximum, RFC 6716 §3.2.5). */
+    maxPacketSamples: number,
+    private readonly onError: (code: string, message: string) => void,
+  ) {
+    this.codecId = CODEC_IDS[codec];
+    this.buf = new Float32Array(maxPacketSamples);
+  }
+
+  process(p: PacketView): void {
+    if (p.codec !== this.codecId) {
+      this.error('codec_mismatch', `frame codec ${codecName(p.codec) ?? p.codec} does not match the station's ${this.codec}`);
+      return;
+    }
+    if (!this.resync && this.lastSequence >= 0) {
+      const delta = sequenceDelta(this.lastSequence, p.sequence);
+      if (delta <= 0) {
+        this.counters.frames_out_of_order++;
+        return;
+      }
+      const lost = delta - 1;
+      if (lost > 0 && lost <= MAX_CONCEALED_PACKETS) this.concealment.fill(lost, this.lastPacketSamples, p.payload, p.arrivalMs, this.next);
+      // The lost ones are played: if this packet fails to decode, the next one conceals it alone.
+      this.lastSequence = (p.sequence + 0xffff) & 0xffff;
+    }
+    let samples: number;
+    try {
+      samples = this.decoder.decode(p.payload, this.buf);
+    } catch (err) {
+      if (err instanceof DecodeError) {
+        this.error(err.code, `sequence ${p.sequence}: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    this.resync = false;
+    this.lastSequence = p.sequence;
+    this.lastPacketSamples = samples;
+    this.next.write(this.buf, samples, p.arrivalMs, false);
+  }
+
+  discontinuity(): void {
+    this.resync = true;
+  }
+
+  stats(): StageStats {
+    return { ...this.counters, last_sequence: this.lastSequence, codec: this.codec };
+  }
+
+  private error(code: string, message: string): void {
+    this.counters.decode_errors++;
+    this.onError(code, message);
+  }
+}
