@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { RelayStatsResponse } from '../protocol/api.ts';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
 import { BENCHMARK_LIMITS, startRelayProcess } from '../relay/src/testing/relay-process.ts';
@@ -50,14 +51,10 @@ const relay = relayProcess.child;
 const url = await relayProcess.ready;
 const wsUrl = `${url.replace('http', 'ws')}/ws/ingest`;
 
-interface RelayStats {
-  relay: { frames_received: number; frames_dropped: number; late_frames: number; resyncs: number; decode_errors: number; write_backlog: number };
-  pipeline_latency_ms: { frames: number; p50: number; p99: number; max: number };
-}
 const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-async function stats(reset = false): Promise<RelayStats> {
+async function stats(reset = false): Promise<RelayStatsResponse> {
   const r = await fetch(`${url}/api/relay/stats${reset ? '?reset_latency=1' : ''}`, { headers: { authorization: `Bearer ${adminToken}` } });
-  return (await r.json()) as RelayStats;
+  return (await r.json()) as RelayStatsResponse;
 }
 
 const audio = encodeAudio(speechLike(-20, 10, 48000, 7), 48000, 'opus');

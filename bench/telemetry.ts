@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import type { RelayStatsResponse } from '../protocol/api.ts';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { LatencyHistogram } from '../relay/src/media/latency-histogram.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
@@ -202,13 +203,9 @@ async function runMain(): Promise<void> {
   try {
     const url = await relayProcess.ready;
     const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-    interface RelayStats {
-      relay: { frames_received: number; frames_dropped: number; late_frames: number; resyncs: number };
-      pipeline_latency_ms: { frames: number; p50: number; p99: number; max: number };
-    }
-    const stats = async (): Promise<RelayStats> => {
+    const stats = async (): Promise<RelayStatsResponse> => {
       const r = await fetch(`${url}/api/relay/stats?reset_latency=1`, { headers: { authorization: `Bearer ${adminToken}` } });
-      return (await r.json()) as RelayStats;
+      return (await r.json()) as RelayStatsResponse;
     };
     const metric = async (name: string): Promise<string> => {
       const r = await fetch(`${url}/metrics`);

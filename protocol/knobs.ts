@@ -5,19 +5,7 @@
  * and the chain reads its defaults from it. Values outside a range are clamped
  * (seed 000 §5.4: "updates are clamped & validated server-side"); unknown names are rejected.
  */
-
-export type KnobType = 'number' | 'boolean';
-
-export interface KnobSpec {
-  readonly name: KnobName;
-  readonly type: KnobType;
-  /** Unit of a numeric knob ('dB', 'dBFS', 'Hz', 'ms', 'ratio'); null for booleans. */
-  readonly unit: string | null;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly default: number | boolean;
-  readonly description: string;
-}
+import * as T from './schema.ts';
 
 export const KNOB_NAMES = [
   'pcm.input_gain_db',
@@ -37,11 +25,20 @@ export const KNOB_NAMES = [
 
 export type KnobName = (typeof KNOB_NAMES)[number];
 
-/** Every knob with a value: what a bucket's `knobs_snapshot` carries. */
-export type KnobValues = { [K in KnobName]: K extends `${string}.enabled` ? boolean : number };
+export const KNOB_TYPES = ['number', 'boolean'] as const;
+export type KnobType = (typeof KNOB_TYPES)[number];
 
-/** A partial set of knobs, as requested by an apply. */
-export type KnobPatch = Partial<Record<KnobName, number | boolean>>;
+/** One entry of the registry (`GET /api/optimizer/knobs`). */
+export const KnobSpec = T.Object({
+  name: T.Enum([...KNOB_NAMES]),
+  type: T.Enum([...KNOB_TYPES]),
+  unit: T.Nullable(T.String(), "'dB', 'dBFS', 'Hz', 'ms' or 'ratio' for a numeric knob; null for a boolean"),
+  min: T.Nullable(T.Number(), 'lowest value of a numeric knob (lower ones are clamped); null for a boolean'),
+  max: T.Nullable(T.Number(), 'highest value of a numeric knob (higher ones are clamped); null for a boolean'),
+  default: T.Union([T.Number(), T.Boolean()]),
+  description: T.String(),
+});
+export type KnobSpec = Readonly<T.Static<typeof KnobSpec>>;
 
 function num(name: KnobName, unit: string, min: number, max: number, def: number, description: string): KnobSpec {
   return { name, type: 'number', unit, min, max, default: def, description };
@@ -72,6 +69,34 @@ export function knobSpec(name: string): KnobSpec | undefined {
   return BY_NAME.get(name);
 }
 
+/** A knob's value schema: `*.enabled` knobs are booleans, the others numbers (knobs.test.ts checks KNOBS agrees). */
+type KnobValueSchema<K extends KnobName> = K extends `${string}.enabled` ? T.TBoolean : T.TNumber;
+
+function knobValueSchema(k: KnobSpec, withRange: boolean): T.TBoolean | T.TNumber {
+  if (k.type === 'boolean') return T.Boolean({ description: k.description });
+  const range = withRange ? { minimum: k.min as number, maximum: k.max as number } : {};
+  return T.Number({ ...range, description: `${k.description} (${k.unit})` });
+}
+
+/** Every knob with its value: a bucket's `knobs_snapshot` (seed 000 §5.2). Values lie in their ranges. */
+export const KnobValues = T.Object(
+  Object.fromEntries(KNOBS.map((k) => [k.name, knobValueSchema(k, true)])) as { [K in KnobName]: KnobValueSchema<K> },
+  { description: 'every knob in force during the bucket' },
+);
+export type KnobValues = T.Static<typeof KnobValues>;
+
+/**
+ * Some knobs: what an apply requests (seed 000 §5.4) and what it will set (`effective_knobs`).
+ * A requested value outside its range is clamped, not refused, so the request schema has no
+ * range; a name outside the registry passes the schema and is refused by the relay as
+ * `unknown_knob`, with a message naming it.
+ */
+export const KnobPatch = T.Object(
+  Object.fromEntries(KNOBS.map((k) => [k.name, T.Optional(knobValueSchema(k, false))])) as { [K in KnobName]: ReturnType<typeof T.Optional<KnobValueSchema<K>>> },
+  { minProperties: 1, additionalProperties: T.Union([T.Number(), T.Boolean()]), description: 'knob name -> value; GET /api/optimizer/knobs lists the knobs' },
+);
+export type KnobPatch = T.Static<typeof KnobPatch>;
+
 export function defaultKnobs(): KnobValues {
   const out: Record<string, number | boolean> = {};
   for (const k of KNOBS) out[k.name] = k.default;
@@ -92,7 +117,7 @@ export function validateKnobPatch(input: unknown): KnobValidation {
   }
   const entries = Object.entries(input as Record<string, unknown>);
   if (entries.length === 0) return { ok: false, field: 'knobs', message: 'knobs must name at least one knob' };
-  const knobs: KnobPatch = {};
+  const knobs: Record<string, number | boolean> = {};
   const clamped: KnobName[] = [];
   for (const [name, value] of entries) {
     const spec = BY_NAME.get(name);
@@ -111,7 +136,8 @@ export function validateKnobPatch(input: unknown): KnobValidation {
       knobs[spec.name] = v;
     }
   }
-  return { ok: true, knobs, clamped };
+  // Every name is in the registry and every value of its knob's type.
+  return { ok: true, knobs: knobs as KnobPatch, clamped };
 }
 
 /** Applies a validated patch to a full set of values, returning a new object. */

@@ -5,9 +5,11 @@
  * `{count, min, max, avg, last}` of the frame values. dB values floor at -120 so that JSON
  * never carries NaN or Infinity.
  */
+import * as T from './schema.ts';
 
 export const TAPS = ['PRE', 'POST'] as const;
-export type Tap = (typeof TAPS)[number];
+export const Tap = T.Enum([...TAPS], { description: 'PRE: before the knob chain; POST: after it' });
+export type Tap = T.Static<typeof Tap>;
 
 export const METRIC_NAMES = [
   'pcm.rms_dbfs',
@@ -18,16 +20,28 @@ export const METRIC_NAMES = [
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
-export interface MetricAggregate {
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-  last: number;
-}
+/** One metric over a bucket's 20 ms frames. */
+export const MetricAggregate = T.Object({
+  count: T.Integer({ minimum: 0, description: 'frames measured' }),
+  min: T.Number(),
+  max: T.Number(),
+  avg: T.Number(),
+  last: T.Number({ description: 'the value of the last frame' }),
+});
+export type MetricAggregate = T.Static<typeof MetricAggregate>;
 
-export type TapMetrics = Record<MetricName, MetricAggregate>;
-export type BucketMetrics = Record<Tap, TapMetrics>;
+/**
+ * Every metric of one tap. A relay may add metrics a client does not know (seed 000 §5.2
+ * shows a subset), so clients read the ones they need and ignore the rest.
+ */
+export const TapMetrics = T.Object(
+  Object.fromEntries(METRIC_NAMES.map((name) => [name, MetricAggregate])) as Record<MetricName, typeof MetricAggregate>,
+  { description: 'metric name -> {count,min,max,avg,last} over the bucket\'s 20 ms frames' },
+);
+export type TapMetrics = T.Static<typeof TapMetrics>;
+
+export const BucketMetrics = T.Object({ PRE: TapMetrics, POST: TapMetrics });
+export type BucketMetrics = T.Static<typeof BucketMetrics>;
 
 /** Bucket length of the optimizer contract (seed 000 §4). */
 export const BUCKET_MS = 5000;

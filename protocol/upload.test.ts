@@ -2,9 +2,10 @@
  * The upload chunk format (length-prefixed seed 004 frames) and its checks, on bytes built
  * by hand and by encodeChunk.
  */
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { CODEC_IDS, encodeFrame } from './frame.ts';
-import { checkChunk, decodeChunk, encodeChunk, MAX_UPLOAD_PACKET_BYTES, validateUploadCreate } from './upload.ts';
+import { checkChunk, decodeChunk, encodeChunk, MAX_UPLOAD_PACKET_BYTES, UploadCreateRequest } from './upload.ts';
 
 const opusFrame = (index: number, payload = new Uint8Array([0xf8, 0xff, 0xfe]), over: { codec?: number; sequence?: number; timestampMs?: number } = {}): Uint8Array =>
   encodeFrame({ timestampMs: over.timestampMs ?? index * 20, sequence: over.sequence ?? index, codec: over.codec ?? CODEC_IDS.opus, flags: 0 }, payload);
@@ -72,24 +73,31 @@ describe('checkChunk', () => {
   });
 });
 
-describe('validateUploadCreate', () => {
+describe('UploadCreateRequest', () => {
+  // As the relay checks a JSON body: no coercion ("20" is not 20), nothing removed.
+  const check = new Ajv({ coerceTypes: false, removeAdditional: false, allowUnionTypes: true }).compile(UploadCreateRequest);
   const good = { codec: 'opus', sample_rate: 48000, channels: 1, frame_ms: 20, started_at: '2026-01-03T21:15:00.000Z', label: 'Field 1' };
 
   it('accepts what the PWA sends', () => {
-    expect(validateUploadCreate(good)).toEqual({ ok: true, value: good });
+    expect(check(good), JSON.stringify(check.errors)).toBe(true);
+    const { label: _label, ...unlabelled } = good;
+    expect(check(unlabelled)).toBe(true);
   });
 
-  it('names the field that is wrong', () => {
+  it('refuses a wrong value of each field, naming the field', () => {
     for (const [field, value] of [
       ['codec', 'pcm16'],
       ['sample_rate', 44100],
+      ['sample_rate', '48000'],
       ['channels', 2],
       ['frame_ms', 40],
+      ['frame_ms', '20'],
       ['started_at', 12],
       ['label', 'x'.repeat(121)],
     ] as const) {
-      const r = validateUploadCreate({ ...good, [field]: value });
-      expect(r, field).toMatchObject({ ok: false, field, message: expect.stringContaining(field) });
+      expect(check({ ...good, [field]: value }), `${field}: ${JSON.stringify(value)}`).toBe(false);
+      expect(check.errors?.[0]?.instancePath).toBe(`/${field}`);
     }
+    expect(check({ ...good, extra: 1 })).toBe(false);
   });
 });

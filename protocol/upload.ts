@@ -22,8 +22,10 @@
  * per upload and per token), expires uploads left untouched, and refuses audio older than
  * it keeps.
  */
+import type { ErrorCode } from './errors.ts';
 import { CODEC_IDS, decodeFrame, SEQUENCE_MODULUS, TIMESTAMP_MODULUS } from './frame.ts';
 import { ID_PATTERN, MAX_LABEL_LENGTH, OPUS_DECODE_RATES } from './ingest.ts';
+import * as T from './schema.ts';
 
 /** Upload ids are chosen by the client (its session id); same alphabet as other ids. */
 export const UPLOAD_ID_PATTERN = ID_PATTERN;
@@ -42,67 +44,24 @@ export const MAX_UPLOAD_PACKET_INDEX = 2 ** 31 - 1;
 export const MAX_UPLOAD_CLOCK_AHEAD_MS = 60_000;
 
 /**
- * Error codes of the upload routes (`{success:false, error:{code, message}}`), besides the
- * API-wide `invalid_request` (400), `unauthorized` (401) and `forbidden` (403). Their
- * statuses are UPLOAD_ERROR_STATUS.
+ * Error codes of the upload routes besides the API-wide `invalid_request`, `unauthorized`
+ * and `forbidden`. Their statuses and meanings are in the one error table (errors.ts).
  */
-export type UploadErrorCode =
-  /** 404: no upload with this id (create it first). */
-  | 'upload_not_found'
-  /** 409: the id exists with another codec, sample_rate, frame_ms or started_at. */
-  | 'upload_conflict'
-  /** 400: a chunk record is malformed or not the packet its place says; nothing of the chunk was stored. */
-  | 'bad_chunk'
-  /** 413: a chunk over MAX_UPLOAD_CHUNK_BYTES. */
-  | 'body_too_large'
-  /** 409: a part overlaps a processed part with a different range. */
-  | 'part_overlap'
-  /** 409: packets of the part are missing (the message says how many and the first). */
-  | 'incomplete'
-  /** 503: the relay could not process the part now (stopping, worker lost); its packets are kept, retry. */
-  | 'processing_failed'
-  /**
-   * 413: the chunk's new packets would take the bytes stored but not yet processed over the
-   * relay's limit, per upload (TAPWIRE_UPLOAD_MAX_MB, 256 MiB by default) or summed over the
-   * uploads of one token (TAPWIRE_UPLOAD_TOKEN_MAX_MB, 1024 MiB). Nothing of the chunk was
-   * stored; processing parts frees their packets. Packets already stored do not count again.
-   */
-  | 'upload_quota'
-  /**
-   * 410: the upload was untouched (no create, chunk or part) for the relay's expiry
-   * (TAPWIRE_UPLOAD_EXPIRY_HOURS, 72 h by default), so its unprocessed packets were deleted.
-   * Processed parts stay, the state still answers (`expired_at`) and so does a part
-   * already processed; what is left goes under a new upload_id.
-   */
-  | 'upload_expired'
-  /**
-   * 400: the capture (at create: `started_at`; for a part: its end) is older than the
-   * relay keeps audio (TAPWIRE_SEGMENT_MAX_AGE_HOURS, 7 days by default): retention would
-   * delete it at once. A refused part's packets are kept.
-   */
-  | 'upload_too_old'
-  /**
-   * 409: a chunk carries other bytes (flags or payload) for a packet index already stored;
-   * the message names the first. Nothing of the chunk was stored. Indices inside processed
-   * parts cannot be compared (their packets are gone once in the segments): a chunk there
-   * counts as duplicates whatever it holds.
-   */
-  | 'chunk_conflict';
-
-/** The HTTP status of each upload error code. */
-export const UPLOAD_ERROR_STATUS: Readonly<Record<UploadErrorCode, number>> = {
-  upload_not_found: 404,
-  upload_conflict: 409,
-  bad_chunk: 400,
-  body_too_large: 413,
-  part_overlap: 409,
-  incomplete: 409,
-  processing_failed: 503,
-  upload_quota: 413,
-  upload_expired: 410,
-  upload_too_old: 400,
-  chunk_conflict: 409,
-};
+export const UPLOAD_ERROR_CODES = [
+  'upload_not_found',
+  'upload_conflict',
+  'bad_chunk',
+  'body_too_large',
+  'unsupported_media_type',
+  'part_overlap',
+  'incomplete',
+  'processing_failed',
+  'upload_quota',
+  'upload_expired',
+  'upload_too_old',
+  'chunk_conflict',
+] as const satisfies readonly ErrorCode[];
+export type UploadErrorCode = (typeof UPLOAD_ERROR_CODES)[number];
 
 /** Largest chunk body accepted by `PUT .../packets`, bytes (413 beyond). */
 export const MAX_UPLOAD_CHUNK_BYTES = 1024 * 1024;
@@ -111,60 +70,85 @@ export const MAX_UPLOAD_PACKET_BYTES = 4096;
 /** Longest part processed in one request, packets (about 30 minutes at 20 ms). */
 export const MAX_PART_PACKETS = 90_000;
 
+export const UploadParams = T.Object({
+  upload_id: T.String({
+    pattern: UPLOAD_ID_PATTERN.source,
+    description: 'chosen by the client (its capture session): 1-64 of letters, digits, _ . : - starting with a letter or digit',
+  }),
+});
+export type UploadParams = T.Static<typeof UploadParams>;
+
+/** A packet index (packet i starts `i * frame_ms` after `started_at`). */
+const PacketIndex = (description: string, maximum = MAX_UPLOAD_PACKET_INDEX) => T.Integer({ minimum: 0, maximum, description });
+
 /** `PUT /api/uploads/:upload_id` body. */
-export interface UploadCreateRequest {
-  codec: UploadCodec;
-  /** Hz; 48000 for the PWA. */
-  sample_rate: number;
-  channels: 1;
-  /** Duration of each packet, ms. */
-  frame_ms: number;
-  /** Wall time (UTC ISO-8601 with ms) of the first sample of packet 0. */
-  started_at: string;
-  label?: string;
-}
+export const UploadCreateRequest = T.Object(
+  {
+    codec: T.Enum([...UPLOAD_CODECS]),
+    // An integer with an enum (not a union of literals), so that a JSON string "48000" is refused, not matched.
+    sample_rate: T.Unsafe<(typeof UPLOAD_SAMPLE_RATES)[number]>({ type: 'integer', enum: [...UPLOAD_SAMPLE_RATES], description: 'Hz; 48000 for the PWA' }),
+    channels: T.Literal(1, { description: 'mono' }),
+    frame_ms: T.Literal(UPLOAD_FRAME_MS, { description: 'duration of each packet, ms' }),
+    started_at: T.String({ description: 'wall time (UTC ISO-8601 with ms) of the first sample of packet 0' }),
+    label: T.Optional(T.String({ maxLength: MAX_LABEL_LENGTH })),
+  },
+  { additionalProperties: false },
+);
+export type UploadCreateRequest = T.Static<typeof UploadCreateRequest>;
 
 /** A processed part, as the relay reports it. */
-export interface UploadPart {
-  first_index: number;
-  end_index: number;
-  /** 20 ms frames that went through the pipeline. */
-  frames: number;
-  /** Buckets this part wrote or added to, oldest first. */
-  bucket_ts: string[];
-}
+export const UploadPart = T.Object({
+  first_index: PacketIndex('its first packet'),
+  end_index: PacketIndex('one past its last packet', MAX_UPLOAD_PACKET_INDEX + 1),
+  frames: T.Integer({ minimum: 0, description: '20 ms frames that went through the pipeline' }),
+  bucket_ts: T.Array(T.IsoTimestamp(), { description: 'buckets this part wrote or added to, oldest first' }),
+});
+export type UploadPart = T.Static<typeof UploadPart>;
 
-/** Body of every successful upload response (plus `success: true`). */
-export interface UploadState {
-  upload_id: string;
-  trace_id: string;
-  station_key: string;
-  label: string | null;
-  codec: UploadCodec;
-  sample_rate: number;
-  frame_ms: number;
-  started_at: string;
-  /** Packets stored so far (processed parts included). */
-  packets_received: number;
-  /** One past the highest packet index stored, or 0. */
-  end_index: number;
-  parts: UploadPart[];
-  /** When the relay expired the upload (deleted its unprocessed packets), or null. */
-  expired_at: string | null;
-}
+const UploadStateProperties = {
+  upload_id: T.String(),
+  trace_id: T.String({ description: 'the recorded trace the upload writes to' }),
+  station_key: T.String(),
+  label: T.Nullable(T.String()),
+  codec: T.Enum([...UPLOAD_CODECS]),
+  sample_rate: T.Integer({ description: 'Hz' }),
+  frame_ms: T.Integer(),
+  started_at: T.IsoTimestamp(),
+  packets_received: T.Integer({ minimum: 0, description: 'packet indices the relay has, stored or processed' }),
+  end_index: T.Integer({ minimum: 0, description: 'one past the highest of them, or 0' }),
+  parts: T.Array(UploadPart),
+  expired_at: T.Nullable(T.IsoTimestamp(), 'when the relay expired the upload (deleted its unprocessed packets), or null'),
+};
 
-/** `PUT .../packets` response: the state plus what this chunk did. */
-export interface UploadChunkResponse extends UploadState {
-  accepted: number;
-  duplicates: number;
-}
+/** An upload's state. */
+export const UploadState = T.Object(UploadStateProperties);
+export type UploadState = T.Static<typeof UploadState>;
+
+/** The answer of create, part and state: the state. */
+export const UploadStateResponse = T.Object({ success: T.SuccessTrue, ...UploadStateProperties });
+export type UploadStateResponse = T.Static<typeof UploadStateResponse>;
+
+/** `PUT .../packets` answer: the state plus what this chunk did. */
+export const UploadChunkResponse = T.Object({
+  ...UploadStateResponse.properties,
+  accepted: T.Integer({ minimum: 0, description: 'packets of the chunk stored now' }),
+  duplicates: T.Integer({ minimum: 0, description: 'packets of the chunk the relay already had' }),
+});
+export type UploadChunkResponse = T.Static<typeof UploadChunkResponse>;
+
+/** `PUT .../packets` query. */
+export const UploadChunkQuery = T.Object({ first_index: PacketIndex('the index of the chunk\'s first packet') }, { additionalProperties: false });
+export type UploadChunkQuery = T.Static<typeof UploadChunkQuery>;
 
 /** `POST .../parts` body. */
-export interface UploadPartRequest {
-  first_index: number;
-  /** Exclusive. */
-  end_index: number;
-}
+export const UploadPartRequest = T.Object(
+  {
+    first_index: PacketIndex('the part\'s first packet'),
+    end_index: PacketIndex('one past its last packet', MAX_UPLOAD_PACKET_INDEX + 1),
+  },
+  { additionalProperties: false },
+);
+export type UploadPartRequest = T.Static<typeof UploadPartRequest>;
 
 /**
  * Chunk body (`application/octet-stream`): records back to back, each a big-endian u16
@@ -190,24 +174,6 @@ export function encodeChunk(frames: readonly Uint8Array[]): Uint8Array {
     o += CHUNK_LENGTH_BYTES + f.length;
   }
   return out;
-}
-
-/** Checks a create request's fields (started_at only for being a string: the relay parses it). */
-export function validateUploadCreate(body: Record<string, unknown>): { ok: true; value: UploadCreateRequest } | { ok: false; field: string; message: string } {
-  const fail = (field: string, message: string) => ({ ok: false as const, field, message });
-  if (!(UPLOAD_CODECS as readonly unknown[]).includes(body.codec)) return fail('codec', `codec must be ${UPLOAD_CODECS.map((c) => `"${c}"`).join(' or ')}`);
-  if (!(UPLOAD_SAMPLE_RATES as readonly unknown[]).includes(body.sample_rate)) {
-    return fail('sample_rate', `sample_rate must be one of ${UPLOAD_SAMPLE_RATES.join(', ')} Hz`);
-  }
-  if (body.channels !== 1) return fail('channels', 'channels must be 1 (mono)');
-  if (body.frame_ms !== UPLOAD_FRAME_MS) return fail('frame_ms', `frame_ms must be ${UPLOAD_FRAME_MS}`);
-  if (typeof body.started_at !== 'string') return fail('started_at', 'started_at must be an ISO-8601 UTC timestamp such as 2026-01-03T21:15:00.000Z');
-  if (body.label !== undefined && (typeof body.label !== 'string' || body.label.length > MAX_LABEL_LENGTH)) {
-    return fail('label', `label must be a string of at most ${MAX_LABEL_LENGTH} characters`);
-  }
-  const value: UploadCreateRequest = { codec: body.codec as UploadCodec, sample_rate: body.sample_rate as number, channels: 1, frame_ms: UPLOAD_FRAME_MS, started_at: body.started_at };
-  if (body.label !== undefined) value.label = body.label as string;
-  return { ok: true, value };
 }
 
 export type DecodedChunk = { ok: true; frames: Uint8Array[] } | { ok: false; record: number; message: string };

@@ -1,24 +1,7 @@
 /** Small typed calls to a relay's REST API for the browser tests' assertions. */
+import type { TraceDetail } from '../../protocol/api.ts';
 import type { SnapshotEntry } from '../../protocol/optimizer-api.ts';
 import { readWav } from '../../relay/src/audio/wav.ts';
-
-export interface StationInfo {
-  station_key: string;
-  label: string | null;
-  stream_id: string;
-  live: boolean;
-  first_bucket_ts: string | null;
-  last_bucket_ts: string | null;
-  bucket_count: number;
-}
-
-export interface TraceInfo {
-  trace_id: string;
-  kind: 'live' | 'recorded';
-  active: boolean;
-  started_at: string;
-  stations: StationInfo[];
-}
 
 export class RelayApi {
   constructor(
@@ -33,8 +16,8 @@ export class RelayApi {
     return body;
   }
 
-  async trace(traceId: string): Promise<TraceInfo> {
-    return (await this.get<{ trace: TraceInfo }>(`/api/traces/${traceId}`)).trace;
+  async trace(traceId: string): Promise<TraceDetail> {
+    return (await this.get<{ trace: TraceDetail }>(`/api/traces/${traceId}`)).trace;
   }
 
   /** Complete buckets of a trace, oldest first. */

@@ -1,7 +1,8 @@
 /**
- * Error codes and how they map onto the wire: WebSocket close codes (RFC 6455 §7.4.1) and,
- * for the REST API, HTTP statuses. One place, so every transport says the same thing.
+ * Error codes and how they map onto the wire: WebSocket close codes (RFC 6455 §7.4.1) here;
+ * the REST API's codes and their HTTP statuses in protocol/errors.ts, which clients share.
  */
+import type { ErrorCode } from '../../protocol/errors.ts';
 
 export const CLOSE = {
   normal: 1000,
@@ -17,12 +18,17 @@ export const CLOSE = {
   timeout: 4408,
 } as const;
 
-/** An error with a stable code and an HTTP status, thrown by REST handlers. */
+/**
+ * A refusal with a stable code (protocol/errors.ts), thrown by REST handlers and the domain
+ * code behind them. It names what was wrong; the HTTP status follows from the code, in the
+ * server's error handler, from the one table.
+ */
 export class ApiError extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
+    /** Headers the answer carries (`Retry-After` of a rate limit, `Content-Range` of a 416). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'ApiError';

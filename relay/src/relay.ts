@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import type { HealthInfo, RelayStats } from '../../protocol/api.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
 import { isLoopbackOnly } from './auth/authenticate.ts';
@@ -120,7 +121,7 @@ export class Relay {
       liveStations: () => this.registry.liveStationCount(),
       telemetryClients: () => this.telemetry.clientCount,
       ingest: () => {
-        const r = (this.stats() as { relay: { frames_dropped: number } }).relay;
+        const r = this.stats().relay;
         return {
           frames: this.counters.framesReceived,
           bytes: this.counters.bytesReceived,
@@ -279,7 +280,7 @@ export class Relay {
     return { total, max };
   }
 
-  health(): Record<string, unknown> {
+  health(): HealthInfo {
     return {
       version: VERSION,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
@@ -289,9 +290,9 @@ export class Relay {
   }
 
   /** Counters per relay and per live station. */
-  stats(): Record<string, unknown> {
+  stats(): RelayStats {
     const totals = { ...this.pool.closedTotals };
-    const stations = [];
+    const stations: RelayStats['stations'] = [];
     for (const t of this.registry.activeTraces()) {
       for (const s of t.stations) {
         const st = s.handle?.stats();

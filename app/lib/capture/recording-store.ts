@@ -5,6 +5,7 @@
  * not are what the uploader sends later.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { UploadCreateRequest } from '$protocol/upload';
 
 /** What happened to a packet: sent live, waiting for upload, or uploaded. */
 export const DELIVERY = { pending: 0, live: 1, uploaded: 2 } as const;
@@ -26,9 +27,10 @@ export interface SessionRecord {
   startedAt: number | null;
   endedAt: number | null;
   state: 'recording' | 'ended';
-  codec: 'opus';
-  sampleRate: number;
-  frameMs: number;
+  /** What the session's upload will declare (protocol/upload.ts). */
+  codec: UploadCreateRequest['codec'];
+  sampleRate: UploadCreateRequest['sample_rate'];
+  frameMs: UploadCreateRequest['frame_ms'];
   /** Packets stored. */
   packets: number;
   /** Highest index sent live (a pending run before it is closed: the relay has moved on). */

@@ -9,7 +9,8 @@
  * nothing.
  */
 import { CODEC_IDS, encodeFrame } from '$protocol/frame';
-import { encodeChunk, MAX_PART_PACKETS, type UploadCreateRequest, type UploadErrorCode, type UploadState } from '$protocol/upload';
+import type { ErrorBody } from '$protocol/errors';
+import { encodeChunk, MAX_PART_PACKETS, type UploadChunkResponse, type UploadCreateRequest, type UploadErrorCode, type UploadPartRequest, type UploadStateResponse } from '$protocol/upload';
 import { DELIVERY, type PacketRun, type RecordingStore, type SessionRecord } from './recording-store';
 
 /** Packets per chunk: 5 s of audio, about 25 KB at 32 kbps. */
@@ -84,15 +85,15 @@ export class Uploader {
     for (const run of runs) {
       if (!state.parts.some((p) => p.first_index === run.first && p.end_index === run.end)) {
         const progress = (n: number): void => this.onProgress({ sessionId, sent: sent + n, total });
-        const part = JSON.stringify({ first_index: run.first, end_index: run.end });
+        const part: UploadPartRequest = { first_index: run.first, end_index: run.end };
         state = await this.sendRun(s, run, state, progress, false);
         try {
-          state = await this.request<UploadState>('POST', `${uploadPath(s.id)}/parts`, part);
+          state = await this.request<UploadStateResponse>('POST', `${uploadPath(s.id)}/parts`, JSON.stringify(part));
         } catch (err) {
           // The relay lacks some of the run after all (its store was reset, say): send it whole once more.
           if (!(err instanceof UploadError && err.code === 'incomplete')) throw err;
           state = await this.sendRun(s, run, state, progress, true);
-          state = await this.request<UploadState>('POST', `${uploadPath(s.id)}/parts`, part);
+          state = await this.request<UploadStateResponse>('POST', `${uploadPath(s.id)}/parts`, JSON.stringify(part));
         }
       }
       await this.store.markDelivery(s.id, run.first, run.end, DELIVERY.uploaded, DELIVERY.pending);
@@ -108,7 +109,7 @@ export class Uploader {
     return sent;
   }
 
-  private create(s: SessionRecord): Promise<UploadState> {
+  private create(s: SessionRecord): Promise<UploadStateResponse> {
     const body: UploadCreateRequest = {
       codec: 'opus',
       sample_rate: s.sampleRate,
@@ -117,11 +118,11 @@ export class Uploader {
       started_at: new Date(s.startedAt as number).toISOString(),
       label: s.label,
     };
-    return this.request<UploadState>('PUT', uploadPath(s.id), JSON.stringify(body));
+    return this.request<UploadStateResponse>('PUT', uploadPath(s.id), JSON.stringify(body));
   }
 
   /** Sends a run's packets the relay does not have yet, in chunks, in order. */
-  private async sendRun(s: SessionRecord, run: PacketRun, state: UploadState, progress: (n: number) => void, whole: boolean): Promise<UploadState> {
+  private async sendRun(s: SessionRecord, run: PacketRun, state: UploadStateResponse, progress: (n: number) => void, whole: boolean): Promise<UploadStateResponse> {
     // Chunks go in order and each is stored whole or not at all, so the relay holds a prefix
     // of the run: resume after it.
     let from = whole ? run.first : Math.min(Math.max(run.first, state.end_index), run.end);
@@ -132,26 +133,28 @@ export class Uploader {
         throw new UploadError(`packets ${from}-${to - 1} of session ${s.id} are not all stored on this device`, 0, 'local_missing');
       }
       const body = encodeChunk(packets.map((p) => sessionFrame(p.index, s.frameMs, p.data)));
-      state = await this.request<UploadState>('PUT', `${uploadPath(s.id)}/packets?first_index=${from}`, body, 'application/octet-stream');
+      state = await this.request<UploadChunkResponse>('PUT', `${uploadPath(s.id)}/packets?first_index=${from}`, body, 'application/octet-stream');
       progress(to - run.first);
       from = to;
     }
     return state;
   }
 
-  private async request<T>(method: string, path: string, body: string | Uint8Array, type = 'application/json'): Promise<T> {
+  /** One request; its answer is the relay's (`T`, or the error envelope), typed by protocol/upload.ts. */
+  private async request<T extends UploadStateResponse>(method: string, path: string, body: string | Uint8Array, type = 'application/json'): Promise<T> {
     let res: Response;
     try {
       res = await this.fetch(path, { method, body: body as BodyInit, headers: { 'content-type': type } });
     } catch (err) {
       throw new UploadError(`relay unreachable: ${(err as Error).message}`, 0, 'unreachable');
     }
-    const json = (await res.json().catch(() => null)) as { success?: boolean; error?: { code: string; message: string } } | null;
+    // A proxy's error page may not be JSON, or not the relay's envelope.
+    const json = (await res.json().catch(() => null)) as T | ErrorBody | null;
     if (!res.ok || json === null || json.success !== true) {
-      const code = json?.error?.code ?? `http_${res.status}`;
-      throw new UploadError(json?.error?.message ?? `${method} ${path}: HTTP ${res.status}`, res.status, code);
+      const error = json !== null && json.success === false ? json.error : undefined;
+      throw new UploadError(error?.message ?? `${method} ${path}: HTTP ${res.status}`, res.status, error?.code ?? `http_${res.status}`);
     }
-    return json as T;
+    return json;
   }
 }
 

@@ -130,7 +130,7 @@ describe('requests refused before a route runs', () => {
     const auth = `Authorization: Bearer ${t.relay.adminToken}\r\n`;
     const xml = await raw(`POST /api/optimizer/knobs/apply HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/xml\r\nContent-Length: 3\r\nConnection: close\r\n\r\n<a>`);
     expect(xml.status).toBe(415);
-    expect(xml.json).toEqual({ success: false, error: { code: 'invalid_request', message: expect.any(String) } });
+    expect(xml.json).toEqual({ success: false, error: { code: 'unsupported_media_type', message: expect.stringMatching(/application\/json/) } });
     const broken = await raw(`POST /api/optimizer/knobs/apply HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{"a":`);
     expect(broken.status).toBe(400);
     expect(broken.json).toEqual({ success: false, error: { code: 'invalid_request', message: expect.any(String) } });

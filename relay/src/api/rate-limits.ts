@@ -10,7 +10,8 @@ export class RateLimits {
   private readonly lastApplyBucket = new Map<string, number>();
 
   constructor(
-    private readonly snapshotIntervalMs: number,
+    /** Shortest time between two snapshots of one token and trace, ms (0: no limit). */
+    readonly snapshotIntervalMs: number,
     private readonly bucketMs: number,
     private readonly applyOncePerBucket = true,
   ) {}

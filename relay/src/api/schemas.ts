@@ -1,268 +1,250 @@
 /**
- * JSON schemas of the REST API (seed 000 §5): they validate requests, and the OpenAPI
- * document at `GET /api/openapi.json` is generated from them. Response schemas describe
- * the shapes without restricting them (additionalProperties stays open, so nothing a
- * handler returns is silently dropped by the serializer).
+ * The route schemas of the REST API: the shapes of protocol/ (declared there once), plus what
+ * only the HTTP routes need: a summary and tags for the OpenAPI document, and the error codes
+ * each route may answer. Fastify validates requests with them (through the TypeBox type
+ * provider, so handlers read typed `req.query`, `req.params` and `req.body`), serializes
+ * answers with them, and @fastify/swagger writes `GET /api/openapi.json` from them.
+ *
+ * Error answers are declared by code: a route lists its codes, and each HTTP status it may
+ * answer gets the error envelope with the codes of that status (protocol/errors.ts).
  */
+import type { Readable } from 'node:stream';
+import { Health, OpenApiDocument, RelayStatsResponse, StatsQuery, TraceParams, TraceResponse } from '../../../protocol/api.ts';
+import { ERROR_STATUS, ErrorEnvelope, type ErrorCode, type ErrorStatus } from '../../../protocol/errors.ts';
+import {
+  ActiveTracesResponse,
+  ApplyRequest,
+  ApplyResponse,
+  EventsQuery,
+  EventsResponse,
+  KnobsResponse,
+  SEGMENT_RATES,
+  SegmentQuery,
+  SnapshotQuery,
+  SnapshotResponse,
+} from '../../../protocol/optimizer-api.ts';
+import { Measurement, MeasurementsQuery, TelemetryQuery } from '../../../protocol/telemetry.ts';
+import {
+  UploadChunkQuery,
+  UploadChunkResponse,
+  UploadCreateRequest,
+  UploadParams,
+  UploadPartRequest,
+  UploadStateResponse,
+} from '../../../protocol/upload.ts';
+import * as T from '../../../protocol/schema.ts';
 
-const isoTs = { type: 'string', description: 'ISO-8601 UTC with milliseconds, e.g. 2026-01-03T21:15:00.000Z' } as const;
-const open = (properties: Record<string, unknown>, required: string[] = []) => ({
-  type: 'object',
-  properties,
-  required,
-  additionalProperties: true,
-});
+/**
+ * Codes of every route that needs a token: its refusals, and an internal error. (A route with
+ * a path parameter also answers `not_found`: a parameter over the router's length limit,
+ * 100 characters, matches no route.)
+ */
+const TOKEN_ROUTE: readonly ErrorCode[] = ['unauthorized', 'forbidden', 'internal'];
 
-export const errorResponse = open(
-  {
-    success: { type: 'boolean', const: false },
-    error: open({ code: { type: 'string' }, message: { type: 'string' } }, ['code', 'message']),
-  },
-  ['success', 'error'],
+type ErrorResponses = Partial<Record<ErrorStatus, ReturnType<typeof ErrorEnvelope>>>;
+
+/** The error answers of a route: per HTTP status, the envelope with that status's codes. */
+function errorResponses(codes: readonly ErrorCode[]): ErrorResponses {
+  const byStatus = new Map<ErrorStatus, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const status = ERROR_STATUS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: ErrorResponses = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) out[status] = ErrorEnvelope(list, `error: ${list.join(', ')}`);
+  return out;
+}
+
+/** A route's schema: its shapes, and the error answers of its codes (token refusals included unless `open`). */
+function route<R extends Record<number, T.TSchema>, S extends { summary: string; tags: string[]; operationId: string }>(
+  schema: S,
+  success: R,
+  codes: readonly ErrorCode[],
+  open = false,
+): S & { response: R & ErrorResponses } {
+  return { ...schema, response: { ...success, ...errorResponses([...(open ? ['internal' as const] : TOKEN_ROUTE), ...codes]) } };
+}
+
+// The optimizer contract (seed 000 §5) --------------------------------------------------------
+
+export const activeTracesRoute = route(
+  { summary: 'Traces with at least one live station (seed 000 §5.1)', tags: ['optimizer'], operationId: 'activeTraces' },
+  { 200: ActiveTracesResponse },
+  [],
 );
 
-const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { ...errorResponse, description: `error ${s}` }]));
-
-const aggregate = open({ count: { type: 'integer' }, min: { type: 'number' }, max: { type: 'number' }, avg: { type: 'number' }, last: { type: 'number' } });
-const tapMetrics = { type: 'object', additionalProperties: aggregate, description: 'metric name -> {count,min,max,avg,last} over the bucket\'s 20 ms frames' };
-
-export const snapshotEntry = open(
+export const snapshotRoute = route(
   {
-    bucket_ts: isoTs,
-    bucket_ms: { type: 'integer' },
-    station_key: { type: 'string' },
-    knobs_snapshot: { type: 'object', additionalProperties: true, description: 'every knob in force during the bucket' },
-    metrics: open({ PRE: tapMetrics, POST: tapMetrics }),
-    audio: open({ PRE: open({ endpoint: { type: 'string' } }), POST: open({ endpoint: { type: 'string' } }) }),
-    config_version: { type: 'integer' },
-    last_knob_event_id: { type: ['integer', 'null'] },
+    summary: 'Complete buckets of a trace: metrics, knobs and audio of the same bucket (seed 000 §5.2)',
+    tags: ['optimizer'],
+    operationId: 'snapshot',
+    querystring: SnapshotQuery,
   },
-  ['bucket_ts', 'bucket_ms', 'station_key', 'knobs_snapshot', 'metrics', 'audio', 'config_version', 'last_knob_event_id'],
+  { 200: SnapshotResponse },
+  ['invalid_request', 'trace_not_found', 'rate_limited'],
 );
 
-export const activeTracesRoute = {
-  summary: 'Traces with at least one live station (seed 000 §5.1)',
-  tags: ['optimizer'],
-  response: {
-    200: open({
-      success: { type: 'boolean' },
-      active: {
-        type: 'array',
-        items: open({
-          trace_id: { type: 'string' },
-          started_at: isoTs,
-          src_extension: { type: ['string', 'null'] },
-          dst_extension: { type: ['string', 'null'] },
-          call_id: { type: ['string', 'null'] },
-          stations: { type: 'array', items: { type: 'string' } },
-        }),
-      },
-    }),
-    ...errors(401, 403),
+/** `audio/wav` bytes, for the document: the route sends a file or a buffer, never serialized. */
+const wav = (description: string, headers: Record<string, object>) =>
+  T.Unsafe<Uint8Array | Readable>({
+    description,
+    headers,
+    content: { 'audio/wav': { schema: { type: 'string', contentMediaType: 'audio/wav' } } },
+  });
+const segmentHeaders: Record<string, object> = {
+  'X-Sample-Rate': { type: 'integer', description: 'Hz: the station\'s own rate, or `rate` when the request names one' },
+  'X-Channels': { type: 'integer', description: '1 (mono)' },
+  'X-Bucket-MS': { type: 'integer', description: 'bucket length, ms (5000)' },
+  'Accept-Ranges': { type: 'string', description: 'bytes' },
+};
+
+export const segmentRoute = route(
+  {
+    summary: `A bucket's PRE or POST audio as 16-bit PCM mono WAV (seed 000 §5.3), at the station's rate or resampled to ${SEGMENT_RATES.join(', ')} Hz; Range requests work`,
+    tags: ['optimizer'],
+    operationId: 'segment',
+    querystring: SegmentQuery,
   },
-} as const;
-
-export const snapshotRoute = {
-  summary: 'Complete buckets of a trace: metrics, knobs and audio of the same bucket (seed 000 §5.2)',
-  tags: ['optimizer'],
-  querystring: {
-    type: 'object',
-    properties: {
-      trace_id: { type: 'string', minLength: 1 },
-      since_bucket_ts: { ...isoTs, description: 'only buckets strictly after this one' },
-      limit: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'buckets to return (each with every station\'s entry)' },
-      station_key: { type: 'string', minLength: 1 },
-    },
-    required: ['trace_id'],
-    additionalProperties: false,
+  {
+    200: wav('the WAV file', segmentHeaders),
+    206: wav('a byte range of the WAV file', { ...segmentHeaders, 'Content-Range': { type: 'string', description: 'bytes start-end/size' } }),
   },
-  response: {
-    200: open({ success: { type: 'boolean' }, trace_id: { type: 'string' }, buckets: { type: 'array', items: snapshotEntry } }),
-    ...errors(400, 401, 403, 404, 429),
+  ['invalid_request', 'trace_not_found', 'bucket_not_found', 'audio_not_found', 'range_not_satisfiable'],
+);
+
+export const applyRoute = route(
+  {
+    summary: 'Schedule knob changes for the first sample of a future bucket (seed 000 §5.4)',
+    tags: ['optimizer'],
+    operationId: 'applyKnobs',
+    body: ApplyRequest,
   },
-} as const;
+  { 200: ApplyResponse },
+  [
+    'invalid_request',
+    'unknown_knob',
+    'unsupported_media_type',
+    'body_too_large',
+    'trace_not_found',
+    'station_not_found',
+    'bucket_mismatch',
+    'idempotency_conflict',
+    'station_not_live',
+    'rate_limited',
+  ],
+);
 
-export const segmentRoute = {
-  summary: 'A bucket\'s PRE or POST audio as 16-bit PCM mono WAV (seed 000 §5.3); Range requests work',
-  tags: ['optimizer'],
-  querystring: {
-    type: 'object',
-    properties: {
-      trace_id: { type: 'string', minLength: 1 },
-      station_key: { type: 'string', minLength: 1 },
-      tap: { type: 'string', enum: ['PRE', 'POST'] },
-      bucket_ts: isoTs,
-    },
-    required: ['trace_id', 'station_key', 'tap', 'bucket_ts'],
-    additionalProperties: false,
+export const eventsRoute = route(
+  { summary: 'The knob event log of a trace (optionally one station), oldest first', tags: ['optimizer'], operationId: 'knobEvents', querystring: EventsQuery },
+  { 200: EventsResponse },
+  ['invalid_request', 'trace_not_found'],
+);
+
+export const knobsRoute = route(
+  { summary: 'The knob registry: name, type, unit, range, default', tags: ['optimizer'], operationId: 'knobRegistry' },
+  { 200: KnobsResponse },
+  [],
+);
+
+export const traceRoute = route(
+  { summary: 'One trace, live or ended, with its stations and bucket range', tags: ['traces'], operationId: 'trace', params: TraceParams },
+  { 200: TraceResponse },
+  ['invalid_request', 'trace_not_found', 'not_found'],
+);
+
+// The relay -------------------------------------------------------------------------------------
+
+export const statsRoute = route(
+  { summary: 'Relay and per-station ingest counters, pipeline latency', tags: ['relay'], operationId: 'relayStats', querystring: StatsQuery },
+  { 200: RelayStatsResponse },
+  ['invalid_request'],
+);
+
+export const healthRoute = route({ summary: 'Health check (no token)', tags: ['relay'], operationId: 'health', security: [] as Record<string, string[]>[] }, { 200: Health }, [], true);
+
+export const openApiRoute = route({ summary: 'This document (any valid token)', tags: ['relay'], operationId: 'openapi' }, { 200: OpenApiDocument }, []);
+
+/**
+ * Live meters (seed 003): the measurement `/ws/telemetry` also pushes. No token on a relay
+ * bound to loopback only; beyond it `read:snapshots`, as a header or `?token=`.
+ */
+export const measurementsRoute = route(
+  {
+    summary: 'The latest live measurement of every streaming station (no token on a loopback-only relay)',
+    tags: ['telemetry'],
+    operationId: 'measurements',
+    querystring: MeasurementsQuery,
   },
-  response: { ...errors(400, 401, 403, 404, 416) },
-} as const;
+  { 200: Measurement },
+  ['invalid_request'],
+);
 
-export const applyRoute = {
-  summary: 'Schedule knob changes for the first sample of a future bucket (seed 000 §5.4)',
-  tags: ['optimizer'],
-  body: {
-    type: 'object',
-    properties: {
-      trace_id: { type: 'string', minLength: 1 },
-      station_key: { type: 'string', minLength: 1 },
-      apply_at_bucket_ts: isoTs,
-      idempotency_key: { type: 'string', minLength: 1, maxLength: 200 },
-      source: { type: 'string', maxLength: 200 },
-      reason: { type: 'string', maxLength: 2000 },
-      knobs: { type: 'object', minProperties: 1, additionalProperties: { type: ['number', 'boolean'] } },
-    },
-    required: ['trace_id', 'station_key', 'apply_at_bucket_ts', 'idempotency_key', 'knobs'],
-    additionalProperties: false,
+/** `/ws/telemetry`'s query (the route is a WebSocket, outside the document: no tags). */
+export const telemetrySocketRoute = { querystring: TelemetryQuery };
+
+// Uploads of offline recordings (protocol/upload.ts) -------------------------------------------
+
+export const uploadCreateRoute = route(
+  {
+    summary: 'Create an upload of an offline recording (201), or confirm it (200)',
+    tags: ['uploads'],
+    operationId: 'createUpload',
+    params: UploadParams,
+    body: UploadCreateRequest,
   },
-  response: {
-    200: open({
-      success: { type: 'boolean' },
-      accepted: { type: 'boolean' },
-      apply_at_bucket_ts: isoTs,
-      config_version: { type: 'integer' },
-      effective_knobs: { type: 'object', additionalProperties: true },
-    }),
-    ...errors(400, 401, 403, 404, 409, 429),
+  { 200: UploadStateResponse, 201: UploadStateResponse },
+  ['invalid_request', 'unsupported_media_type', 'body_too_large', 'upload_too_old', 'upload_conflict', 'not_found'],
+);
+
+export const uploadChunkRoute = route(
+  {
+    summary: 'Store a chunk of packets first_index, first_index + 1, ... (application/octet-stream)',
+    tags: ['uploads'],
+    operationId: 'uploadChunk',
+    params: UploadParams,
+    querystring: UploadChunkQuery,
+    // The body is bytes, parsed by the route's own content-type parser; described, not validated.
+    consumes: ['application/octet-stream'],
   },
-} as const;
+  { 200: UploadChunkResponse },
+  [
+    'invalid_request',
+    'bad_chunk',
+    'unsupported_media_type',
+    'body_too_large',
+    'upload_quota',
+    'upload_not_found',
+    'chunk_conflict',
+    'upload_expired',
+    'not_found',
+  ],
+);
 
-export const eventsRoute = {
-  summary: 'The knob event log of a trace (optionally one station)',
-  tags: ['optimizer'],
-  querystring: {
-    type: 'object',
-    properties: {
-      trace_id: { type: 'string', minLength: 1 },
-      station_key: { type: 'string', minLength: 1 },
-      after_id: { type: 'integer', minimum: 0, description: 'only events with a larger id (paging)' },
-      limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'events to return at most, oldest first (default: all)' },
-    },
-    required: ['trace_id'],
-    additionalProperties: false,
+export const uploadPartRoute = route(
+  {
+    summary: 'Process a run of stored packets [first_index, end_index) into buckets at their capture times',
+    tags: ['uploads'],
+    operationId: 'processUploadPart',
+    params: UploadParams,
+    body: UploadPartRequest,
   },
-  response: {
-    200: open({
-      success: { type: 'boolean' },
-      trace_id: { type: 'string' },
-      events: {
-        type: 'array',
-        items: open({
-          id: { type: 'integer' },
-          created_at: isoTs,
-          apply_at_bucket_ts: isoTs,
-          station_key: { type: 'string' },
-          knobs_requested: { type: 'object', additionalProperties: true },
-          knobs_effective: { type: 'object', additionalProperties: true },
-          source: { type: ['string', 'null'] },
-          reason: { type: ['string', 'null'] },
-          config_version: { type: 'integer' },
-          idempotency_key: { type: ['string', 'null'] },
-          superseded_by: { type: ['integer', 'null'], description: 'the event that replaced this change before its bucket started (a later apply for an earlier or the same bucket), or null' },
-        }),
-      },
-    }),
-    ...errors(400, 401, 403, 404),
-  },
-} as const;
+  { 200: UploadStateResponse },
+  [
+    'invalid_request',
+    'unsupported_media_type',
+    'body_too_large',
+    'upload_too_old',
+    'upload_not_found',
+    'part_overlap',
+    'incomplete',
+    'upload_expired',
+    'processing_failed',
+    'not_found',
+  ],
+);
 
-export const traceRoute = {
-  summary: 'One trace, live or ended, with its stations and bucket range',
-  tags: ['traces'],
-  params: { type: 'object', properties: { trace_id: { type: 'string', minLength: 1 } }, required: ['trace_id'] },
-  response: { 200: open({ success: { type: 'boolean' }, trace: { type: 'object', additionalProperties: true } }), ...errors(401, 403, 404) },
-} as const;
-
-export const knobsRoute = {
-  summary: 'The knob registry: name, type, unit, range, default',
-  tags: ['optimizer'],
-  response: { 200: open({ success: { type: 'boolean' }, knobs: { type: 'array', items: { type: 'object', additionalProperties: true } } }), ...errors(401, 403) },
-} as const;
-
-export const statsRoute = {
-  summary: 'Relay and per-station ingest counters, pipeline latency',
-  tags: ['relay'],
-  querystring: { type: 'object', properties: { reset_latency: { type: 'string', enum: ['1'] } }, additionalProperties: false },
-  response: { 200: { type: 'object', additionalProperties: true }, ...errors(401, 403) },
-} as const;
-
-// Uploads of offline recordings (protocol/upload.ts). Field values beyond their types
-// (codec, rates, timestamps) are checked by the upload service, whose messages name them.
-const uploadParams = {
-  type: 'object',
-  properties: { upload_id: { type: 'string', description: 'chosen by the client: 1-64 of letters, digits, _ . : -' } },
-  required: ['upload_id'],
-} as const;
-
-const uploadPart = open({ first_index: { type: 'integer' }, end_index: { type: 'integer' }, frames: { type: 'integer' }, bucket_ts: { type: 'array', items: isoTs } });
-
-const uploadState = {
-  success: { type: 'boolean' },
-  upload_id: { type: 'string' },
-  trace_id: { type: 'string' },
-  station_key: { type: 'string' },
-  label: { type: ['string', 'null'] },
-  codec: { type: 'string' },
-  sample_rate: { type: 'integer' },
-  frame_ms: { type: 'integer' },
-  started_at: isoTs,
-  packets_received: { type: 'integer', description: 'packet indices the relay has, stored or processed' },
-  end_index: { type: 'integer', description: 'one past the highest of them, or 0' },
-  parts: { type: 'array', items: uploadPart },
-  expired_at: { ...isoTs, type: ['string', 'null'], description: 'when the relay expired the upload (deleted its unprocessed packets), or null' },
-} as const;
-
-/** Packet indices (MAX_UPLOAD_PACKET_INDEX of protocol/upload.ts). */
-const packetIndex = { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } as const;
-
-export const uploadCreateRoute = {
-  summary: 'Create an upload of an offline recording (201), or confirm it (200)',
-  tags: ['uploads'],
-  params: uploadParams,
-  body: {
-    type: 'object',
-    properties: {
-      codec: { type: 'string' },
-      sample_rate: { type: 'integer' },
-      channels: { type: 'integer' },
-      frame_ms: { type: 'integer' },
-      started_at: { ...isoTs, description: 'wall time of the first sample of packet 0' },
-      label: { type: 'string' },
-    },
-    required: ['codec', 'sample_rate', 'channels', 'frame_ms', 'started_at'],
-    additionalProperties: false,
-  },
-  response: { 200: open(uploadState), 201: open(uploadState), ...errors(400, 401, 403, 409) },
-} as const;
-
-export const uploadChunkRoute = {
-  summary: 'Store a chunk of packets first_index, first_index + 1, ... (application/octet-stream)',
-  tags: ['uploads'],
-  params: uploadParams,
-  querystring: { type: 'object', properties: { first_index: packetIndex }, required: ['first_index'], additionalProperties: false },
-  response: {
-    200: open({ ...uploadState, accepted: { type: 'integer' }, duplicates: { type: 'integer' } }),
-    ...errors(400, 401, 403, 404, 409, 410, 413, 415),
-  },
-} as const;
-
-export const uploadPartRoute = {
-  summary: 'Process a run of stored packets [first_index, end_index) into buckets at their capture times',
-  tags: ['uploads'],
-  params: uploadParams,
-  body: {
-    type: 'object',
-    properties: { first_index: packetIndex, end_index: { ...packetIndex, maximum: 2 ** 31 } },
-    required: ['first_index', 'end_index'],
-    additionalProperties: false,
-  },
-  response: { 200: open(uploadState), ...errors(400, 401, 403, 404, 409, 410, 503) },
-} as const;
-
-export const uploadStateRoute = {
-  summary: 'An upload\'s state: packets received, parts processed',
-  tags: ['uploads'],
-  params: uploadParams,
-  response: { 200: open(uploadState), ...errors(400, 401, 403, 404) },
-} as const;
+export const uploadStateRoute = route(
+  { summary: 'An upload\'s state: packets received, parts processed', tags: ['uploads'], operationId: 'uploadState', params: UploadParams },
+  { 200: UploadStateResponse },
+  ['invalid_request', 'upload_not_found', 'not_found'],
+);

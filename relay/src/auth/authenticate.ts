@@ -6,7 +6,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Scope } from './scopes.ts';
 import type { TokenInfo, TokenStore } from './token-store.ts';
 
-export type AuthResult = { ok: true; token: TokenInfo } | { ok: false; status: 401 | 403; code: 'unauthorized' | 'forbidden'; message: string };
+/** A refusal names its code; its HTTP status comes from protocol/errors.ts (401, 403). */
+export type AuthResult = { ok: true; token: TokenInfo } | { ok: false; code: 'unauthorized' | 'forbidden'; message: string };
 
 /** The header's token, else `queryToken` (taken only on routes that allow it); null for none. */
 export function bearerToken(headers: IncomingHttpHeaders, queryToken: string | null = null): string | null {
@@ -20,12 +21,12 @@ export function bearerToken(headers: IncomingHttpHeaders, queryToken: string | n
 
 export function authenticate(tokens: TokenStore, token: string | null, scope: Scope | null): AuthResult {
   if (token === null) {
-    return { ok: false, status: 401, code: 'unauthorized', message: 'send a token: Authorization: Bearer <token> (see README, "Tokens")' };
+    return { ok: false, code: 'unauthorized', message: 'send a token: Authorization: Bearer <token> (see README, "Tokens")' };
   }
   const info = tokens.verify(token);
-  if (info === null) return { ok: false, status: 401, code: 'unauthorized', message: 'the token is unknown or revoked' };
+  if (info === null) return { ok: false, code: 'unauthorized', message: 'the token is unknown or revoked' };
   if (scope !== null && !info.scopes.includes(scope) && !info.scopes.includes('admin')) {
-    return { ok: false, status: 403, code: 'forbidden', message: `this token lacks the "${scope}" scope (it has: ${info.scopes.join(', ')})` };
+    return { ok: false, code: 'forbidden', message: `this token lacks the "${scope}" scope (it has: ${info.scopes.join(', ')})` };
   }
   return { ok: true, token: info };
 }

@@ -6,6 +6,7 @@
  * that declares no access is a startup error, not an open door.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode } from '../../../protocol/errors.ts';
 import { authenticate, bearerToken, type AuthResult } from '../auth/authenticate.ts';
 import { SCOPES, type Scope } from '../auth/scopes.ts';
 import type { TokenInfo, TokenStore } from '../auth/token-store.ts';
@@ -54,8 +55,8 @@ export interface AccessDeps {
   tokens: TokenStore;
   /** False only once the relay is known to be bound to loopback alone (fail closed before). */
   exposed(): boolean;
-  /** Answers a refusal in the API's error envelope. */
-  refuse(reply: FastifyReply, status: number, code: string, message: string): FastifyReply;
+  /** Answers a refusal in the API's error envelope, with its code's status (protocol/errors.ts). */
+  refuse(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply;
 }
 
 function isRouteAccess(a: unknown): a is RouteAccess {
@@ -89,10 +90,10 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): De
     // No route matched: the not-found handler answers 404 (or the app shell) and reveals nothing.
     if (req.is404) return;
     const access = req.routeOptions.config.access;
-    if (access === undefined) return deps.refuse(reply, 500, 'internal', 'route without an access declaration');
+    if (access === undefined) return deps.refuse(reply, 'internal', 'route without an access declaration');
     const result = decide(access, req, deps);
     if (result === null) return;
-    if (!result.ok) return deps.refuse(reply, result.status, result.code, result.message);
+    if (!result.ok) return deps.refuse(reply, result.code, result.message);
     req.token = result.token;
   });
   return declared;

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 
 export interface Refusal {
-  status: 429 | 503;
+  /** 503 relay_busy, 429 too_many_connections (protocol/errors.ts). */
   code: 'relay_busy' | 'too_many_connections';
   message: string;
   retryAfterS: number;
@@ -34,7 +34,6 @@ export class ConnectionLimiter {
   tryAcquire(address: string, socket: Socket): Refusal | null {
     if (this.total >= this.maxTotal) {
       return {
-        status: 503,
         code: 'relay_busy',
         message: `${this.endpoint} has ${this.maxTotal} connections open, its limit; try again later`,
         retryAfterS: RETRY_AFTER_S,
@@ -43,7 +42,6 @@ export class ConnectionLimiter {
     const mine = this.byAddress.get(address) ?? 0;
     if (mine >= this.maxPerAddress) {
       return {
-        status: 429,
         code: 'too_many_connections',
         message: `${address} has ${mine} connections open to ${this.endpoint}, the limit per client address; close one or try again later`,
         retryAfterS: RETRY_AFTER_S,

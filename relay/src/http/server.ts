@@ -9,12 +9,17 @@ import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import fastifyWebsocket from '@fastify/websocket';
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import type { Health, HealthInfo, RelayStats } from '../../../protocol/api.ts';
+import { ERROR_STATUS, type ErrorCode } from '../../../protocol/errors.ts';
+import * as T from '../../../protocol/schema.ts';
+import { MeasurementMessage, SpectrumMessage, TelemetryMessage, type MeasurementsQuery } from '../../../protocol/telemetry.ts';
 import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
-import { statsRoute } from '../api/schemas.ts';
+import { healthRoute, measurementsRoute, openApiRoute, statsRoute, telemetrySocketRoute } from '../api/schemas.ts';
 import { registerUploadRoutes } from '../api/upload-routes.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
@@ -47,8 +52,10 @@ export interface ServerDeps {
   metrics: RelayMetrics;
   limits: LimitCounters;
   heartbeat: Heartbeat;
-  health(): Record<string, unknown>;
-  stats(): Record<string, unknown>;
+  /** GET /healthz besides `status` (protocol/api.ts HealthInfo; typed loosely until relay.ts declares it). */
+  health(): HealthInfo;
+  /** GET /api/relay/stats besides `success` (protocol/api.ts RelayStats; typed loosely until relay.ts declares it). */
+  stats(): RelayStats;
   resetLatency(): void;
 }
 
@@ -63,8 +70,49 @@ export interface Server {
 /** Longest an HTTP request may take, headers to last body byte (a 1 MiB upload chunk over a slow phone link fits). */
 const REQUEST_TIMEOUT_MS = 120_000;
 
-function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.status(status).send({ success: false, error: { code, message } });
+/** An error answer: the envelope, with the status of its code (protocol/errors.ts). */
+function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.status(ERROR_STATUS[code]).send({ success: false, error: { code, message } });
+}
+
+/**
+ * The code of an error fastify or Node raised before or around a handler, from the status it
+ * carries (a body of the wrong type is 415, an oversized one 413, ...). Anything else of the
+ * client's doing is a bad request.
+ */
+function frameworkErrorCode(statusCode: number | undefined): ErrorCode {
+  if (statusCode === undefined || statusCode >= 500) return 'internal';
+  switch (statusCode) {
+    case 404:
+      return 'not_found';
+    case 408:
+      return 'request_timeout';
+    case 413:
+      return 'body_too_large';
+    case 414:
+      return 'uri_too_long';
+    case 415:
+      return 'unsupported_media_type';
+    case 431:
+      return 'headers_too_large';
+    default:
+      return 'invalid_request';
+  }
+}
+
+/**
+ * A validation failure as one sentence that names the field and says what would be right
+ * (Ajv's own words, with the allowed values or the unexpected property spelled out).
+ */
+function validationMessage(errors: ErrorObject[], dataVar: string): string {
+  const e = errors[0];
+  if (e === undefined) return `${dataVar} is not valid`;
+  const where = `${dataVar}${e.instancePath}`;
+  const p = e.params as { allowedValues?: unknown[]; allowedValue?: unknown; additionalProperty?: string };
+  if (e.keyword === 'enum' && p.allowedValues !== undefined) return `${where} must be one of ${p.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (e.keyword === 'const') return `${where} must be ${JSON.stringify(p.allowedValue)}`;
+  if (e.keyword === 'additionalProperties' && p.additionalProperty !== undefined) return `${where} has an unknown field "${p.additionalProperty}"`;
+  return `${where} ${e.message ?? 'is not valid'}`;
 }
 
 export function clientOf(req: FastifyRequest): ClientInfo {
@@ -80,19 +128,17 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     requestTimeout: REQUEST_TIMEOUT_MS,
     // Errors the router raises before any route runs (a bad %-escape, a parameter over the
     // length limit) answer in the same envelope as every other error.
-    frameworkErrors: (err, _req, reply) => {
-      const status = (err as { statusCode?: number }).statusCode ?? 400;
-      const code = status === 414 ? 'uri_too_long' : 'invalid_request';
-      return sendError(reply, status, code, err.message);
-    },
+    frameworkErrors: (err, _req, reply) => sendError(reply, frameworkErrorCode((err as { statusCode?: number }).statusCode ?? 400), err.message),
+    schemaErrorFormatter: (errors, dataVar) => new Error(validationMessage(errors as ErrorObject[], dataVar)),
     // Requests Node's parser refuses (a malformed request line, oversized headers, a
     // timeout) never reach a route; they too are answered in the envelope.
     clientErrorHandler: (err, socket) => {
       if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
       const refusal = clientRefusal((err as NodeJS.ErrnoException).code);
+      const status = ERROR_STATUS[refusal.code];
       const body = JSON.stringify({ success: false, error: { code: refusal.code, message: refusal.message } });
       if (socket.writable) {
-        socket.write(`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       }
       socket.destroy(err);
     },
@@ -104,11 +150,31 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const strict = new Ajv({ ...ajvOptions, coerceTypes: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
 
+  // OpenAPI 3.1: its schemas are JSON Schema 2020-12, which is what the route schemas are
+  // (`null` as a type, `const`, numeric `exclusiveMinimum`). Untagged routes (the WebSockets,
+  // /metrics, the app's files) stay out of the document.
   await app.register(fastifySwagger, {
     openapi: {
-      openapi: '3.0.3',
-      info: { title: 'Tapwire relay API', version: '0.1.0', description: 'The optimizer contract (seed 000) and the relay\'s REST API.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      openapi: '3.1.0',
+      info: {
+        title: 'Tapwire relay API',
+        version: '0.1.0',
+        description:
+          'The optimizer contract (seed 000), the relay\'s REST API and its live meters. Errors are {"success":false,"error":{"code","message"}}; ' +
+          'each code has one HTTP status (protocol/errors.ts). The messages of /ws/telemetry are in components.schemas.',
+      },
+      tags: [
+        { name: 'optimizer', description: 'seed 000: discover, snapshot, segment, apply, verify' },
+        { name: 'traces', description: 'traces and their stations' },
+        { name: 'uploads', description: 'uploads of offline recordings' },
+        { name: 'telemetry', description: 'live meters (seed 003)' },
+        { name: 'relay', description: 'health, stats and this document' },
+      ],
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+        // The WebSocket's messages, which no path describes.
+        schemas: { TelemetryMessage, MeasurementMessage, SpectrumMessage } as Record<string, object>,
+      },
       security: [{ bearer: [] }],
     },
     hideUntagged: true,
@@ -134,6 +200,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // After the WebSocket plugin, whose own onRequest hook must run first: a refused upgrade's
   // socket is then closed with the answer.
   const routes = installAccessControl(app, { tokens: deps.tokens, exposed: deps.exposed, refuse: sendError });
+  // Routes declare their schemas with protocol/'s TypeBox shapes: requests arrive typed.
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   // Cross-origin isolation (COOP + COEP) on every response, so the PWA is crossOriginIsolated
   // and its AudioWorklet can share a SharedArrayBuffer ring (STYLE.md habit 3); CORP keeps
@@ -145,20 +213,27 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       .header('Cross-Origin-Resource-Policy', 'same-origin');
   });
 
+  // The one place an error becomes an HTTP answer: its status comes from its code.
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof ApiError) return sendError(reply, err.status, err.code, err.message);
+    if (err instanceof ApiError) {
+      for (const [name, value] of Object.entries(err.headers)) void reply.header(name, value);
+      return sendError(reply, err.code, err.message);
+    }
     const e = err as { statusCode?: number; message?: string; validation?: unknown; code?: string };
-    if (e.validation !== undefined) return sendError(reply, 400, 'invalid_request', e.message ?? 'invalid request');
+    if (e.validation !== undefined) return sendError(reply, 'invalid_request', e.message ?? 'invalid request');
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const limit = req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit;
-      return sendError(reply, 413, 'body_too_large', `the request body is over the ${limit} bytes ${req.method} ${req.routeOptions.url ?? req.url} accepts; send it in smaller pieces`);
+      return sendError(reply, 'body_too_large', `the request body is over the ${limit} bytes ${req.method} ${req.routeOptions.url ?? req.url} accepts; send it in smaller pieces`);
     }
-    const status = e.statusCode ?? 500;
-    if (status >= 500) app.log.error(err);
-    return sendError(reply, status, status >= 500 ? 'internal' : 'invalid_request', status >= 500 ? 'internal error' : (e.message ?? 'bad request'));
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendError(reply, 'unsupported_media_type', `${req.method} ${req.routeOptions.url ?? req.url} takes a JSON body (Content-Type: application/json), not ${req.headers['content-type'] ?? 'no type'}`);
+    }
+    const code = frameworkErrorCode(e.statusCode);
+    if (code === 'internal') app.log.error(err);
+    return sendError(reply, code, code === 'internal' ? 'internal error' : (e.message ?? 'bad request'));
   });
 
-  app.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok', ...deps.health() }));
+  api.get('/healthz', { schema: healthRoute, config: { access: PUBLIC } }, async (): Promise<Health> => ({ status: 'ok', ...deps.health() }));
 
   // Connection caps, checked before the upgrade: a refusal is a plain HTTP answer with
   // Retry-After, and costs the relay no WebSocket.
@@ -169,14 +244,14 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
       const refusal = limiter.tryAcquire(clientAddress(req.socket), req.socket);
       if (refusal === null) return undefined;
-      deps.limits.count(refusal.status === 503 ? total : perAddress);
+      deps.limits.count(refusal.code === 'relay_busy' ? total : perAddress);
       void reply.header('Retry-After', String(refusal.retryAfterS));
-      return sendError(reply, refusal.status, refusal.code, refusal.message);
+      return sendError(reply, refusal.code, refusal.message);
     };
 
   // A plain GET on a WebSocket endpoint is told to upgrade, in the same envelope as every error.
   const upgradeRequired = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
-    sendError(reply, 426, 'upgrade_required', `${req.routeOptions.url} is a WebSocket endpoint: connect with a WebSocket client (ws:// or wss://)`);
+    sendError(reply, 'upgrade_required', `${req.routeOptions.url} is a WebSocket endpoint: connect with a WebSocket client (ws:// or wss://)`);
 
   app.route({
     method: 'GET',
@@ -187,21 +262,21 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     wsHandler: (socket, req) => deps.onIngest(socket, clientOf(req)),
   });
 
-  // Live meters (seed 003): the snapshot and the stream carry the same measurement.
-  app.get('/measurements', { config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) } }, async (req, reply) => {
-    const traceId = (req.query as { trace_id?: string }).trace_id ?? null;
-    return reply.type('application/json').send(deps.telemetry.measurementJson(traceId));
-  });
-  app.route({
+  // Live meters (seed 003): the snapshot and the stream carry the same measurement. The hub
+  // has built its JSON already (protocol/telemetry.ts Measurement): it is sent as it is.
+  api.get<{ Querystring: MeasurementsQuery; Reply: string }>('/measurements', { schema: measurementsRoute, config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) } }, async (req, reply) =>
+    reply.type('application/json').send(deps.telemetry.measurementJson(req.query.trace_id ?? null)),
+  );
+  api.route({
     method: 'GET',
     url: '/ws/telemetry',
+    schema: telemetrySocketRoute,
     config: { access: openOnLoopback('read:snapshots', { tokenInQuery: true }) },
     preHandler: capped(telemetryConnections, 'telemetry_clients', 'telemetry_connections_per_address'),
     handler: upgradeRequired,
     wsHandler: (socket, req) => {
-      const q = req.query as { trace_id?: string; spectrum?: string };
       deps.heartbeat.add(socket);
-      deps.telemetry.addClient(socket, q.trace_id ?? null, q.spectrum ?? null);
+      deps.telemetry.addClient(socket, req.query.trace_id ?? null, req.query.spectrum ?? null);
     },
   });
 
@@ -210,26 +285,26 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   registerOptimizerRoutes(app, deps.api);
   registerUploadRoutes(app, deps.uploads);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
-  app.get('/api/relay/stats', { schema: statsRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
-    const body = { success: true, ...deps.stats() };
-    if ((req.query as { reset_latency?: string }).reset_latency === '1') deps.resetLatency();
+  api.get('/api/relay/stats', { schema: statsRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
+    const body = { success: true as const, ...deps.stats() };
+    if (req.query.reset_latency === '1') deps.resetLatency();
     return body;
   });
-  app.get('/api/openapi.json', { config: { access: needsToken(null) } }, async () => app.swagger());
+  api.get('/api/openapi.json', { schema: openApiRoute, config: { access: needsToken(null) } }, async () => openApiDocument(app));
 
   // The built app: files from build/, and the app shell for client-side routes.
   const shell = existsSync(join(config.appDir, 'index.html')) ? 'index.html' : null;
   await app.register(fastifyStatic, { root: config.appDir, serve: false });
-  app.get('/*', { config: { access: PUBLIC } }, (req, reply) => {
-    const path = (req.params as { '*': string })['*'];
-    if (isReservedPath(`/${path}`)) return sendError(reply, 404, 'not_found', `no route ${req.method} ${decodedPath(req.url)}`);
+  api.get('/*', { schema: { params: T.Object({ '*': T.String() }) }, config: { access: PUBLIC } }, (req, reply) => {
+    const path = req.params['*'];
+    if (isReservedPath(`/${path}`)) return sendError(reply, 'not_found', `no route ${req.method} ${decodedPath(req.url)}`);
     if (shell === null) return appNotBuilt(reply);
     // A missing file falls through to the not-found handler, which answers with the shell.
     void reply.sendFile(path === '' ? shell : path);
   });
   app.setNotFoundHandler((req, reply) => {
     const path = decodedPath(req.url);
-    if (isReservedPath(path) || req.method !== 'GET') return sendError(reply, 404, 'not_found', `no route ${req.method} ${path}`);
+    if (isReservedPath(path) || req.method !== 'GET') return sendError(reply, 'not_found', `no route ${req.method} ${path}`);
     if (shell === null) return appNotBuilt(reply);
     // Client-side routes (/capture, /listen/<id>, ...) are served by the app shell.
     void reply.type('text/html').sendFile(shell);
@@ -239,10 +314,15 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 }
 
 /** What a request Node's parser refused is answered with. */
-function clientRefusal(code: string | undefined): { status: number; code: string; message: string } {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, code: 'request_timeout', message: `the request took longer than ${REQUEST_TIMEOUT_MS} ms to arrive` };
-  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, code: 'headers_too_large', message: 'the request headers are over the size limit (16 KiB)' };
-  return { status: 400, code: 'invalid_request', message: 'the request is not valid HTTP/1.1 (its request line or headers could not be parsed)' };
+function clientRefusal(code: string | undefined): { code: ErrorCode; message: string } {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { code: 'request_timeout', message: `the request took longer than ${REQUEST_TIMEOUT_MS} ms to arrive` };
+  if (code === 'HPE_HEADER_OVERFLOW') return { code: 'headers_too_large', message: 'the request headers are over the size limit (16 KiB)' };
+  return { code: 'invalid_request', message: 'the request is not valid HTTP/1.1 (its request line or headers could not be parsed)' };
+}
+
+/** The document @fastify/swagger writes from the route schemas (always OpenAPI 3.1 here). */
+function openApiDocument(app: FastifyInstance): T.Static<typeof openApiRoute.response[200]> {
+  return app.swagger() as T.Static<typeof openApiRoute.response[200]>;
 }
 
 /** The path of a request target (origin- or absolute-form), without its query, percent-decoded where it can be. */

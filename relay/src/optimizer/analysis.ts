@@ -4,7 +4,7 @@
  * segments. Pure: the segments are passed in as samples.
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
-import type { MetricAggregate, Tap } from '../../../protocol/metrics.ts';
+import type { MetricAggregate, MetricName, Tap } from '../../../protocol/metrics.ts';
 import type { SnapshotEntry } from './api-types.ts';
 import { chainGainDb, speechLevel } from './level.ts';
 import type { TapMeasurement } from './policy.ts';
@@ -27,7 +27,8 @@ export interface Analysis {
   chainGainDb: number | null;
 }
 
-function metric(entry: SnapshotEntry, tap: Tap, name: string): MetricAggregate | undefined {
+/** A metric of the entry; undefined when the relay sent none (an older relay, say). */
+function metric(entry: SnapshotEntry, tap: Tap, name: MetricName): MetricAggregate | undefined {
   return entry.metrics[tap][name];
 }
 

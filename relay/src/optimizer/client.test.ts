@@ -79,7 +79,7 @@ describe('against a real relay', () => {
     const active = await waitFor(async () => (await client.activeTraces()).find((a) => a.trace_id === traceId), 5000, 'the trace');
     expect(active.stations).toEqual(['tone']);
     const entries = await waitFor(async () => {
-      const e = await client.snapshot({ traceId, limit: 1 });
+      const e = await client.snapshot({ trace_id: traceId, limit: 1 });
       return e.length > 0 ? e : undefined;
     }, 20_000, 'a complete bucket');
     const entry = entries[0];
@@ -91,9 +91,9 @@ describe('against a real relay', () => {
   }, 30_000);
 
   it('honours Retry-After when a snapshot comes too soon, and succeeds', async () => {
-    await client.snapshot({ traceId }).catch(() => undefined); // may itself wait out the previous test's pull
+    await client.snapshot({ trace_id: traceId }).catch(() => undefined); // may itself wait out the previous test's pull
     const t0 = Date.now();
-    await client.snapshot({ traceId });
+    await client.snapshot({ trace_id: traceId });
     const waited = Date.now() - t0;
     expect(waited).toBeGreaterThanOrEqual(3000);
     expect(waited).toBeLessThan(8000);

@@ -7,6 +7,8 @@
  * refused cannot help. Applying knobs is safe to retry because the body carries the same
  * idempotency key each time (§5.4).
  */
+import type { ErrorBody } from '../../../protocol/errors.ts';
+import type { SegmentRate, SnapshotQuery } from '../../../protocol/optimizer-api.ts';
 import { readWav, type WavAudio } from '../audio/wav.ts';
 import {
   parseActiveTraces,
@@ -36,15 +38,6 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Largest response body accepted, bytes (default 16 MiB: a 5 s segment at 48 kHz is 480 kB). */
   maxBodyBytes?: number;
-}
-
-export interface SnapshotQuery {
-  traceId: string;
-  /** Entries strictly after this bucket (ISO), the first `limit` of them. */
-  sinceBucketTs?: string;
-  /** 1..100 (default 1 on the relay; this relay counts whole buckets, each with an entry per station). */
-  limit?: number;
-  stationKey?: string;
 }
 
 /** Backoff before retry number `retry` (0-based), ms: Retry-After when given, else exponential. */
@@ -115,23 +108,29 @@ export class OptimizerClient {
     return parseActiveTraces(await this.json('GET', '/api/traces/active', undefined, signal));
   }
 
-  /** §5.2: complete buckets, ascending by bucket_ts. */
+  /**
+   * §5.2: complete buckets, ascending by bucket_ts: the latest `limit` (default 1), or the
+   * first `limit` strictly after `since_bucket_ts`. The relay counts whole buckets, each with
+   * an entry per station.
+   */
   async snapshot(q: SnapshotQuery, signal?: AbortSignal): Promise<SnapshotEntry[]> {
-    const params = new URLSearchParams({ trace_id: q.traceId });
-    if (q.sinceBucketTs !== undefined) params.set('since_bucket_ts', q.sinceBucketTs);
-    if (q.limit !== undefined) params.set('limit', String(q.limit));
-    if (q.stationKey !== undefined) params.set('station_key', q.stationKey);
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(q)) if (value !== undefined) params.set(name, String(value));
     return parseSnapshot(await this.json('GET', `/api/optimizer/snapshot?${params}`, undefined, signal));
   }
 
-  /** §5.3: the WAV behind an `audio.PRE.endpoint` / `audio.POST.endpoint` path. */
-  async segment(endpoint: string, signal?: AbortSignal): Promise<WavAudio> {
+  /**
+   * §5.3: the WAV behind an `audio.PRE.endpoint` / `audio.POST.endpoint` path, at the
+   * station's own rate, or resampled by the relay to `rate` Hz.
+   */
+  async segment(endpoint: string, signal?: AbortSignal, rate?: SegmentRate): Promise<WavAudio> {
     if (!endpoint.startsWith('/api/audio/segment?')) throw new TypeError(`not a segment endpoint: "${endpoint}"`);
-    const answer = await this.request('GET', endpoint, undefined, signal);
+    const path = rate === undefined ? endpoint : `${endpoint}&rate=${rate}`;
+    const answer = await this.request('GET', path, undefined, signal);
     try {
       return readWav(answer.body);
     } catch (err) {
-      throw new OptimizerError('bad_response', `${endpoint} did not return a readable WAV: ${(err as Error).message}`);
+      throw new OptimizerError('bad_response', `${path} did not return a readable WAV: ${(err as Error).message}`);
     }
   }
 
@@ -198,9 +197,10 @@ export class OptimizerClient {
     let code = `http_${answer.status}`;
     let message = `${method} ${path} answered ${answer.status}`;
     try {
-      const parsed = JSON.parse(answer.body.toString('utf8')) as { error?: { code?: unknown; message?: unknown } };
-      if (typeof parsed.error?.code === 'string') code = parsed.error.code;
-      if (typeof parsed.error?.message === 'string') message = `${method} ${path.split('?')[0]} answered ${answer.status} ${code}: ${parsed.error.message}`;
+      // The relay's error envelope (protocol/errors.ts), or whatever a proxy in front of it sent.
+      const parsed = JSON.parse(answer.body.toString('utf8')) as Partial<ErrorBody> | null;
+      if (typeof parsed?.error?.code === 'string') code = parsed.error.code;
+      if (typeof parsed?.error?.message === 'string') message = `${method} ${path.split('?')[0]} answered ${answer.status} ${code}: ${parsed.error.message}`;
     } catch {
       // Not JSON (a proxy's error page): the status says enough.
     }

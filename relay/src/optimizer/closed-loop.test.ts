@@ -6,6 +6,7 @@
  * verify every change, and leave the third alone. The test measures the outcome itself,
  * from the POST segments the API serves.
  */
+import type { EventsResponse } from '../../../protocol/optimizer-api.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dbToGain, speechLike } from '../audio/signals.ts';
 import { readWav } from '../audio/wav.ts';
@@ -138,7 +139,7 @@ describe('the reference optimizer on a real relay', () => {
     }
 
     const res = await fetch(`${t.httpUrl}/api/optimizer/events?trace_id=${traceId}`, { headers: auth });
-    const { events } = (await res.json()) as { events: { station_key: string; source: string; reason: string; knobs_effective: Record<string, unknown> }[] };
+    const { events } = (await res.json()) as EventsResponse;
     expect(events.filter((e) => e.station_key === 'steady')).toEqual([]);
     expect(events.map((e) => e.source)).toEqual(decisions.map(() => 'reference_optimizer'));
     expect(events.map((e) => e.reason).sort()).toEqual(decisions.map((d) => d.reason).sort());

@@ -3,6 +3,7 @@
  * station with a limiter at -24 dBFS, so the optimizer's +12 dB barely moves the chain's
  * gain; verification fails and the station is halted until the operator changes its knobs.
  */
+import type { ActiveTracesResponse } from '../../../protocol/optimizer-api.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dbToGain, speechLike } from '../audio/signals.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
@@ -54,7 +55,7 @@ describe('a failed verification', () => {
       const res = await fetch(`${t!.httpUrl}/api/optimizer/knobs/apply`, { method: 'POST', headers, body: JSON.stringify(body) });
       expect(res.status, await res.clone().text()).toBe(200);
     };
-    await waitFor(async () => ((await fetch(`${t!.httpUrl}/api/traces/active`, { headers }).then((r) => r.json())) as { active: unknown[] }).active.length > 0 || undefined, 5000, 'the station to be live');
+    await waitFor(async () => ((await fetch(`${t!.httpUrl}/api/traces/active`, { headers }).then((r) => r.json())) as ActiveTracesResponse).active.length > 0 || undefined, 5000, 'the station to be live');
     await operator({ 'limiter.enabled': true, 'limiter.threshold_dbfs': -24 }, 'clamp');
 
     const log: LogEntry[] = [];

@@ -188,7 +188,7 @@ export class Optimizer {
     // The first pull takes the latest bucket of every station. Seed 000 leaves open whether
     // `limit` counts entries or whole buckets; asking for one per station works either way.
     const limit = trace.sinceBucketTs === null ? Math.min(MAX_LIMIT, Math.max(1, stationCount)) : MAX_LIMIT;
-    const entries = await this.client.snapshot({ traceId: trace.traceId, sinceBucketTs: trace.sinceBucketTs ?? undefined, limit }, signal);
+    const entries = await this.client.snapshot({ trace_id: trace.traceId, since_bucket_ts: trace.sinceBucketTs ?? undefined, limit }, signal);
     if (entries.length > 0) trace.sinceBucketTs = entries[entries.length - 1].bucket_ts;
     // A full page means more are waiting: take the latest next time rather than fall behind.
     const full = entries.length === MAX_LIMIT || new Set(entries.map((e) => e.bucket_ts)).size === MAX_LIMIT;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultKnobs, mergeKnobs, type KnobPatch, type KnobValues } from '../../../protocol/knobs.ts';
-import { METRIC_NAMES, type MetricAggregate } from '../../../protocol/metrics.ts';
+import { METRIC_NAMES, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
 import { ProcessingChain } from '../../../worklets/dsp/chain.ts';
 import { FrameMeter } from '../../../worklets/dsp/meters.ts';
 import { dbToGain, speechLike, toInt16, whiteNoise } from '../audio/signals.ts';
@@ -41,8 +41,8 @@ function bucket(index: number, source: Float32Array, knobs: KnobValues, configVe
   }
   const bucketTs = new Date(T0 + index * 5000).toISOString();
   const metrics = {
-    PRE: Object.fromEntries(METRIC_NAMES.map((n, i) => [n, aggregate(values.PRE[i])])),
-    POST: Object.fromEntries(METRIC_NAMES.map((n, i) => [n, aggregate(values.POST[i])])),
+    PRE: Object.fromEntries(METRIC_NAMES.map((n, i) => [n, aggregate(values.PRE[i])])) as TapMetrics,
+    POST: Object.fromEntries(METRIC_NAMES.map((n, i) => [n, aggregate(values.POST[i])])) as TapMetrics,
   };
   const entry: SnapshotEntry = {
     bucket_ts: bucketTs,

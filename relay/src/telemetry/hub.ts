@@ -4,8 +4,15 @@
  * value; at the publication rate the hub turns the latest values into one measurement
  * (`seq` increasing) that `GET /measurements` returns and `/ws/telemetry` pushes, the same
  * JSON for the same `seq`. Spectrum messages go only to clients that ask for a station.
+ *
+ * The messages are protocol/telemetry.ts's. They are built as text, once per trace filter
+ * and tick, by concatenation around the measurement's JSON (20 a second to every client);
+ * the texts carry their message type (JsonText), and the API contract test checks what the
+ * relay sends against the schemas.
  */
 import type { WebSocket } from 'ws';
+import type { JsonText } from '../../../protocol/schema.ts';
+import type { Measurement, MeasurementMessage, SpectrumMessage, StationMeters, TapMeters } from '../../../protocol/telemetry.ts';
 import { BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import type { LiveRegistry } from '../live/live-registry.ts';
 import { METER_FIELDS, METER_OFFSET } from '../media/messages.ts';
@@ -32,6 +39,15 @@ function bandCentres(sampleRate: number): Float32Array {
 }
 const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
 
+/** `{"type":"measurement",...}` around a measurement's JSON, without parsing or copying it again. */
+function measurementMessage(ts: string, seq: number, data: JsonText<Measurement>): JsonText<MeasurementMessage> {
+  return `{"type":"measurement","ts":"${ts}","seq":${seq},"data":${data}}` as JsonText<MeasurementMessage>;
+}
+
+function json<T>(value: T): JsonText<T> {
+  return JSON.stringify(value) as JsonText<T>;
+}
+
 export class TelemetryHub {
   private readonly latest = new Map<number, Latest>();
   private readonly clients = new Set<TelemetryClient>();
@@ -39,7 +55,7 @@ export class TelemetryHub {
   private seq = 0;
   private tsIso = new Date().toISOString();
   /** JSON of the current measurement, per trace filter ('' = all), built on first use. */
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, JsonText<Measurement>>();
   private timer: NodeJS.Timeout | null = null;
   private spectrumSeq = 0;
   private spectrumWatchers = 0;
@@ -87,14 +103,14 @@ export class TelemetryHub {
   }
 
   /** The current measurement as JSON (what GET /measurements returns). */
-  measurementJson(traceId: string | null): string {
+  measurementJson(traceId: string | null): JsonText<Measurement> {
     const key = traceId ?? '';
-    let json = this.cache.get(key);
-    if (json === undefined) {
-      json = JSON.stringify(this.build(traceId));
-      this.cache.set(key, json);
+    let text = this.cache.get(key);
+    if (text === undefined) {
+      text = json(this.build(traceId));
+      this.cache.set(key, text);
     }
-    return json;
+    return text;
   }
 
   addClient(socket: WebSocket, traceId: string | null, spectrumStation: string | null): TelemetryClient {
@@ -128,11 +144,11 @@ export class TelemetryHub {
 
   /** Spectrum of one station's tap, for the clients that asked for that station. */
   spectrum(stationKey: string, tap: 'PRE' | 'POST', bandsHz: ArrayLike<number>, db: ArrayLike<number>): void {
-    let msg: string | null = null;
+    let msg: JsonText<SpectrumMessage> | null = null;
     const now = Date.now();
     for (const c of this.clients) {
       if (c.spectrumStation !== stationKey) continue;
-      msg ??= JSON.stringify({
+      msg ??= json<SpectrumMessage>({
         type: 'spectrum',
         ts: new Date(now).toISOString(),
         seq: ++this.spectrumSeq,
@@ -157,7 +173,7 @@ export class TelemetryHub {
     this.tsIso = new Date().toISOString();
     this.cache.clear();
     const now = Date.now();
-    const byFilter = new Map<string, string>();
+    const byFilter = new Map<string, JsonText<MeasurementMessage>>();
     for (const c of this.clients) {
       const key = c.traceId ?? '';
       let msg = byFilter.get(key);
@@ -166,19 +182,19 @@ export class TelemetryHub {
     }
   }
 
-  private message(traceId: string | null): string {
-    return `{"type":"measurement","ts":"${this.tsIso}","seq":${this.seq},"data":${this.measurementJson(traceId)}}`;
+  private message(traceId: string | null): JsonText<MeasurementMessage> {
+    return measurementMessage(this.tsIso, this.seq, this.measurementJson(traceId));
   }
 
-  private build(traceId: string | null): { ts: string; seq: number; stations: Record<string, unknown> } {
-    const stations: Record<string, unknown> = {};
+  private build(traceId: string | null): Measurement {
+    const stations: Record<string, StationMeters> = {};
     for (const t of this.registry.activeTraces()) {
       if (traceId !== null && t.traceId !== traceId) continue;
       for (const s of t.stations) {
         const l = s.handle === null ? undefined : this.latest.get(s.handle.id);
         if (l === undefined) continue;
         const v = l.values;
-        const tap = (o: number) => ({ rms_dbfs: round2(v[o]), peak_dbfs: round2(v[o + 1]), clipping_ratio: round6(v[o + 2]), momentary_lufs: round2(v[o + 3]) });
+        const tap = (o: number): TapMeters => ({ rms_dbfs: round2(v[o]), peak_dbfs: round2(v[o + 1]), clipping_ratio: round6(v[o + 2]), momentary_lufs: round2(v[o + 3]) });
         // Station keys are unique within a trace; across traces the later one is qualified.
         const key = stations[s.stationKey] === undefined ? s.stationKey : `${s.traceId}:${s.stationKey}`;
         stations[key] = {

@@ -6,6 +6,8 @@
  * the client does.
  */
 import type { WebSocket } from 'ws';
+import type { JsonText } from '../../../protocol/schema.ts';
+import type { TelemetryMessage } from '../../../protocol/telemetry.ts';
 import { CLOSE } from '../errors.ts';
 
 export interface SlowClientPolicy {
@@ -26,7 +28,7 @@ export interface ClientCounters {
 }
 
 export class TelemetryClient {
-  private readonly pending: string[] = [];
+  private readonly pending: JsonText<TelemetryMessage>[] = [];
   private backedUpSinceMs: number | null = null;
   closed = false;
   sent = 0;
@@ -45,7 +47,7 @@ export class TelemetryClient {
   }
 
   /** Queues a message (dropping the older unsent one when full) and sends what the socket takes. */
-  offer(message: string, nowMs: number): void {
+  offer(message: JsonText<TelemetryMessage>, nowMs: number): void {
     if (this.closed) return;
     this.pending.push(message);
     if (this.pending.length > this.policy.maxPending) {
@@ -60,7 +62,7 @@ export class TelemetryClient {
     if (this.closed) return;
     const socket = this.socket;
     while (this.pending.length > 0 && socket.bufferedAmount < this.policy.sendBelowBytes && socket.readyState === socket.OPEN) {
-      socket.send(this.pending.shift() as string);
+      socket.send(this.pending.shift() as JsonText<TelemetryMessage>);
       this.sent++;
       this.counters.sent++;
     }

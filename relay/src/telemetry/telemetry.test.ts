@@ -21,6 +21,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sine } from '../audio/signals.ts';
 import { defaultConfig } from '../config.ts';
+import type { Measurement, MeasurementMessage, StationMeters, TapMeters } from '../../../protocol/telemetry.ts';
 import { CLOSE } from '../errors.ts';
 import { encodeAudio, SimulatedStation } from '../sim/simulator.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
@@ -39,28 +40,6 @@ const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TAP_KEYS = ['rms_dbfs', 'peak_dbfs', 'clipping_ratio', 'momentary_lufs'];
 const STATION_KEYS = ['trace_id', 'station_key', 'label', 'PRE', 'POST', 'queue_depth', 'dropped_frames', 'decode_errors', 'config_version'];
 
-interface TapValues {
-  rms_dbfs: number;
-  peak_dbfs: number;
-  clipping_ratio: number;
-  momentary_lufs: number;
-}
-interface StationMeasurement {
-  trace_id: string;
-  station_key: string;
-  label: string | null;
-  PRE: TapValues;
-  POST: TapValues;
-  queue_depth: number;
-  dropped_frames: number;
-  decode_errors: number;
-  config_version: number;
-}
-interface Measurement {
-  ts: string;
-  seq: number;
-  stations: Record<string, StationMeasurement>;
-}
 interface Received {
   seq: number;
   ts: string;
@@ -84,7 +63,7 @@ class Subscriber {
     this.ws.on('message', (data) => {
       const atMs = performance.now();
       const text = data.toString();
-      const msg = JSON.parse(text) as { type: string; ts: string; seq: number };
+      const msg = JSON.parse(text) as { type: string; ts: string; seq: number }; // any TelemetryMessage
       if (msg.type !== 'measurement') return;
       this.received.push({ seq: msg.seq, ts: msg.ts, atMs });
       this.recent.set(msg.seq, text);
@@ -228,7 +207,7 @@ function leavesAreFinite(v: unknown, path: string): void {
   for (const [k, child] of Object.entries(v as Record<string, unknown>)) leavesAreFinite(child, `${path}.${k}`);
 }
 
-function expectTap(tap: TapValues, peakDbfs: number, what: string): void {
+function expectTap(tap: TapMeters, peakDbfs: number, what: string): void {
   expect(Math.abs(tap.peak_dbfs - peakDbfs), `${what} peak ${tap.peak_dbfs}`).toBeLessThanOrEqual(0.2);
   expect(Math.abs(tap.rms_dbfs - (peakDbfs - 10 * Math.log10(2))), `${what} rms ${tap.rms_dbfs}`).toBeLessThanOrEqual(0.2);
   expect(tap.clipping_ratio).toBe(0);
@@ -289,7 +268,7 @@ let gainBucketTs = 0;
 let gainScheduled: { ok: boolean; configVersion?: number } = { ok: false };
 /** The gain station's measurements from before that bucket to after it, from a `?trace_id=` subscriber. */
 let gainWatch: Subscriber | undefined;
-const gainSeen: { tsMs: number; m: StationMeasurement }[] = [];
+const gainSeen: { tsMs: number; m: StationMeters }[] = [];
 const toneKey = (): string => tone.started!.station_key;
 
 describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)', () => {
@@ -313,7 +292,7 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
     const watch = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(g.trace_id)}`);
     gainWatch = watch;
     watch.ws.on('message', (d) => {
-      const msg = JSON.parse(d.toString()) as { data: Measurement };
+      const msg = JSON.parse(d.toString()) as MeasurementMessage;
       const m = msg.data.stations[g.station_key];
       if (m !== undefined) gainSeen.push({ tsMs: Date.parse(msg.data.ts), m });
     });
@@ -403,7 +382,7 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
       await Promise.all([all.opened(), one.opened()]);
       for (const [sub, query] of [[all, ''], [one, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`]] as const) {
         const { snapshot, message } = await sameSeq(sub, query);
-        const msg = JSON.parse(message) as { type: string; ts: string; seq: number; data: Measurement };
+        const msg = JSON.parse(message) as MeasurementMessage;
         expect(Object.keys(msg).sort()).toEqual(['data', 'seq', 'ts', 'type']);
         expect(msg.type).toBe('measurement');
         expect(msg.data).toEqual(JSON.parse(snapshot));
@@ -447,8 +426,8 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
 
     it('carries the levels of the audio sent: a -12 dBFS 1 kHz sine at PRE, and POST equal to PRE with default knobs', async () => {
       const sub = new Subscriber(t.httpUrl, `?trace_id=${encodeURIComponent(tone.started!.trace_id)}`);
-      const seen: StationMeasurement[] = [];
-      sub.ws.on('message', (d) => seen.push((JSON.parse(d.toString()) as { data: Measurement }).data.stations[toneKey()]));
+      const seen: StationMeters[] = [];
+      sub.ws.on('message', (d) => seen.push((JSON.parse(d.toString()) as MeasurementMessage).data.stations[toneKey()]));
       await sub.opened();
       await waitFor(() => (seen.length >= 10 ? true : undefined), 3000, '10 measurements');
       sub.close();

@@ -95,7 +95,7 @@ describe('upload routes refuse bad input', () => {
     expectError(await up.chunk('errs', 41, encodeChunk(good)), 400, 'bad_chunk', /record 0 \(packet 41\)/);
     expectError(await up.chunk('errs', 40, new Uint8Array(0)), 400, 'bad_chunk', /no records/);
     expectError(await call(t.httpUrl, t.relay.adminToken, 'PUT', '/api/uploads/errs/packets', encodeChunk(good)), 400, 'invalid_request', /first_index/);
-    expectError(await call(t.httpUrl, t.relay.adminToken, 'PUT', '/api/uploads/errs/packets?first_index=40', { packets: [] }), 415, 'invalid_request', /octet-stream/);
+    expectError(await call(t.httpUrl, t.relay.adminToken, 'PUT', '/api/uploads/errs/packets?first_index=40', { packets: [] }), 415, 'unsupported_media_type', /octet-stream/);
     await expectUnchanged();
   });
 

@@ -2,9 +2,9 @@
  * The limits on uploads of offline recordings (protocol/upload.ts), as decisions and their
  * messages: how many bytes may wait unprocessed (per upload, per token), how old a capture
  * may be, and what an expired upload answers. The upload service applies them inside its
- * transactions; the code-to-status mapping is UPLOAD_ERROR_STATUS.
+ * transactions; the HTTP status of each code is in protocol/errors.ts.
  */
-import { UPLOAD_ERROR_STATUS, type UploadErrorCode } from '../../../protocol/upload.ts';
+import type { UploadErrorCode } from '../../../protocol/upload.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { isoOf } from '../time/bucket-clock.ts';
@@ -14,9 +14,9 @@ export type UploadLimitsConfig = Pick<RelayConfig, 'uploadMaxPendingBytes' | 'up
 const MIB = 1024 * 1024;
 const HOUR_MS = 3600_000;
 
-/** An upload error with the status its code has on the wire. */
+/** An upload error: one of the upload routes' codes. */
 export function uploadError(code: UploadErrorCode, message: string): ApiError {
-  return new ApiError(UPLOAD_ERROR_STATUS[code], code, message);
+  return new ApiError(code, message);
 }
 
 /** What is waiting unprocessed when a chunk arrives, payload bytes. */
@@ -28,7 +28,7 @@ export interface PendingBytes {
 }
 
 /**
- * The 413 `upload_quota` for a chunk adding `chunkBytes` of new packets, or null when it
+ * The `upload_quota` refusal for a chunk adding `chunkBytes` of new packets, or null when it
  * fits both quotas. Packets already stored are not in `chunkBytes` (duplicates are free).
  */
 export function quotaRefusal(limits: UploadLimitsConfig, uploadId: string, pending: PendingBytes, chunkBytes: number): ApiError | null {
@@ -50,7 +50,7 @@ export function quotaRefusal(limits: UploadLimitsConfig, uploadId: string, pendi
 }
 
 /**
- * The 400 `upload_too_old` for audio captured up to `captureEndMs`, or null when retention
+ * The `upload_too_old` refusal for audio captured up to `captureEndMs`, or null when retention
  * (segmentMaxAgeMs) would keep it. `what` names the capture ("started_at 2026-...").
  */
 export function tooOldRefusal(limits: UploadLimitsConfig, what: string, captureEndMs: number, nowMs: number, after: string): ApiError | null {
@@ -61,7 +61,7 @@ export function tooOldRefusal(limits: UploadLimitsConfig, what: string, captureE
   );
 }
 
-/** The 410 `upload_expired` of an upload expired at `expiredAtMs`. */
+/** The `upload_expired` refusal of an upload expired at `expiredAtMs`. */
 export function expiredError(limits: UploadLimitsConfig, uploadId: string, expiredAtMs: number): ApiError {
   return uploadError(
     'upload_expired',

@@ -19,7 +19,6 @@ import {
   MAX_PART_PACKETS,
   MAX_UPLOAD_CLOCK_AHEAD_MS,
   UPLOAD_ID_PATTERN,
-  validateUploadCreate,
   type UploadChunkResponse,
   type UploadCreateRequest,
   type UploadPartRequest,
@@ -55,16 +54,17 @@ export class UploadService {
 
   constructor(private readonly deps: UploadServiceDeps) {}
 
-  /** `PUT /api/uploads/:upload_id`: creates the upload (created: true) or confirms it. */
-  create(uploadId: string, body: Record<string, unknown>, client: string, nowMs: number): { created: boolean; state: UploadState } {
+  /**
+   * `PUT /api/uploads/:upload_id`: creates the upload (created: true) or confirms it. The
+   * route has checked the request against its schema (UploadCreateRequest); the service
+   * checks what a schema cannot: the timestamp, and the upload's history.
+   */
+  create(uploadId: string, req: UploadCreateRequest, client: string, nowMs: number): { created: boolean; state: UploadState } {
     checkUploadId(uploadId);
-    const v = validateUploadCreate(body);
-    if (!v.ok) throw new ApiError(400, 'invalid_request', v.message);
-    const req = v.value;
     const startedAt = parseIsoMs(req.started_at);
-    if (startedAt === null) throw new ApiError(400, 'invalid_request', `started_at must be an ISO-8601 UTC timestamp such as 2026-01-03T21:15:00.000Z, got "${req.started_at}"`);
+    if (startedAt === null) throw new ApiError('invalid_request', `started_at must be an ISO-8601 UTC timestamp such as 2026-01-03T21:15:00.000Z, got "${req.started_at}"`);
     if (startedAt > nowMs + MAX_UPLOAD_CLOCK_AHEAD_MS) {
-      throw new ApiError(400, 'invalid_request', `started_at ${req.started_at} is ${Math.round((startedAt - nowMs) / 1000)} s in the relay's future (${isoOf(nowMs)}); a capture cannot start later than now`);
+      throw new ApiError('invalid_request', `started_at ${req.started_at} is ${Math.round((startedAt - nowMs) / 1000)} s in the relay's future (${isoOf(nowMs)}); a capture cannot start later than now`);
     }
     const { store, uploads } = this.deps;
     const existing = uploads.get(uploadId);
@@ -113,11 +113,11 @@ export class UploadService {
 
   /**
    * `PUT .../packets?first_index=N`: checks every record, then, in one transaction, compares
-   * the chunk with what is stored (409 `chunk_conflict` for other bytes at a stored index),
-   * checks the quotas on its new packets (413 `upload_quota`) and stores them. A refused
+   * the chunk with what is stored (`chunk_conflict` for other bytes at a stored index),
+   * checks the quotas on its new packets (`upload_quota`) and stores them. A refused
    * chunk stores nothing.
    */
-  putChunk(uploadId: string, firstIndex: number, body: Uint8Array, nowMs: number): UploadChunkResponse {
+  putChunk(uploadId: string, firstIndex: number, body: Uint8Array, nowMs: number): Omit<UploadChunkResponse, 'success'> {
     const upload = this.require(uploadId);
     if (upload.expired_at !== null) throw expiredError(this.deps.config, uploadId, upload.expired_at);
     const chunk = checkChunk(body, firstIndex, upload.frame_ms, upload.codec);
@@ -151,11 +151,11 @@ export class UploadService {
 
   /** `POST .../parts`: processes a run of stored packets (serialized per upload). */
   processPart(uploadId: string, req: UploadPartRequest, nowMs: number): Promise<UploadState> {
-    this.require(uploadId); // 404 before queueing; the run reads the row again
+    this.require(uploadId); // upload_not_found before queueing; the run reads the row again
     const { first_index: first, end_index: end } = req;
-    if (!(first < end)) throw new ApiError(400, 'invalid_request', `end_index (${end}) must be greater than first_index (${first})`);
+    if (!(first < end)) throw new ApiError('invalid_request', `end_index (${end}) must be greater than first_index (${first})`);
     if (end - first > MAX_PART_PACKETS) {
-      throw new ApiError(400, 'invalid_request', `a part is at most ${MAX_PART_PACKETS} packets; [${first}, ${end}) has ${end - first}: split it`);
+      throw new ApiError('invalid_request', `a part is at most ${MAX_PART_PACKETS} packets; [${first}, ${end}) has ${end - first}: split it`);
     }
     const run = (): Promise<UploadState> => this.runPart(uploadId, first, end, nowMs);
     const prev = this.chains.get(uploadId) ?? Promise.resolve();
@@ -307,7 +307,7 @@ export class UploadService {
 
 function checkUploadId(uploadId: string): void {
   if (!UPLOAD_ID_PATTERN.test(uploadId)) {
-    throw new ApiError(400, 'invalid_request', `upload_id must be 1-64 characters of letters, digits, _ . : - starting with a letter or digit, got "${uploadId}"`);
+    throw new ApiError('invalid_request', `upload_id must be 1-64 characters of letters, digits, _ . : - starting with a letter or digit, got "${uploadId}"`);
   }
 }
 

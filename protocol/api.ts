@@ -1,0 +1,133 @@
+/**
+ * The relay's REST API besides the optimizer contract (optimizer-api.ts) and uploads
+ * (upload.ts): one trace's details, relay stats, and the health check.
+ */
+import * as T from './schema.ts';
+
+// GET /api/traces/:trace_id ----------------------------------------------------------------
+
+export const TraceParams = T.Object({ trace_id: T.String({ minLength: 1, description: 'e.g. trace_abc123' }) });
+export type TraceParams = T.Static<typeof TraceParams>;
+
+const BucketRange = {
+  first_bucket_ts: T.Nullable(T.IsoTimestamp(), 'the first bucket stored, or null'),
+  last_bucket_ts: T.Nullable(T.IsoTimestamp(), 'the last bucket stored, or null'),
+  bucket_count: T.Integer({ minimum: 0, description: 'buckets stored (one per bucket and station for a trace)' }),
+};
+
+export const StationDetail = T.Object({
+  station_key: T.String(),
+  label: T.Nullable(T.String()),
+  codec: T.String({ description: 'opus, pcm16, pcmu or pcma' }),
+  sample_rate: T.Integer({ description: 'Hz' }),
+  stream_id: T.String({ description: 'listen at /listen/<stream_id>' }),
+  started_at: T.IsoTimestamp(),
+  ended_at: T.Nullable(T.IsoTimestamp()),
+  end_reason: T.Nullable(T.String(), 'why the station ended (stop, idle_timeout, uploaded, relay_restart, ...), or null'),
+  live: T.Boolean({ description: 'streaming now' }),
+  config_version: T.Integer({ minimum: 0 }),
+  ...BucketRange,
+});
+export type StationDetail = T.Static<typeof StationDetail>;
+
+export const TRACE_KINDS = ['live', 'recorded'] as const;
+
+export const TraceDetail = T.Object({
+  trace_id: T.String(),
+  kind: T.Enum([...TRACE_KINDS], { description: 'live: streamed; recorded: an upload of an offline recording (never active)' }),
+  active: T.Boolean({ description: 'at least one station is streaming' }),
+  started_at: T.IsoTimestamp(),
+  ended_at: T.Nullable(T.IsoTimestamp()),
+  call_id: T.Nullable(T.String()),
+  ...BucketRange,
+  stations: T.Array(StationDetail),
+});
+export type TraceDetail = T.Static<typeof TraceDetail>;
+
+export const TraceResponse = T.Object({ success: T.SuccessTrue, trace: TraceDetail });
+export type TraceResponse = T.Static<typeof TraceResponse>;
+
+// GET /api/relay/stats ---------------------------------------------------------------------
+
+export const StatsQuery = T.Object(
+  { reset_latency: T.Optional(T.Enum(['1'], { description: '1: restart the latency window after reading it (benchmarks measure windows)' })) },
+  { additionalProperties: false },
+);
+export type StatsQuery = T.Static<typeof StatsQuery>;
+
+const Count = (description?: string) => T.Integer({ minimum: 0, ...(description === undefined ? {} : { description }) });
+
+/** Counters a station's media pipeline keeps. */
+const StationCounters = {
+  frames_received: Count(),
+  bytes_received: Count(),
+  frames_dropped: Count('dropped from a full ingress queue'),
+  decode_errors: Count(),
+  frames_concealed: Count('filled by packet-loss concealment'),
+  resyncs: Count('times the timeline moved forward after a stall longer than the grace'),
+  late_frames: Count('frames whose bucket was already finalized (kept out of storage)'),
+  frames_out_of_order: Count('packets discarded as duplicates or older than audio already played'),
+};
+
+export const StationStats = T.Object({
+  trace_id: T.String(),
+  station_key: T.String(),
+  queue_depth: Count('packets waiting in the ingress queue'),
+  config_version: T.Integer({ minimum: 0 }),
+  // Absent while the station's pipeline has not reported yet.
+  ...T.optionalProperties(StationCounters),
+});
+export type StationStats = T.Static<typeof StationStats>;
+
+export const RelayStats = T.Object({
+  relay: T.Object({
+    connections: Count('ingest connections accepted'),
+    frames_received: Count(),
+    bytes_received: Count(),
+    decode_errors: Count(),
+    protocol_errors: Count('frames or messages rejected before reaching a station'),
+    frames_dropped: StationCounters.frames_dropped,
+    frames_concealed: StationCounters.frames_concealed,
+    late_frames: StationCounters.late_frames,
+    resyncs: StationCounters.resyncs,
+    frames_out_of_order: StationCounters.frames_out_of_order,
+    buckets_written: Count(),
+    write_backlog: Count('bucket records waiting to be written'),
+    segment_bytes: Count('WAV segment bytes on disk'),
+  }),
+  pipeline_latency_ms: T.Object(
+    { frames: Count(), p50: T.Number(), p99: T.Number(), max: T.Number() },
+    { description: 'per-frame pipeline latency since the last reset' },
+  ),
+  stations: T.Array(StationStats),
+});
+export type RelayStats = T.Static<typeof RelayStats>;
+
+export const RelayStatsResponse = T.Object({ success: T.SuccessTrue, ...RelayStats.properties });
+export type RelayStatsResponse = T.Static<typeof RelayStatsResponse>;
+
+// GET /healthz -----------------------------------------------------------------------------
+
+export const HealthInfo = T.Object({
+  version: T.String(),
+  uptime_s: Count(),
+  media_workers: Count(),
+  live_stations: Count(),
+});
+export type HealthInfo = T.Static<typeof HealthInfo>;
+
+export const Health = T.Object({ status: T.Literal('ok'), ...HealthInfo.properties });
+export type Health = T.Static<typeof Health>;
+
+// GET /api/openapi.json --------------------------------------------------------------------
+
+/** The OpenAPI 3.1 document of this API (its own schema is the OpenAPI specification's). */
+export const OpenApiDocument = T.Object(
+  {
+    openapi: T.String({ pattern: '^3\\.1\\.\\d+$' }),
+    info: T.Object({ title: T.String(), version: T.String() }, { additionalProperties: true }),
+    paths: T.Record(T.String(), T.Unknown()),
+  },
+  // Open: the rest of the document (components, security, ...) is the specification's, not ours.
+  { additionalProperties: true, description: 'an OpenAPI 3.1 document' },
+);

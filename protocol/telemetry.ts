@@ -1,0 +1,79 @@
+/**
+ * Live meters (seed 003): one measurement, two deliveries. `GET /measurements` answers a
+ * Measurement; `/ws/telemetry` pushes the same measurement wrapped in a `measurement`
+ * message (the same JSON for the same `seq`), and `spectrum` messages to the clients that
+ * ask for a station's spectrum. Messages are a tagged union on `type`.
+ *
+ * The relay builds these messages by string concatenation (it sends 20 a second to every
+ * client); its contract test checks what it actually sends against these schemas.
+ */
+import { Tap } from './metrics.ts';
+import * as T from './schema.ts';
+
+/** One tap's meters over the last publication interval. */
+export const TapMeters = T.Object({
+  rms_dbfs: T.Number({ description: 'RMS over the interval, dBFS (floor -120)' }),
+  peak_dbfs: T.Number({ description: 'sample peak over the interval, dBFS (floor -120)' }),
+  clipping_ratio: T.Number({ minimum: 0, maximum: 1, description: 'share of samples at full scale' }),
+  momentary_lufs: T.Number({ description: 'the latest momentary loudness (ITU-R BS.1770-4, 400 ms), LUFS' }),
+});
+export type TapMeters = T.Static<typeof TapMeters>;
+
+export const StationMeters = T.Object({
+  trace_id: T.String(),
+  station_key: T.String(),
+  label: T.Nullable(T.String()),
+  PRE: TapMeters,
+  POST: TapMeters,
+  queue_depth: T.Integer({ minimum: 0, description: 'packets waiting in the ingress queue' }),
+  dropped_frames: T.Integer({ minimum: 0 }),
+  decode_errors: T.Integer({ minimum: 0 }),
+  config_version: T.Integer({ minimum: 0 }),
+});
+export type StationMeters = T.Static<typeof StationMeters>;
+
+/** `GET /measurements`, and the `data` of a `measurement` message. */
+export const Measurement = T.Object({
+  ts: T.IsoTimestamp('when the relay built the measurement'),
+  seq: T.Integer({ minimum: 0, description: 'increases by one per measurement' }),
+  stations: T.Record(T.String(), StationMeters, {
+    description: 'by station key; a key that another trace already uses is qualified as <trace_id>:<station_key>',
+  }),
+});
+export type Measurement = T.Static<typeof Measurement>;
+
+export const MeasurementsQuery = T.Object({
+  trace_id: T.Optional(T.String({ description: 'only this trace\'s stations' })),
+  token: T.Optional(T.String({ description: 'a token where a header cannot be set (beyond loopback)' })),
+});
+export type MeasurementsQuery = T.Static<typeof MeasurementsQuery>;
+
+export const TelemetryQuery = T.Object({
+  ...MeasurementsQuery.properties,
+  spectrum: T.Optional(T.String({ description: 'a station key: also send its PRE and POST spectra' })),
+});
+export type TelemetryQuery = T.Static<typeof TelemetryQuery>;
+
+export const MeasurementMessage = T.Object({
+  type: T.Literal('measurement'),
+  ts: T.IsoTimestamp(),
+  seq: T.Integer({ minimum: 0 }),
+  data: Measurement,
+});
+export type MeasurementMessage = T.Static<typeof MeasurementMessage>;
+
+/** Seed 003 WS-3: 1/6-octave bands from 20 Hz to Nyquist; a sine of amplitude A reads 20·log10 A in its band. */
+export const SpectrumMessage = T.Object({
+  type: T.Literal('spectrum'),
+  ts: T.IsoTimestamp(),
+  seq: T.Integer({ minimum: 1, description: 'increases by one per spectrum message' }),
+  station_key: T.String(),
+  tap: Tap,
+  bands_hz: T.Array(T.Number({ exclusiveMinimum: 0 }), { description: 'band centres, Hz' }),
+  db: T.Array(T.Number(), { description: 'level per band, dB (as many as bands_hz)' }),
+});
+export type SpectrumMessage = T.Static<typeof SpectrumMessage>;
+
+/** Every message `/ws/telemetry` sends. */
+export const TelemetryMessage = T.Union([MeasurementMessage, SpectrumMessage]);
+export type TelemetryMessage = T.Static<typeof TelemetryMessage>;
