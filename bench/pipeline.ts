@@ -13,8 +13,6 @@ import { LatencyHistogram } from '../relay/src/media/latency-histogram.ts';
 import { Station } from '../relay/src/media/station.ts';
 import { encodeAudio } from '../relay/src/sim/simulator.ts';
 
-// As in the relay's media workers (see relay/src/media/worker-boot.mjs).
-process.env.OPUS_FORCE_WASM = '1';
 
 const { values } = parseArgs({
   options: {

@@ -5,20 +5,13 @@
  * `{count, min, max, avg, last}` of the frame values. dB values floor at -120 so that JSON
  * never carries NaN or Infinity.
  */
+import { METRIC_NAMES, TAPS, type MetricName } from './meter-names.ts';
 import * as T from './schema.ts';
 
-export const TAPS = ['PRE', 'POST'] as const;
+export { METRIC_NAMES, TAPS, type MetricName };
+
 export const Tap = T.Enum([...TAPS], { description: 'PRE: before the knob chain; POST: after it' });
 export type Tap = T.Static<typeof Tap>;
-
-export const METRIC_NAMES = [
-  'pcm.rms_dbfs',
-  'pcm.peak_dbfs',
-  'pcm.clipping_ratio',
-  'pcm.dc_offset',
-  'loudness.momentary_lufs',
-] as const;
-export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** One metric over a bucket's 20 ms frames. */
 export const MetricAggregate = T.Object({

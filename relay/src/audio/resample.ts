@@ -10,23 +10,24 @@
  *
  * This runs on the control plane, on whole stored segments, never in the media pipeline.
  */
-import libsamplerate from '@alexanderolsen/libsamplerate-js';
+import type libsamplerateModule from '@alexanderolsen/libsamplerate-js';
 import { readWav, encodeWav } from './wav.ts';
 
-/** The converter's quality: SRC_SINC_MEDIUM_QUALITY (libsamplerate's `ConverterType` 1). */
-const CONVERTER = libsamplerate.ConverterType.SRC_SINC_MEDIUM_QUALITY;
-
-type Converter = Awaited<ReturnType<typeof libsamplerate.create>>;
+type Converter = Awaited<ReturnType<typeof libsamplerateModule.create>>;
 
 /**
  * One converter, re-initialized for each pair of rates: an instance holds a WebAssembly
- * memory of about 26 MB, so the relay keeps one. Conversions are synchronous inside it, so
- * one instance serves every request in turn.
+ * memory of about 26 MB, so the relay keeps one, and loads the library only on the first
+ * resampled request (importing it allocates that memory). Conversions are synchronous
+ * inside it, so one instance serves every request in turn.
  */
 let shared: Promise<Converter> | null = null;
 
 function converter(fromRate: number, toRate: number): Promise<Converter> {
-  shared ??= libsamplerate.create(1, fromRate, toRate, { converterType: CONVERTER });
+  shared ??= import('@alexanderolsen/libsamplerate-js').then(({ default: libsamplerate }) =>
+    // SRC_SINC_MEDIUM_QUALITY (libsamplerate's `ConverterType` 1).
+    libsamplerate.create(1, fromRate, toRate, { converterType: libsamplerate.ConverterType.SRC_SINC_MEDIUM_QUALITY }),
+  );
   return shared;
 }
 

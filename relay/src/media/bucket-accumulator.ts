@@ -1,5 +1,6 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
-import { METRIC_NAMES, TAPS, type BucketMetrics, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
+import { METRIC_NAMES, TAPS } from '../../../protocol/meter-names.ts';
+import type { BucketMetrics, MetricAggregate, TapMetrics } from '../../../protocol/metrics.ts';
 import type { SampleChunks } from './sample-chunks.ts';
 import type { Frame } from './stage.ts';
 

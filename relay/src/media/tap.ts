@@ -5,7 +5,7 @@
  * off the tap (the bucket's audio, the latency probe; later an egress encoder or a
  * loudness meter) see the frame and the meter's values. Nothing here changes the samples.
  */
-import { METRIC_NAMES } from '../../../protocol/metrics.ts';
+import { METRIC_NAMES } from '../../../protocol/meter-names.ts';
 import { FrameMeter } from '../../../worklets/dsp/meters.ts';
 import { BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import type { MeterInterval } from './meter-interval.ts';
