@@ -1,9 +1,18 @@
 /** CPU time and resident memory of a process, from Linux's /proc (benchmarks only). */
 import { readFileSync } from 'node:fs';
 
-export function procStat(pid: number): { cpuS: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime (fields 14, 15), in 1/100 s
+/** utime + stime of a /proc stat line (fields 14 and 15), in seconds. */
+function cpuSeconds(statLine: string): number {
+  const f = statLine.slice(statLine.lastIndexOf(') ') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+export function procStat(pid: number): { cpuS: number; rssMb: number; mainThreadS: number } {
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-  return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
+  return {
+    cpuS: cpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')),
+    rssMb: rssKb / 1024,
+    // The main thread's task has the process's id.
+    mainThreadS: cpuSeconds(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')),
+  };
 }

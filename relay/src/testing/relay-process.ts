@@ -36,8 +36,12 @@ export function startRelayProcess(opts: {
   startTimeoutMs?: number;
   /** Copy the relay's stderr to ours (benchmarks). */
   echoStderr?: boolean;
+  /** Run the relay (every thread) on these cores only (`taskset -c`, benchmarks). */
+  cpus?: string | null;
 }): RelayProcess {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts'], {
+  const node = [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts'];
+  const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...node] : node;
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
