@@ -2,7 +2,10 @@
  * Summarizes V8 CPU profiles (from `--cpu-prof`, e.g. `npm run bench:stations -- --profile DIR`):
  * per thread, total time and the functions with the most self time.
  *
- *   node --import tsx bench/profile-summary.ts DIR [TOP]
+ *   node --import tsx bench/profile-summary.ts DIR [TOP] [SKIP_S]
+ *
+ * SKIP_S leaves out each profile's first seconds (start-up, module loading) to look at the
+ * steady state.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,10 +18,15 @@ interface Profile {
 
 const dir = process.argv[2];
 const top = Number(process.argv[3] ?? 12);
+const skipUs = Number(process.argv[4] ?? 0) * 1e6;
 for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile')).sort()) {
   const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Profile;
   const byNode = new Map<number, number>();
-  p.samples.forEach((id, i) => byNode.set(id, (byNode.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  let elapsedUs = 0;
+  p.samples.forEach((id, i) => {
+    elapsedUs += p.timeDeltas[i] ?? 0;
+    if (elapsedUs >= skipUs) byNode.set(id, (byNode.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  });
   const self = new Map<string, number>();
   for (const n of p.nodes) {
     const where = n.callFrame.url.split('/').slice(-2).join('/');

@@ -41,6 +41,9 @@ const measureS = Number(values.seconds);
 const warmupS = Number(values.warmup);
 const modes = values.modes.split(',') as ('pinned' | 'unpinned')[];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The idle relay is measured once its start-up work (module loading, first GCs) has settled. */
+const IDLE_SETTLE_S = 40;
+const IDLE_WINDOW_S = 20;
 const audio = encodeAudio(speechLike(-20, 10, 48000, 7), 48000, 'opus');
 
 console.log(`Tapwire station benchmark: Opus 48 kHz mono, 20 ms frames, ${((audio.packets.reduce((n, p) => n + p.length, 0) * 8) / 10 / 1000).toFixed(1)} kbit/s`);
@@ -80,13 +83,13 @@ async function runMode(relayCpus: string | null, pipelinePercent: number): Promi
     return (await r.json()) as RelayStatsResponse;
   };
 
-  // The idle relay: started, warm, no station.
-  await sleep(3000);
+  // The idle relay: started, settled (the start-up's garbage collected), no station.
+  await sleep(IDLE_SETTLE_S * 1000);
   const i0 = procStat(relay.pid!);
-  await sleep(10_000);
+  await sleep(IDLE_WINDOW_S * 1000);
   const i1 = procStat(relay.pid!);
-  const idleCores = (i1.cpuS - i0.cpuS) / 10;
-  console.log(`idle relay: ${(idleCores * 100).toFixed(2)} % of a core (main thread ${(((i1.mainThreadS - i0.mainThreadS) / 10) * 100).toFixed(2)} %), RSS ${i1.rssMb.toFixed(0)} MB`);
+  const idleCores = (i1.cpuS - i0.cpuS) / IDLE_WINDOW_S;
+  console.log(`idle relay (${IDLE_WINDOW_S} s, from ${IDLE_SETTLE_S} s after start): ${(idleCores * 100).toFixed(2)} % of a core (main thread ${(((i1.mainThreadS - i0.mainThreadS) / IDLE_WINDOW_S) * 100).toFixed(2)} %), RSS ${i1.rssMb.toFixed(0)} MB`);
   console.log('stations | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
   console.log('---------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
 

@@ -196,12 +196,6 @@ export class Relay {
     }, this.config.retentionSweepMs);
     this.sweepTimer.unref();
     await this.writer.exclusive(() => this.segments.sweep(Date.now()));
-    const { startTimeoutMs, stationIdleTimeoutMs } = this.config;
-    this.timeoutTimer = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.ingestConnections) c.checkTimeouts(now);
-    }, Math.max(20, Math.min(1000, startTimeoutMs / 4, stationIdleTimeoutMs / 4)));
-    this.timeoutTimer.unref();
     const address = await this.app.listen({ host: this.config.host, port: this.config.port });
     this.loopbackOnly = isLoopbackOnly(this.app.addresses().map((a) => (typeof a === "string" ? a : a.address)));
     this.url = address.replace('[::1]', '127.0.0.1');
@@ -259,11 +253,30 @@ export class Relay {
       this.limits,
     );
     this.ingestConnections.add(connection);
+    this.watchTimeouts();
+    this.metrics.watchEventLoop(this.sockets.size);
     socket.once('close', () => {
       this.sockets.delete(socket);
       this.ingestConnections.delete(connection);
+      this.metrics.watchEventLoop(this.sockets.size);
     });
     this.heartbeat.add(socket, () => connection.heartbeatLost());
+  }
+
+  /** The start and idle timeouts of ingest connections, checked only while there are some. */
+  private watchTimeouts(): void {
+    if (this.timeoutTimer !== null) return;
+    const { startTimeoutMs, stationIdleTimeoutMs } = this.config;
+    this.timeoutTimer = setInterval(() => {
+      if (this.ingestConnections.size === 0) {
+        clearInterval(this.timeoutTimer as NodeJS.Timeout);
+        this.timeoutTimer = null;
+        return;
+      }
+      const now = Date.now();
+      for (const c of this.ingestConnections) c.checkTimeouts(now);
+    }, Math.max(20, Math.min(1000, startTimeoutMs / 4, stationIdleTimeoutMs / 4)));
+    this.timeoutTimer.unref();
   }
 
   /** Packets waiting in ingress queues: in all, and the deepest queue (for /metrics). */

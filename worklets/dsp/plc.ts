@@ -47,7 +47,8 @@ export class Concealer {
     if (!(length >= 0 && length <= this.last.length && length <= frame.length)) {
       throw new RangeError(`length must be 0..${Math.min(this.last.length, frame.length)}, got ${length}`);
     }
-    this.last.set(length === frame.length ? frame : frame.subarray(0, length));
+    const last = this.last;
+    for (let i = 0; i < length; i++) last[i] = frame[i];
     this.lastLength = length;
     this.losses = 0;
   }

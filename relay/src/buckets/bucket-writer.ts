@@ -97,7 +97,7 @@ export class BucketWriter {
       if (others.length === 0) {
         // The only part in this bucket (or this part run again): written as a live bucket is.
         const old = this.store.getBucket(r.traceId, r.stationKey, r.bucketTs);
-        const seg = await this.segments.write(segmentKey(r), chunkPieces(r.pre, r.samples), chunkPieces(r.post, r.samples));
+        const seg = await this.segments.write(segmentKey(r), chunkPieces(r.pre, r.samples), chunkPieces(r.post, r.samples), old?.pre_path != null);
         if (old?.pre_path) this.segments.replaced(old.segment_bytes, old.client);
         this.store.db.transaction(() => {
           this.shares.putShare(r.traceId, r.stationKey, r.bucketTs, share);
@@ -116,7 +116,7 @@ export class BucketWriter {
         }
         overlaySamples(pre, flattenChunks(r.pre, r.samples), r.sampleStart, r.samples);
         overlaySamples(post, flattenChunks(r.post, r.samples), r.sampleStart, r.samples);
-        const seg = await this.segments.write(segmentKey(r), [pre], [post]);
+        const seg = await this.segments.write(segmentKey(r), [pre], [post], old?.pre_path != null);
         if (old?.pre_path) this.segments.replaced(old.segment_bytes, old.client);
         this.store.db.transaction(() => {
           this.shares.putShare(r.traceId, r.stationKey, r.bucketTs, share);

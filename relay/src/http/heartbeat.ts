@@ -15,7 +15,10 @@ interface Beat {
 
 export class Heartbeat {
   private readonly beats = new Map<WebSocket, Beat>();
-  private readonly timer: NodeJS.Timeout;
+  /** Runs only while there are sockets to watch: an idle relay does not wake up for nothing. */
+  private timer: NodeJS.Timeout | null = null;
+  private readonly tickMs: number;
+  private closed = false;
 
   constructor(
     private readonly intervalMs: number,
@@ -23,9 +26,7 @@ export class Heartbeat {
     /** Counts each socket cut for a missing pong. */
     private readonly onTimeout: () => void = () => undefined,
   ) {
-    const tickMs = Math.min(1000, Math.max(20, Math.min(intervalMs, timeoutMs) / 4));
-    this.timer = setInterval(() => this.tick(Date.now()), tickMs);
-    this.timer.unref();
+    this.tickMs = Math.min(1000, Math.max(20, Math.min(intervalMs, timeoutMs) / 4));
   }
 
   /** Watches a socket until it closes; `onLost` runs just before a silent peer is cut. */
@@ -33,7 +34,11 @@ export class Heartbeat {
     const beat: Beat = { lastPingMs: Date.now(), awaitingSinceMs: null, onLost };
     this.beats.set(socket, beat);
     socket.on('pong', () => (beat.awaitingSinceMs = null));
-    socket.once('close', () => this.beats.delete(socket));
+    socket.once('close', () => this.forget(socket));
+    if (this.timer === null && !this.closed) {
+      this.timer = setInterval(() => this.tick(Date.now()), this.tickMs);
+      this.timer.unref();
+    }
   }
 
   get size(): number {
@@ -41,15 +46,25 @@ export class Heartbeat {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
     this.beats.clear();
+  }
+
+  private forget(socket: WebSocket): void {
+    this.beats.delete(socket);
+    if (this.beats.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
   }
 
   private tick(nowMs: number): void {
     for (const [socket, beat] of this.beats) {
       if (beat.awaitingSinceMs !== null) {
         if (nowMs - beat.awaitingSinceMs <= this.timeoutMs) continue;
-        this.beats.delete(socket);
+        this.forget(socket);
         this.onTimeout();
         try {
           beat.onLost?.();

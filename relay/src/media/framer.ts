@@ -14,7 +14,10 @@ import type { Frame, SampleSink, Stage, StageStats } from './stage.ts';
 
 export class Framer implements SampleSink, Stage {
   private timeline: StationTimeline | null = null;
-  private readonly frame: Frame & { samples: Float32Array };
+  private readonly frame: Frame;
+  /** The frame buffer samples are gathered in (a frame may instead be handed on in place, see write). */
+  private readonly own: Float32Array;
+  private readonly samplesPerFrame: number;
   /** Index of the frame being filled on the timeline. */
   private frameIndex = 0;
   /** Frames handed on: the playout position (unlike frameIndex, not moved by a resync). */
@@ -34,13 +37,15 @@ export class Framer implements SampleSink, Stage {
     private readonly onFrame: (frame: Frame) => void,
   ) {
     const frameSamples = (sampleRate * PROCESSING_FRAME_MS) / 1000;
-    this.frame = { samples: new Float32Array(frameSamples), length: 0, bucketTs: 0, offset: 0, arrivalMs: 0, concealed: false };
+    this.samplesPerFrame = frameSamples;
+    this.own = new Float32Array(frameSamples);
+    this.frame = { samples: this.own, length: 0, bucketTs: 0, offset: 0, arrivalMs: 0, concealed: false };
     this.msPerSample = 1000 / sampleRate;
   }
 
   /** Audio handed on so far, ms (the live clock's playout position). */
   get playedMs(): number {
-    return (this.framesPlayed * this.frame.samples.length + this.fill) * this.msPerSample;
+    return (this.framesPlayed * this.samplesPerFrame + this.fill) * this.msPerSample;
   }
 
   /** The bucket of the next sample (null before the first). */
@@ -50,25 +55,36 @@ export class Framer implements SampleSink, Stage {
 
   /** Samples per full frame and per bucket at this rate. */
   get frameSamples(): number {
-    return this.frame.samples.length;
+    return this.samplesPerFrame;
   }
 
   write(src: Float32Array, length: number, arrivalMs: number, concealed: boolean): void {
     if (length === 0) return;
     // The station's timeline starts at its first audio.
     this.timeline ??= new StationTimeline(this.sampleRate, arrivalMs, this.bucketMs);
-    const frame = this.frame.samples;
+    const frame = this.own;
+    const size = this.samplesPerFrame;
     this.arrivalMs = arrivalMs;
     if (concealed) this.concealed = true;
     let i = 0;
+    // A whole frame at the start of the samples, with none gathered before it (a 20 ms
+    // packet, as most are), goes on in place: the stages after may change it, and the
+    // writer's buffer is reused anyway.
+    if (this.fill === 0 && length >= size) {
+      this.resyncIfStalled();
+      this.frame.samples = src;
+      this.emit(size);
+      this.frame.samples = this.own;
+      i = size;
+    }
     while (i < length) {
       if (this.fill === 0) this.resyncIfStalled();
-      const n = Math.min(length - i, frame.length - this.fill);
+      const n = Math.min(length - i, size - this.fill);
       const fill = this.fill;
       for (let j = 0; j < n; j++) frame[fill + j] = src[i + j];
       this.fill = fill + n;
       i += n;
-      if (this.fill === frame.length) this.emit(frame.length);
+      if (this.fill === size) this.emit(size);
     }
   }
 

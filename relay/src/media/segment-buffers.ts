@@ -51,9 +51,16 @@ export class SegmentBuffers {
     this.idleBytes += buffer.byteLength;
   }
 
-  /** Periodic (once a second): moves the peak window on and drops idle buffers over the bound. */
-  trim(nowMs: number): void {
-    if (nowMs - this.windowStartMs >= PEAK_WINDOW_MS / 2) {
+  /**
+   * Periodic (once a second): moves the peak window on and drops idle buffers over the
+   * bound. `forget` forgets the peak at once (the worker has no station left).
+   */
+  trim(nowMs: number, forget = false): void {
+    if (forget) {
+      this.peakBefore = 0;
+      this.peakNow = this.inUseBytes;
+      this.windowStartMs = nowMs;
+    } else if (nowMs - this.windowStartMs >= PEAK_WINDOW_MS / 2) {
       this.peakBefore = this.peakNow;
       this.peakNow = this.inUseBytes;
       this.windowStartMs = nowMs;

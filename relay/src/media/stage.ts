@@ -58,7 +58,8 @@ export interface SampleSink {
 
 /** One 20 ms frame on the bucket grid, as the framer hands it on; reused, valid during the call. */
 export interface Frame {
-  readonly samples: Float32Array;
+  /** The frame is samples[0..length): the array may be longer (a decoder's buffer, handed on in place). */
+  samples: Float32Array;
   /** Samples in this frame (a full frame, or fewer for the last one of a station). */
   length: number;
   bucketTs: number;

@@ -57,6 +57,8 @@ export class Station {
   /** The bucket of the frames going through now. */
   private bucketTs = -Infinity;
   ended = false;
+  /** Got packets in the batch the worker is handling (the worker's bookkeeping). */
+  touched = false;
 
   constructor(
     readonly spec: StationSpec,

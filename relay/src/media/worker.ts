@@ -11,8 +11,11 @@ import { chunkBuffers } from './sample-chunks.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import { Station } from './station.ts';
 
+/** The worker's one timer: the stations' clocks, finalization, meters, spectra, stats. */
 const TICK_MS = 10;
 const STATS_INTERVAL_MS = 1000;
+const meterIntervalMs: number = (workerData as { meterIntervalMs?: number }).meterIntervalMs ?? 50;
+const spectrumIntervalMs: number = (workerData as { spectrumIntervalMs?: number }).spectrumIntervalMs ?? 200;
 
 const port = parentPort;
 if (port === null) throw new Error('media worker must run in a worker thread');
@@ -27,6 +30,7 @@ function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
 }
 
 function addStation(spec: StationSpec): void {
+  if (stations.size === 0) startTicking();
   const id = spec.id;
   const station = new Station(spec, {
     bucket: (record) => send({ type: 'bucket', record }, [...chunkBuffers(record.pre), ...chunkBuffers(record.post)]),
@@ -44,20 +48,30 @@ function closeFinished(): void {
       send({ type: 'closed', id, counters: s.counters() });
     }
   }
+  if (stations.size === 0) stopTicking();
 }
+
+/** Stations that got packets in the current batch (reused, so a batch allocates no set). */
+const touched: Station[] = [];
 
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'packets': {
       const t = now();
-      const touched = new Set<Station>();
       for (const p of readPacketBatch(msg.buffer, msg.bytes)) {
         const s = stations.get(p.stationId);
         if (s === undefined) continue;
         s.enqueue(p, t);
-        touched.add(s);
+        if (!s.touched) {
+          s.touched = true;
+          touched.push(s);
+        }
       }
-      for (const s of touched) s.pump(t);
+      for (const s of touched) {
+        s.touched = false;
+        s.pump(t);
+      }
+      touched.length = 0;
       break;
     }
     case 'add':
@@ -83,6 +97,8 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'recycle':
       for (const b of msg.buffers) buffers.release(b);
+      // The last buckets of a worker that has no station left: nothing to keep them for.
+      if (stations.size === 0) buffers.trim(Date.now(), true);
       break;
     case 'flush': {
       const t = now();
@@ -94,14 +110,43 @@ port.on('message', (msg: ToWorker) => {
   }
 });
 
-setInterval(() => {
+// One timer, running only while the worker has stations: an idle worker does not wake up.
+let timer: NodeJS.Timeout | null = null;
+let ticks = 0;
+
+function startTicking(): void {
+  if (timer !== null) return;
+  timer = setInterval(tick, TICK_MS);
+}
+
+function stopTicking(): void {
+  if (timer === null) return;
+  clearInterval(timer);
+  timer = null;
+  // The last word on the stations that left, and the chunks they used go back.
+  sendStats();
+  buffers.trim(Date.now(), true);
+}
+
+const every = (ms: number): number => Math.max(1, Math.round(ms / TICK_MS));
+
+function tick(): void {
   const t = now();
   for (const s of stations.values()) s.tick(t);
+  ticks++;
+  computeSpectra();
+  if (ticks % every(meterIntervalMs) === 0) {
+    sendMeters();
+    sendSpectra();
+  }
+  if (ticks % every(STATS_INTERVAL_MS) === 0) {
+    buffers.trim(Date.now());
+    sendStats();
+  }
   closeFinished();
-}, TICK_MS);
+}
 
-setInterval(() => {
-  buffers.trim(Date.now());
+function sendStats(): void {
   const bins = latency.bins.slice();
   send(
     {
@@ -114,14 +159,16 @@ setInterval(() => {
     [bins.buffer],
   );
   latency.reset();
-}, STATS_INTERVAL_MS);
+}
 
-// Telemetry (seed 003): every interval, each station's meters over that interval go out in
-// one message; the control plane keeps only the latest. Nothing here waits for a consumer.
-const meterIntervalMs: number = (workerData as { meterIntervalMs?: number }).meterIntervalMs ?? 50;
 // Recordings (uploads) are not live: they have no place in telemetry.
 const liveStations = (): Station[] => [...stations.values()].filter((s) => s.live);
-setInterval(() => {
+
+/**
+ * Telemetry (seed 003): every interval, each station's meters over that interval go out in
+ * one message; the control plane keeps only the latest. Nothing here waits for a consumer.
+ */
+function sendMeters(): void {
   const live = liveStations();
   if (live.length === 0) return;
   const values = new Float64Array(live.length * METER_FIELDS);
@@ -137,26 +184,28 @@ setInterval(() => {
     o += METER_FIELDS;
   }
   send({ type: 'meters', ts: Date.now(), values }, [values.buffer]);
-}, meterIntervalMs);
+}
 
-// Spectra (seed 003 WS-3) at a fixed rate, whether anyone watches or not. Each station's
-// spectra are computed once per interval, but the stations are spread over the interval's
-// ticks: one FFT burst for every station at once would hold up the audio behind it.
-const spectrumIntervalMs: number = (workerData as { spectrumIntervalMs?: number }).spectrumIntervalMs ?? 200;
-const SPECTRUM_TICK_MS = 10;
+/**
+ * Spectra (seed 003 WS-3) at a fixed rate, whether anyone watches or not. Each station's
+ * spectra are computed once per interval, but the stations are spread over the interval's
+ * ticks (one FFT burst for every station at once would hold up the audio behind it), and
+ * what was computed goes out with the meters.
+ */
 let spectrumCursor = 0;
-setInterval(() => {
+const pendingSpectra: Float32Array[] = [];
+
+function computeSpectra(): void {
   const all = liveStations();
   if (all.length === 0) return;
-  const perTick = Math.ceil(all.length / (spectrumIntervalMs / SPECTRUM_TICK_MS));
-  const batch: Station[] = [];
-  for (let i = 0; i < perTick && i < all.length; i++) batch.push(all[(spectrumCursor + i) % all.length]);
-  spectrumCursor = (spectrumCursor + perTick) % all.length;
+  const perTick = Math.ceil(all.length / every(spectrumIntervalMs));
+  const n = Math.min(perTick, all.length);
   let size = 0;
-  for (const s of batch) size += 2 * (3 + s.spectra[0].db.length);
+  for (let i = 0; i < n; i++) size += 2 * (3 + all[(spectrumCursor + i) % all.length].spectra[0].db.length);
   const values = new Float32Array(size);
   let o = 0;
-  for (const s of batch) {
+  for (let i = 0; i < n; i++) {
+    const s = all[(spectrumCursor + i) % all.length];
     for (let tap = 0; tap < 2; tap++) {
       const sp = s.spectra[tap];
       sp.compute();
@@ -167,7 +216,22 @@ setInterval(() => {
       o += 3 + sp.db.length;
     }
   }
+  spectrumCursor = (spectrumCursor + n) % all.length;
+  pendingSpectra.push(values);
+}
+
+function sendSpectra(): void {
+  if (pendingSpectra.length === 0) return;
+  let size = 0;
+  for (const v of pendingSpectra) size += v.length;
+  const values = new Float32Array(size);
+  let o = 0;
+  for (const v of pendingSpectra) {
+    values.set(v, o);
+    o += v.length;
+  }
+  pendingSpectra.length = 0;
   send({ type: 'spectra', values }, [values.buffer]);
-}, SPECTRUM_TICK_MS);
+}
 
 send({ type: 'ready' });

@@ -3,6 +3,7 @@
  * and counters read the components' counters at scrape time; latency histograms are fed as
  * the media workers and the bucket writer report.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import { LATENCY_BIN_MS, LATENCY_BINS } from '../media/latency-histogram.ts';
 
@@ -20,12 +21,31 @@ export interface MetricSources {
 
 export class RelayMetrics {
   readonly registry = new client.Registry();
+  private readonly loopLag = monitorEventLoopDelay({ resolution: 20 });
+  private loopLagOn = false;
   private readonly pipelineLatency: client.Histogram;
   private readonly bucketWrite: client.Histogram;
 
   constructor(sources: MetricSources) {
     const register = [this.registry];
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'tapwire_process_' });
+    // prom-client's own event-loop lag histogram samples once a second here, not every
+    // 10 ms: its timer alone would wake an idle relay a hundred times a second, and every
+    // wake-up costs. The fine-grained lag is tapwire_event_loop_lag_* below, sampled only
+    // while the relay has connections.
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'tapwire_process_', eventLoopMonitoringPrecision: 1000 });
+    for (const [name, help, read] of [
+      ['tapwire_event_loop_lag_p99_seconds', 'Event-loop lag, 99th percentile since the last scrape (sampled every 20 ms while the relay has connections).', () => this.loopLag.percentile(99)],
+      ['tapwire_event_loop_lag_max_seconds', 'Event-loop lag, the longest since the last scrape.', () => this.loopLag.max],
+    ] as const) {
+      new client.Gauge({
+        name,
+        help,
+        registers: register,
+        collect() {
+          this.set(read() / 1e9);
+        },
+      });
+    }
     const gauge = (name: string, help: string, read: () => number): void => {
       new client.Gauge({ name, help, registers: register, collect() { this.set(read()); } });
     };
@@ -85,8 +105,17 @@ export class RelayMetrics {
     this.bucketWrite.observe(ms / 1000);
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** Samples event-loop lag only while the relay has work: call with the number of open connections. */
+  watchEventLoop(connections: number): void {
+    if (connections > 0 && !this.loopLagOn) this.loopLag.enable();
+    else if (connections === 0 && this.loopLagOn) this.loopLag.disable();
+    this.loopLagOn = connections > 0;
+  }
+
+  async text(): Promise<string> {
+    const text = await this.registry.metrics();
+    this.loopLag.reset();
+    return text;
   }
 
   get contentType(): string {

@@ -3,13 +3,16 @@
  * port): one PRE and one POST file per (station, bucket), 16-bit PCM mono at the
  * station's rate. Sample i of a segment is at bucket_ts + i / rate.
  *
- * Files are written to a temporary name and renamed, so a crash never leaves half a WAV
- * under a real name. Retention deletes segments past the age limit, then, while the total
- * is over the size limit, the oldest segment of the client holding the most bytes: clients
- * share the budget fairly (max-min), so a flood of short stations from one client evicts
- * its own audio, never that of the clients that were there first. A client is who sent
- * the audio ("token:<id>", else "address:<ip>"). The bucket rows stay (their audio
- * columns become null).
+ * A bucket's row is committed only after its files are written, and files no row points at
+ * are removed at start, so a crash never leaves a row pointing at half a WAV. A segment
+ * that replaces one a row already points at (a recorded bucket merged again) goes to a
+ * temporary name and is renamed over it, so the old file stays whole until the new one is.
+ * Retention deletes segments past the age limit, then, while the total is over the size
+ * limit, the oldest segment of the client holding the most bytes: clients share the budget
+ * fairly (max-min), so a flood of short stations from one client evicts its own audio,
+ * never that of the clients that were there first. A client is who sent the audio
+ * ("token:<id>", else "address:<ip>"). The bucket rows stay (their audio columns become
+ * null).
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -38,10 +41,15 @@ export interface WrittenSegments {
   bytes: number;
 }
 
+/** Station directories remembered as existing, at most (a relay has far fewer live ones). */
+const MAX_KNOWN_DIRS = 10_000;
+
 export class SegmentStore {
   private totalBytes = 0;
   /** Segment bytes on disk per client (the retention shares). */
   private readonly bytesByClient = new Map<string, number>();
+  /** Directories known to exist (bounded: forgotten in one go past MAX_KNOWN_DIRS). */
+  private readonly knownDirs = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -68,11 +76,16 @@ export class SegmentStore {
 
   /**
    * Writes both segments of a bucket, each given as consecutive pieces of samples; returns
-   * paths relative to the segment root.
+   * paths relative to the segment root. `replacing`: files a row points at already exist
+   * under these names (written to a temporary name, then renamed over them).
    */
-  async write(key: SegmentKey, pre: readonly Int16Array[], post: readonly Int16Array[]): Promise<WrittenSegments> {
+  async write(key: SegmentKey, pre: readonly Int16Array[], post: readonly Int16Array[], replacing = false): Promise<WrittenSegments> {
     const dir = join(this.root, key.traceId, key.stationKey);
-    await mkdir(dir, { recursive: true });
+    // A station's directory is made once: a bucket every 5 s need not ask the file system again.
+    if (!this.knownDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.rememberDir(dir);
+    }
     const stamp = new Date(key.bucketTs).toISOString().replace(/[-:]/g, '').replace('.', '');
     let bytes = 0;
     const paths: string[] = [];
@@ -82,13 +95,14 @@ export class SegmentStore {
       const body = pieces.map(int16LeBytes);
       const dataBytes = body.reduce((n, b) => n + b.length, 0);
       const chunks = [wavHeader(dataBytes, key.sampleRate, 1), ...body];
-      const fh = await open(`${path}.tmp`, 'w');
+      const target = replacing ? `${path}.tmp` : path;
+      const fh = await open(target, 'w');
       try {
         await fh.writev(chunks);
       } finally {
         await fh.close();
       }
-      await rename(`${path}.tmp`, path);
+      if (replacing) await rename(target, path);
       bytes += chunks[0].length + dataBytes;
       paths.push(relative(this.root, path));
     }
@@ -167,6 +181,11 @@ export class SegmentStore {
       }
     }
     return best;
+  }
+
+  private rememberDir(dir: string): void {
+    if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   private count(client: string, bytes: number): void {

@@ -57,6 +57,9 @@ export class TelemetryHub {
   /** JSON of the current measurement, per trace filter ('' = all), built on first use. */
   private readonly cache = new Map<string, JsonText<Measurement>>();
   private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  /** When the current measurement was made (performance.now()). */
+  private lastTickMs = 0;
   private spectrumSeq = 0;
   private spectrumWatchers = 0;
 
@@ -67,12 +70,28 @@ export class TelemetryHub {
     if (!(options.publishHz >= 1 && options.publishHz <= 50)) throw new TypeError(`telemetry publishHz must be 1-50, got ${options.publishHz}`);
   }
 
+  /**
+   * Starts publishing. The timer runs only while a client listens: with none, the relay
+   * does not wake up 20 times a second for nobody, and `GET /measurements` moves `seq` on
+   * by the intervals that passed when it is asked (catchUp), so the rate seen is the same.
+   */
   start(): void {
+    this.started = true;
+    this.lastTickMs = performance.now();
+    if (this.clients.size > 0) this.runTimer();
+  }
+
+  private runTimer(): void {
+    if (this.timer !== null || !this.started) return;
     // Each tick is scheduled from the start time, not from the last tick, so a busy event
     // loop delays a measurement but does not slow the rate down.
     const intervalMs = 1000 / this.options.publishHz;
     let next = performance.now();
     const run = (): void => {
+      if (this.clients.size === 0) {
+        this.timer = null;
+        return;
+      }
       this.tick();
       next += intervalMs;
       const now = performance.now();
@@ -81,6 +100,15 @@ export class TelemetryHub {
       this.timer.unref();
     };
     run();
+  }
+
+  /** With no timer running, moves `seq` on by the publication intervals since the last one. */
+  private catchUp(): void {
+    if (this.timer !== null) return;
+    const intervals = Math.floor((performance.now() - this.lastTickMs) / (1000 / this.options.publishHz));
+    if (intervals < 1) return;
+    this.seq += intervals - 1;
+    this.tick();
   }
 
   /** From a media worker: overwrite each station's latest meters. */
@@ -104,6 +132,7 @@ export class TelemetryHub {
 
   /** The current measurement as JSON (what GET /measurements returns). */
   measurementJson(traceId: string | null): JsonText<Measurement> {
+    this.catchUp();
     const key = traceId ?? '';
     let text = this.cache.get(key);
     if (text === undefined) {
@@ -122,7 +151,9 @@ export class TelemetryHub {
       if (spectrumStation !== null) this.spectrumWatchers--;
     });
     // A new subscriber sees the latest measurement at once, not up to one interval later.
+    this.catchUp();
     client.offer(this.message(traceId), Date.now());
+    this.runTimer();
     return client;
   }
 
@@ -170,6 +201,7 @@ export class TelemetryHub {
 
   private tick(): void {
     this.seq++;
+    this.lastTickMs = performance.now();
     this.tsIso = new Date().toISOString();
     this.cache.clear();
     const now = Date.now();

@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { int16ToFloat32 } from '../../../../worklets/dsp/pcm.ts';
 
 interface OpusExports {
   memory: WebAssembly.Memory;
@@ -37,6 +38,8 @@ class Module {
   readonly packetPtr: number;
   readonly pcmPtr: number;
   private heap: Uint8Array;
+  /** The PCM scratch area as 16-bit samples (malloc aligns it). */
+  private pcm16: Int16Array;
 
   constructor() {
     const dir = dirname(createRequire(import.meta.url).resolve('@evan/opus/package.json'));
@@ -46,18 +49,30 @@ class Module {
     const noop = (): number => 0;
     const instance = new WebAssembly.Instance(module, {
       wasi_snapshot_preview1: { fd_seek: noop, fd_write: noop, fd_close: noop, proc_exit: noop },
-      env: { emscripten_notify_memory_growth: () => (this.heap = new Uint8Array(this.wasm.memory.buffer)) },
+      env: { emscripten_notify_memory_growth: () => this.remap() },
     });
     this.wasm = instance.exports as unknown as OpusExports;
     this.packetPtr = this.wasm.malloc(MAX_PACKET_BYTES);
     this.pcmPtr = this.wasm.malloc(MAX_FRAME_SAMPLES * 2);
     this.heap = new Uint8Array(this.wasm.memory.buffer);
+    this.pcm16 = new Int16Array(this.wasm.memory.buffer, this.pcmPtr, MAX_FRAME_SAMPLES);
   }
 
-  /** The wasm memory as bytes (a new view after the memory grew). */
+  /** The wasm memory as bytes (new views after the memory grew). */
   get bytes(): Uint8Array {
-    if (this.heap.buffer !== this.wasm.memory.buffer) this.heap = new Uint8Array(this.wasm.memory.buffer);
+    if (this.heap.buffer !== this.wasm.memory.buffer) this.remap();
     return this.heap;
+  }
+
+  /** The decoded samples of the last call. */
+  get pcm(): Int16Array {
+    if (this.pcm16.buffer !== this.wasm.memory.buffer) this.remap();
+    return this.pcm16;
+  }
+
+  private remap(): void {
+    this.heap = new Uint8Array(this.wasm.memory.buffer);
+    this.pcm16 = new Int16Array(this.wasm.memory.buffer, this.pcmPtr, MAX_FRAME_SAMPLES);
   }
 
   errorText(code: number): string {
@@ -133,8 +148,7 @@ export class LibopusDecoder {
     const { wasm, pcmPtr } = this.m;
     const n = wasm.opus_decode(this.state, data, len, pcmPtr, Math.min(frameSize, MAX_FRAME_SAMPLES, out.length), fec);
     if (n < 0) throw new LibopusError(n, this.m.errorText(n));
-    const bytes = this.m.bytes;
-    for (let i = 0, j = pcmPtr; i < n; i++, j += 2) out[i] = (((bytes[j] | (bytes[j + 1] << 8)) << 16) >> 16) / 32768;
+    int16ToFloat32(this.m.pcm, out, n);
     return n;
   }
 }
