@@ -8,7 +8,10 @@
  * else under /api or /ws, a 400 envelope for a broken escape; never a 2xx without a token,
  * never a 5xx.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRelay, type TestRelay } from '../testing/harness.ts';
 import type { DeclaredRoute } from './access.ts';
@@ -59,14 +62,19 @@ const pct = (c: string, upper: boolean): string => {
 /** The concrete path of a route: parameters filled in. */
 const pathOf = (r: DeclaredRoute): string => r.url.replace(/:[a-z_]+/g, 'x');
 
+// The relay's own app shell, so that an app route answers 200 whether or not `npm run build` ran.
+const appDir = mkdtempSync(join(tmpdir(), 'tapwire-app-'));
+writeFileSync(join(appDir, 'index.html'), '<!doctype html><title>Tapwire</title>');
+
 beforeAll(async () => {
-  t = await startTestRelay();
+  t = await startTestRelay({ appDir });
   port = Number(new URL(t.httpUrl).port);
   routes = t.relay.routes.filter((r) => r.access.kind === 'token' && r.method !== 'HEAD');
 }, 60_000);
 
 afterAll(async () => {
   await t?.close();
+  rmSync(appDir, { recursive: true, force: true });
 });
 
 describe('spellings the router decodes to a protected route', () => {
