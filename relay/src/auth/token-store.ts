@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Scope } from './scopes.ts';
+import { prepared } from '../store/prepared.ts';
 
 export interface TokenInfo {
   id: string;
@@ -32,8 +33,7 @@ export class TokenStore {
   create(scopes: Scope[], label: string | null = null): { id: string; token: string } {
     const id = `tok_${randomBytes(6).toString('hex')}`;
     const token = `tw_${randomBytes(32).toString('base64url')}`;
-    this.db
-      .prepare('INSERT INTO tokens (id, hash, scopes, label, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)')
+    prepared(this.db, 'INSERT INTO tokens (id, hash, scopes, label, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)')
       .run(id, hash(token), scopes.join(','), label, Date.now());
     return { id, token };
   }
@@ -50,23 +50,23 @@ export class TokenStore {
    */
   verify(token: string): TokenInfo | null {
     if (token.length < 8 || token.length > 200) return null;
-    const row = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash(token)) as Row | undefined;
+    const row = prepared(this.db, 'SELECT * FROM tokens WHERE hash = ?').get(hash(token)) as Row | undefined;
     if (row === undefined || row.revoked_at !== null) return null;
     return toInfo(row);
   }
 
   /** Revokes by id or by the token itself; false when there was nothing to revoke. */
   revoke(idOrToken: string): boolean {
-    const r = this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE (id = ? OR hash = ?) AND revoked_at IS NULL').run(Date.now(), idOrToken, hash(idOrToken));
+    const r = prepared(this.db, 'UPDATE tokens SET revoked_at = ? WHERE (id = ? OR hash = ?) AND revoked_at IS NULL').run(Date.now(), idOrToken, hash(idOrToken));
     return r.changes > 0;
   }
 
   list(): TokenInfo[] {
-    return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at').all() as Row[]).map(toInfo);
+    return (prepared(this.db, 'SELECT * FROM tokens ORDER BY created_at').all() as Row[]).map(toInfo);
   }
 
   count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+    return (prepared(this.db, 'SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
   }
 }
 

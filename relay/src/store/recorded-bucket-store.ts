@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
 import type { BucketShare } from '../buckets/recorded-merge.ts';
 import type { IngestCounters } from '../media/messages.ts';
+import { prepared } from './prepared.ts';
 
 export interface StoredShare extends BucketShare {
   part: number;
@@ -23,8 +24,7 @@ export class RecordedBucketStore {
   constructor(private readonly db: Database.Database) {}
 
   shares(traceId: string, stationKey: string, bucketTs: number): StoredShare[] {
-    const rows = this.db
-      .prepare('SELECT part, sample_start, samples, metrics, ingest FROM recorded_bucket_parts WHERE trace_id = ? AND station_key = ? AND bucket_ts = ? ORDER BY part')
+    const rows = prepared(this.db, 'SELECT part, sample_start, samples, metrics, ingest FROM recorded_bucket_parts WHERE trace_id = ? AND station_key = ? AND bucket_ts = ? ORDER BY part')
       .all(traceId, stationKey, bucketTs) as Raw[];
     return rows.map((r) => ({
       part: r.part,
@@ -37,11 +37,8 @@ export class RecordedBucketStore {
 
   /** Inserts or replaces one part's share (a part run again replaces its own). */
   putShare(traceId: string, stationKey: string, bucketTs: number, share: StoredShare): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO recorded_bucket_parts (trace_id, station_key, bucket_ts, part, sample_start, samples, metrics, ingest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
+    prepared(this.db, `INSERT OR REPLACE INTO recorded_bucket_parts (trace_id, station_key, bucket_ts, part, sample_start, samples, metrics, ingest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(traceId, stationKey, bucketTs, share.part, share.sampleStart, share.samples, JSON.stringify(share.metrics), JSON.stringify(share.ingest));
   }
 
@@ -51,11 +48,8 @@ export class RecordedBucketStore {
    * longer part with the same first index may have left.
    */
   partBuckets(traceId: string, stationKey: string, part: number, fromBucketTs: number, toBucketTs: number): { bucketTs: number; frames: number }[] {
-    const rows = this.db
-      .prepare(
-        `SELECT bucket_ts, metrics FROM recorded_bucket_parts
-         WHERE trace_id = ? AND station_key = ? AND part = ? AND bucket_ts BETWEEN ? AND ? ORDER BY bucket_ts`,
-      )
+    const rows = prepared(this.db, `SELECT bucket_ts, metrics FROM recorded_bucket_parts
+         WHERE trace_id = ? AND station_key = ? AND part = ? AND bucket_ts BETWEEN ? AND ? ORDER BY bucket_ts`)
       .all(traceId, stationKey, part, fromBucketTs, toBucketTs) as { bucket_ts: number; metrics: string }[];
     return rows.map((r) => ({ bucketTs: r.bucket_ts, frames: (JSON.parse(r.metrics) as BucketMetrics).PRE['pcm.rms_dbfs'].count }));
   }

@@ -11,6 +11,7 @@ import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
 import type { IngestCounters } from '../media/messages.ts';
 import { MIGRATIONS } from './schema.ts';
+import { prepared } from './prepared.ts';
 
 export interface TraceRow {
   trace_id: string;
@@ -118,19 +119,13 @@ export class Store {
    */
   endOpenOnRestart(nowMs: number): { traces: number; stations: number } {
     return this.db.transaction(() => {
-      const stations = this.db
-        .prepare(
-          `UPDATE stations SET ended_at = COALESCE((SELECT MAX(bucket_ts + bucket_ms) FROM buckets b
+      const stations = prepared(this.db, `UPDATE stations SET ended_at = COALESCE((SELECT MAX(bucket_ts + bucket_ms) FROM buckets b
              WHERE b.trace_id = stations.trace_id AND b.station_key = stations.station_key), started_at),
              end_reason = 'relay_restart'
-           WHERE ended_at IS NULL AND trace_id NOT IN (SELECT trace_id FROM traces WHERE kind = 'recorded')`,
-        )
+           WHERE ended_at IS NULL AND trace_id NOT IN (SELECT trace_id FROM traces WHERE kind = 'recorded')`)
         .run().changes;
-      const traces = this.db
-        .prepare(
-          `UPDATE traces SET ended_at = COALESCE((SELECT MAX(ended_at) FROM stations s WHERE s.trace_id = traces.trace_id), started_at)
-           WHERE ended_at IS NULL AND kind = 'live'`,
-        )
+      const traces = prepared(this.db, `UPDATE traces SET ended_at = COALESCE((SELECT MAX(ended_at) FROM stations s WHERE s.trace_id = traces.trace_id), started_at)
+           WHERE ended_at IS NULL AND kind = 'live'`)
         .run().changes;
       void nowMs;
       return { traces, stations };
@@ -138,64 +133,58 @@ export class Store {
   }
 
   insertTrace(t: TraceRow): void {
-    this.db.prepare('INSERT INTO traces (trace_id, kind, started_at, ended_at, call_id) VALUES (?, ?, ?, ?, ?)').run(t.trace_id, t.kind, t.started_at, t.ended_at, t.call_id);
+    prepared(this.db, 'INSERT INTO traces (trace_id, kind, started_at, ended_at, call_id) VALUES (?, ?, ?, ?, ?)').run(t.trace_id, t.kind, t.started_at, t.ended_at, t.call_id);
   }
 
   setTraceCallId(traceId: string, callId: string): void {
-    this.db.prepare('UPDATE traces SET call_id = ? WHERE trace_id = ? AND call_id IS NULL').run(callId, traceId);
+    prepared(this.db, 'UPDATE traces SET call_id = ? WHERE trace_id = ? AND call_id IS NULL').run(callId, traceId);
   }
 
   reopenTrace(traceId: string): void {
-    this.db.prepare('UPDATE traces SET ended_at = NULL WHERE trace_id = ?').run(traceId);
+    prepared(this.db, 'UPDATE traces SET ended_at = NULL WHERE trace_id = ?').run(traceId);
   }
 
   endTrace(traceId: string, endedAt: number): void {
-    this.db.prepare('UPDATE traces SET ended_at = ? WHERE trace_id = ?').run(endedAt, traceId);
+    prepared(this.db, 'UPDATE traces SET ended_at = ? WHERE trace_id = ?').run(endedAt, traceId);
   }
 
   getTrace(traceId: string): TraceRow | undefined {
-    return this.db.prepare('SELECT * FROM traces WHERE trace_id = ?').get(traceId) as TraceRow | undefined;
+    return prepared(this.db, 'SELECT * FROM traces WHERE trace_id = ?').get(traceId) as TraceRow | undefined;
   }
 
   insertStation(s: Omit<StationRow, 'ordinal'>): StationRow {
     return this.db.transaction(() => {
-      const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM stations WHERE trace_id = ?').get(s.trace_id) as { n: number };
+      const { n } = prepared(this.db, 'SELECT COUNT(*) AS n FROM stations WHERE trace_id = ?').get(s.trace_id) as { n: number };
       const row: StationRow = { ...s, ordinal: n };
-      this.db
-        .prepare(
-          `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal, client)
-           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal, @client)`,
-        )
+      prepared(this.db, `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal, client)
+           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal, @client)`)
         .run(row);
       return row;
     })();
   }
 
   endStation(traceId: string, stationKey: string, endedAt: number, reason: string): void {
-    this.db.prepare('UPDATE stations SET ended_at = ?, end_reason = ? WHERE trace_id = ? AND station_key = ?').run(endedAt, reason, traceId, stationKey);
+    prepared(this.db, 'UPDATE stations SET ended_at = ?, end_reason = ? WHERE trace_id = ? AND station_key = ?').run(endedAt, reason, traceId, stationKey);
   }
 
   getStation(traceId: string, stationKey: string): StationRow | undefined {
-    return this.db.prepare('SELECT * FROM stations WHERE trace_id = ? AND station_key = ?').get(traceId, stationKey) as StationRow | undefined;
+    return prepared(this.db, 'SELECT * FROM stations WHERE trace_id = ? AND station_key = ?').get(traceId, stationKey) as StationRow | undefined;
   }
 
   listStations(traceId: string): StationRow[] {
-    return this.db.prepare('SELECT * FROM stations WHERE trace_id = ? ORDER BY ordinal').all(traceId) as StationRow[];
+    return prepared(this.db, 'SELECT * FROM stations WHERE trace_id = ? ORDER BY ordinal').all(traceId) as StationRow[];
   }
 
   insertBucket(b: BucketRow): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO buckets (trace_id, station_key, bucket_ts, bucket_ms, sample_rate, metrics, knobs, config_version,
+    prepared(this.db, `INSERT OR REPLACE INTO buckets (trace_id, station_key, bucket_ts, bucket_ms, sample_rate, metrics, knobs, config_version,
            last_knob_event_id, ingest, sample_start, samples, pre_path, post_path, segment_bytes, client)
          VALUES (@trace_id, @station_key, @bucket_ts, @bucket_ms, @sample_rate, @metrics, @knobs, @config_version,
-           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes, @client)`,
-      )
+           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes, @client)`)
       .run({ ...b, metrics: JSON.stringify(b.metrics), knobs: JSON.stringify(b.knobs), ingest: JSON.stringify(b.ingest) });
   }
 
   getBucket(traceId: string, stationKey: string, bucketTs: number): BucketRow | undefined {
-    const raw = this.db.prepare('SELECT * FROM buckets WHERE trace_id = ? AND station_key = ? AND bucket_ts = ?').get(traceId, stationKey, bucketTs) as RawBucket | undefined;
+    const raw = prepared(this.db, 'SELECT * FROM buckets WHERE trace_id = ? AND station_key = ? AND bucket_ts = ?').get(traceId, stationKey, bucketTs) as RawBucket | undefined;
     return raw && parseBucket(raw);
   }
 
@@ -207,7 +196,7 @@ export class Store {
     const order = opts.latest ? 'DESC' : 'ASC';
     const sql = `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
       WHERE ${where.join(' AND ')} ORDER BY b.bucket_ts ${order}, s.ordinal ${order} LIMIT @limit`;
-    const rows = this.db.prepare(sql).all({ traceId, stationKey: opts.stationKey, sinceBucketTs: opts.sinceBucketTs, limit: opts.limit ?? -1 }) as RawBucket[];
+    const rows = prepared(this.db, sql).all({ traceId, stationKey: opts.stationKey, sinceBucketTs: opts.sinceBucketTs, limit: opts.limit ?? -1 }) as RawBucket[];
     const parsed = rows.map(parseBucket);
     return opts.latest ? parsed.reverse() : parsed;
   }
@@ -225,43 +214,38 @@ export class Store {
     if (opts.stationKey !== undefined) where.push('station_key = @stationKey');
     if (opts.sinceBucketTs !== undefined) where.push('bucket_ts > @sinceBucketTs');
     const params = { traceId, stationKey: opts.stationKey, sinceBucketTs: opts.sinceBucketTs, beforeBucketTs: opts.beforeBucketTs, limit: opts.bucketLimit };
-    const picked = this.db
-      .prepare(`SELECT DISTINCT bucket_ts FROM buckets WHERE ${where.join(' AND ')} ORDER BY bucket_ts ${opts.latest ? 'DESC' : 'ASC'} LIMIT @limit`)
+    const picked = prepared(this.db, `SELECT DISTINCT bucket_ts FROM buckets WHERE ${where.join(' AND ')} ORDER BY bucket_ts ${opts.latest ? 'DESC' : 'ASC'} LIMIT @limit`)
       .all(params) as { bucket_ts: number }[];
     if (picked.length === 0) return [];
     const lo = Math.min(...picked.map((p) => p.bucket_ts));
     const hi = Math.max(...picked.map((p) => p.bucket_ts));
-    const rows = this.db
-      .prepare(
-        `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
+    const rows = prepared(this.db, `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
          WHERE b.trace_id = @traceId AND b.bucket_ts BETWEEN @lo AND @hi ${opts.stationKey !== undefined ? 'AND b.station_key = @stationKey' : ''}
-         ORDER BY b.bucket_ts ASC, s.ordinal ASC`,
-      )
+         ORDER BY b.bucket_ts ASC, s.ordinal ASC`)
       .all({ traceId, lo, hi, stationKey: opts.stationKey }) as RawBucket[];
     return rows.map(parseBucket);
   }
 
   bucketRange(traceId: string, stationKey?: string): { first: number | null; last: number | null; count: number } {
-    const row = this.db
-      .prepare(`SELECT MIN(bucket_ts) AS first, MAX(bucket_ts) AS last, COUNT(*) AS count FROM buckets WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''}`)
+    const row = prepared(this.db, `SELECT MIN(bucket_ts) AS first, MAX(bucket_ts) AS last, COUNT(*) AS count FROM buckets WHERE trace_id = ? ${stationKey ? 'AND station_key = ?' : ''}`)
       .get(...(stationKey ? [traceId, stationKey] : [traceId])) as { first: number | null; last: number | null; count: number };
     return row;
   }
 
   /** Segment bytes still on disk per client (the retention shares, segment-store.ts). */
   segmentBytesByClient(): { client: string; bytes: number }[] {
-    return this.db.prepare('SELECT client, SUM(segment_bytes) AS bytes FROM buckets WHERE pre_path IS NOT NULL GROUP BY client').all() as { client: string; bytes: number }[];
+    return prepared(this.db, 'SELECT client, SUM(segment_bytes) AS bytes FROM buckets WHERE pre_path IS NOT NULL GROUP BY client').all() as { client: string; bytes: number }[];
   }
 
   /** Total bytes of segment audio still on disk. */
   segmentBytes(): number {
-    const { total } = this.db.prepare('SELECT COALESCE(SUM(segment_bytes), 0) AS total FROM buckets WHERE pre_path IS NOT NULL').get() as { total: number };
+    const { total } = prepared(this.db, 'SELECT COALESCE(SUM(segment_bytes), 0) AS total FROM buckets WHERE pre_path IS NOT NULL').get() as { total: number };
     return total;
   }
 
   /** Every segment file a bucket row refers to (paths relative to the segment root). */
   segmentPaths(): Set<string> {
-    const rows = this.db.prepare('SELECT pre_path, post_path FROM buckets WHERE pre_path IS NOT NULL').all() as { pre_path: string; post_path: string }[];
+    const rows = prepared(this.db, 'SELECT pre_path, post_path FROM buckets WHERE pre_path IS NOT NULL').all() as { pre_path: string; post_path: string }[];
     const out = new Set<string>();
     for (const r of rows) {
       out.add(r.pre_path);
@@ -272,61 +256,55 @@ export class Store {
 
   /** Buckets that still have segment files and started before `beforeTs`, oldest first. */
   segmentsBefore(beforeTs: number, limit: number): SegmentRef[] {
-    return this.db
-      .prepare(`SELECT ${SEGMENT_REF} FROM buckets WHERE pre_path IS NOT NULL AND bucket_ts < ? ORDER BY bucket_ts ASC LIMIT ?`)
+    return prepared(this.db, `SELECT ${SEGMENT_REF} FROM buckets WHERE pre_path IS NOT NULL AND bucket_ts < ? ORDER BY bucket_ts ASC LIMIT ?`)
       .all(beforeTs, limit) as SegmentRef[];
   }
 
   /** One client's buckets that still have segment files, oldest first. */
   oldestSegmentsOf(client: string, limit: number): SegmentRef[] {
-    return this.db
-      .prepare(`SELECT ${SEGMENT_REF} FROM buckets WHERE pre_path IS NOT NULL AND client = ? ORDER BY bucket_ts ASC LIMIT ?`)
+    return prepared(this.db, `SELECT ${SEGMENT_REF} FROM buckets WHERE pre_path IS NOT NULL AND client = ? ORDER BY bucket_ts ASC LIMIT ?`)
       .all(client, limit) as SegmentRef[];
   }
 
   clearSegments(traceId: string, stationKey: string, bucketTs: number): void {
-    this.db.prepare('UPDATE buckets SET pre_path = NULL, post_path = NULL, segment_bytes = 0 WHERE trace_id = ? AND station_key = ? AND bucket_ts = ?').run(traceId, stationKey, bucketTs);
+    prepared(this.db, 'UPDATE buckets SET pre_path = NULL, post_path = NULL, segment_bytes = 0 WHERE trace_id = ? AND station_key = ? AND bucket_ts = ?').run(traceId, stationKey, bucketTs);
   }
 
   maxKnobEventId(): number {
-    const { id } = this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM knob_events').get() as { id: number };
+    const { id } = prepared(this.db, 'SELECT COALESCE(MAX(id), 0) AS id FROM knob_events').get() as { id: number };
     return id;
   }
 
   insertKnobEvent(e: KnobEventRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO knob_events (id, trace_id, station_key, created_at, apply_at_bucket_ts, knobs_requested, knobs_effective, source, reason,
+    prepared(this.db, `INSERT INTO knob_events (id, trace_id, station_key, created_at, apply_at_bucket_ts, knobs_requested, knobs_effective, source, reason,
            config_version, idempotency_key, request_hash)
          VALUES (@id, @trace_id, @station_key, @created_at, @apply_at_bucket_ts, @knobs_requested, @knobs_effective, @source, @reason,
-           @config_version, @idempotency_key, @request_hash)`,
-      )
+           @config_version, @idempotency_key, @request_hash)`)
       .run({ ...e, knobs_requested: JSON.stringify(e.knobs_requested), knobs_effective: JSON.stringify(e.knobs_effective) });
   }
 
   /** A pending change replaced by a later apply for an earlier bucket (live-registry.ts). */
   supersedeKnobEvent(id: number, byEventId: number): void {
-    this.db.prepare('UPDATE knob_events SET superseded_by = ? WHERE id = ?').run(byEventId, id);
+    prepared(this.db, 'UPDATE knob_events SET superseded_by = ? WHERE id = ?').run(byEventId, id);
   }
 
   setKnobEventResponse(id: number, response: string): void {
-    this.db.prepare('UPDATE knob_events SET response = ? WHERE id = ?').run(response, id);
+    prepared(this.db, 'UPDATE knob_events SET response = ? WHERE id = ?').run(response, id);
   }
 
   knobEventByIdempotencyKey(key: string): KnobEventRow | undefined {
-    const r = this.db.prepare('SELECT * FROM knob_events WHERE idempotency_key = ?').get(key) as
+    const r = prepared(this.db, 'SELECT * FROM knob_events WHERE idempotency_key = ?').get(key) as
       | (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & { knobs_requested: string; knobs_effective: string })
       | undefined;
     return r && { ...r, knobs_requested: JSON.parse(r.knobs_requested), knobs_effective: JSON.parse(r.knobs_effective) };
   }
 
   listTraces(): TraceRow[] {
-    return this.db.prepare('SELECT * FROM traces ORDER BY started_at DESC').all() as TraceRow[];
+    return prepared(this.db, 'SELECT * FROM traces ORDER BY started_at DESC').all() as TraceRow[];
   }
 
   listKnobEvents(traceId: string, stationKey?: string, page: { afterId?: number; limit?: number } = {}): KnobEventRow[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM knob_events WHERE trace_id = @traceId ${stationKey ? 'AND station_key = @stationKey' : ''} AND id > @afterId ORDER BY id LIMIT @limit`)
+    const rows = prepared(this.db, `SELECT * FROM knob_events WHERE trace_id = @traceId ${stationKey ? 'AND station_key = @stationKey' : ''} AND id > @afterId ORDER BY id LIMIT @limit`)
       .all({ traceId, stationKey, afterId: page.afterId ?? 0, limit: page.limit ?? -1 }) as (Omit<KnobEventRow, 'knobs_requested' | 'knobs_effective'> & {
       knobs_requested: string;
       knobs_effective: string;

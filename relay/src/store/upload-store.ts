@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ChunkPacket, UploadCodec } from '../../../protocol/upload.ts';
+import { prepared } from './prepared.ts';
 
 export interface UploadRow {
   upload_id: string;
@@ -61,28 +62,25 @@ export class UploadStore {
   constructor(private readonly db: Database.Database) {}
 
   get(uploadId: string): StoredUploadRow | undefined {
-    return this.db.prepare('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as StoredUploadRow | undefined;
+    return prepared(this.db, 'SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as StoredUploadRow | undefined;
   }
 
   /** The upload row; its trace and station rows must exist (same transaction as theirs). */
   insert(row: UploadRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO uploads (upload_id, trace_id, station_key, codec, sample_rate, frame_ms, started_at, label, created_at, client, touched_at)
-         VALUES (@upload_id, @trace_id, @station_key, @codec, @sample_rate, @frame_ms, @started_at, @label, @created_at, @client, @created_at)`,
-      )
+    prepared(this.db, `INSERT INTO uploads (upload_id, trace_id, station_key, codec, sample_rate, frame_ms, started_at, label, created_at, client, touched_at)
+         VALUES (@upload_id, @trace_id, @station_key, @codec, @sample_rate, @frame_ms, @started_at, @label, @created_at, @client, @created_at)`)
       .run(row);
   }
 
   /** Processed parts, by first_index. */
   parts(uploadId: string): PartRow[] {
-    const rows = this.db.prepare('SELECT * FROM upload_parts WHERE upload_id = ? ORDER BY first_index').all(uploadId) as (Omit<PartRow, 'bucket_ts'> & { bucket_ts: string })[];
+    const rows = prepared(this.db, 'SELECT * FROM upload_parts WHERE upload_id = ? ORDER BY first_index').all(uploadId) as (Omit<PartRow, 'bucket_ts'> & { bucket_ts: string })[];
     return rows.map((r) => ({ first_index: r.first_index, end_index: r.end_index, frames: r.frames, bucket_ts: JSON.parse(r.bucket_ts) as number[], processed_at: r.processed_at }));
   }
 
   /** Packets waiting for their part: how many, and one past the highest index (0 for none). */
   storedPackets(uploadId: string): { count: number; endIndex: number } {
-    const r = this.db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx) + 1, 0) AS endIndex FROM upload_packets WHERE upload_id = ?').get(uploadId) as {
+    const r = prepared(this.db, 'SELECT COUNT(*) AS count, COALESCE(MAX(idx) + 1, 0) AS endIndex FROM upload_packets WHERE upload_id = ?').get(uploadId) as {
       count: number;
       endIndex: number;
     };
@@ -119,7 +117,7 @@ export class UploadStore {
 
   /** Payload bytes stored and not processed, over every upload of `client`. */
   clientPendingBytes(client: string): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(pending_bytes), 0) AS n FROM uploads WHERE client = ?').get(client) as { n: number }).n;
+    return (prepared(this.db, 'SELECT COALESCE(SUM(pending_bytes), 0) AS n FROM uploads WHERE client = ?').get(client) as { n: number }).n;
   }
 
   /**
@@ -127,22 +125,22 @@ export class UploadStore {
    * pending bytes; run in the same transaction as planChunk.
    */
   insertPackets(uploadId: string, firstIndex: number, packets: readonly ChunkPacket[], plan: ChunkPlan): void {
-    const insert = this.db.prepare('INSERT INTO upload_packets (upload_id, idx, flags, payload) VALUES (?, ?, ?, ?)');
+    const insert = prepared(this.db, 'INSERT INTO upload_packets (upload_id, idx, flags, payload) VALUES (?, ?, ?, ?)');
     for (const k of plan.fresh) {
       const { flags, payload } = packets[k];
       insert.run(uploadId, firstIndex + k, flags, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
     }
-    this.db.prepare('UPDATE uploads SET pending_bytes = pending_bytes + ? WHERE upload_id = ?').run(plan.freshBytes, uploadId);
+    prepared(this.db, 'UPDATE uploads SET pending_bytes = pending_bytes + ? WHERE upload_id = ?').run(plan.freshBytes, uploadId);
   }
 
   /** Records activity on an upload (expiry counts from the last). */
   touch(uploadId: string, nowMs: number): void {
-    this.db.prepare('UPDATE uploads SET touched_at = MAX(touched_at, ?) WHERE upload_id = ?').run(nowMs, uploadId);
+    prepared(this.db, 'UPDATE uploads SET touched_at = MAX(touched_at, ?) WHERE upload_id = ?').run(nowMs, uploadId);
   }
 
   /** Uploads not expired and untouched since `touchedBeforeMs` (inclusive), oldest first. */
   idleSince(touchedBeforeMs: number): string[] {
-    const rows = this.db.prepare('SELECT upload_id FROM uploads WHERE expired_at IS NULL AND touched_at <= ? ORDER BY touched_at').all(touchedBeforeMs) as { upload_id: string }[];
+    const rows = prepared(this.db, 'SELECT upload_id FROM uploads WHERE expired_at IS NULL AND touched_at <= ? ORDER BY touched_at').all(touchedBeforeMs) as { upload_id: string }[];
     return rows.map((r) => r.upload_id);
   }
 
@@ -152,16 +150,16 @@ export class UploadStore {
    */
   expire(uploadId: string, nowMs: number): boolean {
     return this.db.transaction(() => {
-      const changed = this.db.prepare('UPDATE uploads SET expired_at = ?, pending_bytes = 0 WHERE upload_id = ? AND expired_at IS NULL').run(nowMs, uploadId).changes;
+      const changed = prepared(this.db, 'UPDATE uploads SET expired_at = ?, pending_bytes = 0 WHERE upload_id = ? AND expired_at IS NULL').run(nowMs, uploadId).changes;
       if (changed === 0) return false;
-      this.db.prepare('DELETE FROM upload_packets WHERE upload_id = ?').run(uploadId);
+      prepared(this.db, 'DELETE FROM upload_packets WHERE upload_id = ?').run(uploadId);
       return true;
     })();
   }
 
   /** Packets of `[first, end)` not stored: how many, and the first of them (null when none). */
   missing(uploadId: string, first: number, end: number): { count: number; firstMissing: number | null } {
-    const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?').get(uploadId, first, end) as { n: number };
+    const { n } = prepared(this.db, 'SELECT COUNT(*) AS n FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?').get(uploadId, first, end) as { n: number };
     const count = end - first - n;
     if (count === 0) return { count, firstMissing: null };
     // The first index whose packet is absent: walk the stored run from `first` (index order).
@@ -175,8 +173,7 @@ export class UploadStore {
 
   /** Up to `limit` stored packets from index `from` on (below `end`), in index order. */
   packetBatch(uploadId: string, from: number, end: number, limit: number): StoredPacket[] {
-    return this.db
-      .prepare('SELECT idx, flags, payload FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?')
+    return prepared(this.db, 'SELECT idx, flags, payload FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?')
       .all(uploadId, from, end, limit) as StoredPacket[];
   }
 
@@ -185,15 +182,12 @@ export class UploadStore {
    * their bytes; run inside a transaction.
    */
   completePart(uploadId: string, part: PartRow): void {
-    this.db
-      .prepare('INSERT INTO upload_parts (upload_id, first_index, end_index, frames, bucket_ts, processed_at) VALUES (?, ?, ?, ?, ?, ?)')
+    prepared(this.db, 'INSERT INTO upload_parts (upload_id, first_index, end_index, frames, bucket_ts, processed_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(uploadId, part.first_index, part.end_index, part.frames, JSON.stringify(part.bucket_ts), part.processed_at);
-    const { bytes } = this.db
-      .prepare('SELECT COALESCE(SUM(LENGTH(payload)), 0) AS bytes FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?')
+    const { bytes } = prepared(this.db, 'SELECT COALESCE(SUM(LENGTH(payload)), 0) AS bytes FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?')
       .get(uploadId, part.first_index, part.end_index) as { bytes: number };
-    this.db.prepare('DELETE FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?').run(uploadId, part.first_index, part.end_index);
-    this.db
-      .prepare('UPDATE uploads SET pending_bytes = pending_bytes - ?, touched_at = MAX(touched_at, ?) WHERE upload_id = ?')
+    prepared(this.db, 'DELETE FROM upload_packets WHERE upload_id = ? AND idx >= ? AND idx < ?').run(uploadId, part.first_index, part.end_index);
+    prepared(this.db, 'UPDATE uploads SET pending_bytes = pending_bytes - ?, touched_at = MAX(touched_at, ?) WHERE upload_id = ?')
       .run(bytes, part.processed_at, uploadId);
   }
 }
