@@ -5,7 +5,7 @@
  * each station costs the relay.
  *
  *   npm run bench:stations -- [--steps 100,200,300] [--seconds 20] [--warmup 4]
- *                             [--modes pinned,unpinned] [--workers N] [--profile DIR]
+ *                             [--modes pinned,unpinned] [--workers N] [--profile DIR] [--idle yes|no]
  *
  * Pinned (cpu-pinning.ts): the relay, every thread of it, runs on core 1 and this process,
  * the simulated field testers, on core 0, so the relay's figures are its own: its CPU per
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     /** Write V8 CPU profiles of the relay's threads to this directory. */
     profile: { type: 'string' },
+    /** Measure the idle relay first (a minute); `--idle no` goes straight to the steps. */
+    idle: { type: 'string', default: 'yes' },
   },
 });
 const steps = values.steps.split(',').map(Number);
@@ -84,12 +86,17 @@ async function runMode(relayCpus: string | null, pipelinePercent: number): Promi
   };
 
   // The idle relay: started, settled (the start-up's garbage collected), no station.
-  await sleep(IDLE_SETTLE_S * 1000);
-  const i0 = procStat(relay.pid!);
-  await sleep(IDLE_WINDOW_S * 1000);
-  const i1 = procStat(relay.pid!);
-  const idleCores = (i1.cpuS - i0.cpuS) / IDLE_WINDOW_S;
-  console.log(`idle relay (${IDLE_WINDOW_S} s, from ${IDLE_SETTLE_S} s after start): ${(idleCores * 100).toFixed(2)} % of a core (main thread ${(((i1.mainThreadS - i0.mainThreadS) / IDLE_WINDOW_S) * 100).toFixed(2)} %), RSS ${i1.rssMb.toFixed(0)} MB`);
+  let idleCores = 0;
+  if (values.idle !== 'no') {
+    await sleep(IDLE_SETTLE_S * 1000);
+    const i0 = procStat(relay.pid!);
+    await sleep(IDLE_WINDOW_S * 1000);
+    const i1 = procStat(relay.pid!);
+    idleCores = (i1.cpuS - i0.cpuS) / IDLE_WINDOW_S;
+    console.log(`idle relay (${IDLE_WINDOW_S} s, from ${IDLE_SETTLE_S} s after start): ${(idleCores * 100).toFixed(2)} % of a core (main thread ${(((i1.mainThreadS - i0.mainThreadS) / IDLE_WINDOW_S) * 100).toFixed(2)} %), RSS ${i1.rssMb.toFixed(0)} MB`);
+  } else {
+    console.log('idle relay: not measured (--idle no); per-station figures count the whole relay');
+  }
   console.log('stations | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
   console.log('---------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
 

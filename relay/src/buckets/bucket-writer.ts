@@ -3,6 +3,13 @@
  * points at a missing file), then retention. One write at a time keeps the disk and the
  * SQLite writer out of each other's way; `drain()` waits for everything queued.
  *
+ * Every live station finalizes its bucket at the same moment (the bucket's end plus the
+ * grace), so the records arrive in one burst. Written flat out, a burst of a few hundred
+ * holds the relay's core (file writes, rows, the garbage they leave) for most of a second,
+ * and the media worker's frames wait behind it. The writes of a burst are spread over
+ * `spreadMs` instead: the first at once, the others evenly after it. `drain()` ends the
+ * spreading, and recorded buckets (uploads, already hours old) are written as fast as they come.
+ *
  * A recorded bucket (an upload's part) that another part already has a share in is merged:
  * the new part's samples go into the existing segments at their offsets and the row gets
  * the merge of every part's share (recorded-merge.ts). Live buckets are written as they are.
@@ -19,9 +26,19 @@ export interface BucketWriterEvents {
   failed(record: BucketRecord, error: Error): void;
 }
 
+/** Over how long the writes of one burst of live buckets are spread, by default. */
+export const WRITE_SPREAD_MS = 1000;
+
 export class BucketWriter {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** Live records queued or being written, and how many have come since the writer was last idle. */
+  private liveQueued = 0;
+  private burst = 0;
+  /** The pause between two writes of a burst, while it runs; `drain()` cuts it short. */
+  private pause: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
+  /** Drains under way: while any is, writes are not spaced. */
+  private draining = 0;
   /** bucket_ts of every record queued or being written (a bucket appears whole only when none is left). */
   private readonly pendingBuckets = new Map<number, number>();
   written = 0;
@@ -31,6 +48,7 @@ export class BucketWriter {
     private readonly store: Store,
     private readonly segments: SegmentStore,
     private readonly events: BucketWriterEvents,
+    private readonly spreadMs = WRITE_SPREAD_MS,
   ) {
     this.shares = new RecordedBucketStore(store.db);
   }
@@ -45,18 +63,25 @@ export class BucketWriter {
     // Recorded buckets are hours old: counting them would hold back every live snapshot
     // (completeBefore) while an upload is processed. A part is reported only once drained.
     const live = record.recordedPart === null;
-    if (live) this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
+    if (live) {
+      this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
+      if (this.liveQueued === 0) this.burst = 0;
+      this.liveQueued++;
+      this.burst++;
+    }
     this.chain = this.chain
       .then(() => (live ? this.write(record) : this.writeRecorded(record)))
       .finally(() => {
         this.queued--;
         if (live) {
+          this.liveQueued--;
           const n = (this.pendingBuckets.get(record.bucketTs) ?? 1) - 1;
           if (n === 0) this.pendingBuckets.delete(record.bucketTs);
           else this.pendingBuckets.set(record.bucketTs, n);
         }
         done?.();
-      });
+      })
+      .then(() => (live ? this.spacing() : undefined));
   }
 
   /** The earliest live bucket with a record not yet in the store (Infinity when none). */
@@ -73,8 +98,30 @@ export class BucketWriter {
     return run;
   }
 
-  drain(): Promise<void> {
-    return this.chain;
+  /** Resolves once everything queued so far is written; the writes still queued go without spacing. */
+  async drain(): Promise<void> {
+    this.draining++;
+    this.pause?.resolve();
+    try {
+      await this.chain;
+    } finally {
+      this.draining--;
+    }
+  }
+
+  /** After a live write: the pause that spreads the rest of the burst over spreadMs. */
+  private spacing(): Promise<void> | undefined {
+    if (this.draining > 0 || this.liveQueued === 0 || this.spreadMs <= 0) return undefined;
+    const ms = this.spreadMs / this.burst;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.pause = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.pause = { timer, resolve: done };
+    });
   }
 
   private async write(r: BucketRecord): Promise<void> {
