@@ -8,6 +8,8 @@ import { CODEC_IDS } from '../protocol/frame.ts';
 import { defaultKnobs, mergeKnobs } from '../protocol/knobs.ts';
 import { speechLike } from '../relay/src/audio/signals.ts';
 import { LatencyHistogram } from '../relay/src/media/latency-histogram.ts';
+import type { ChunkedSamples } from '../relay/src/media/sample-chunks.ts';
+import { SegmentBuffers } from '../relay/src/media/segment-buffers.ts';
 import { Station } from '../relay/src/media/station.ts';
 import { encodeAudio } from '../relay/src/sim/simulator.ts';
 
@@ -28,13 +30,27 @@ export function measurePipeline(opts: { stations: number; seconds: number; codec
   const audio = encodeAudio(speechLike(-20, 10, 48000, 7), 48000, codec);
   const latency = new LatencyHistogram();
   let buckets = 0;
+  // A bucket's audio goes back to the pool once "written", as the relay's writer hands it back.
+  const buffers = new SegmentBuffers();
+  const giveBack = (c: ChunkedSamples): void => {
+    for (const chunk of c.chunks) if (chunk !== null) buffers.release(chunk);
+  };
   const stations = Array.from(
     { length: n },
     (_, i) =>
       new Station(
         { id: i, traceId: 'bench', stationKey: `s${i}`, codec, sampleRate: 48000, queueFrames: 48, jitterAllowanceMs: 60, bucketMs: 5000, graceMs: 1000, knobs, configVersion: 0, lastKnobEventId: null, client: 'bench' },
-        { bucket: () => void buckets++, status: () => undefined, decodeError: () => undefined },
+        {
+          bucket: (r) => {
+            buckets++;
+            giveBack(r.pre);
+            giveBack(r.post);
+          },
+          status: () => undefined,
+          decodeError: () => undefined,
+        },
         latency,
+        buffers,
       ),
   );
   const t0 = Date.now();

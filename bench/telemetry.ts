@@ -3,12 +3,14 @@
  * `/ws/telemetry` clients, 100 of which never read.
  *
  *   node --import tsx bench/telemetry.ts [--stations 100] [--clients 500] [--slow 100]
- *     [--window 20] [--rss-seconds 60] [--backed-up-bytes N] [--backed-up-ms N]
+ *     [--window 20] [--rss-seconds 60] [--backed-up-bytes N] [--backed-up-ms N] [--pin yes|no]
  *
  * Three processes, as in production plus two load generators: the relay; this process,
  * which streams the stations (as bench/stations.ts) and measures; and a child process
  * (this file with `--role clients`) that holds the telemetry clients, so that their JSON
- * handling does not delay the stations' pacing. All three share the machine's cores.
+ * handling does not delay the stations' pacing. Pinned (the default, cpu-pinning.ts): the
+ * relay, every thread, on core 1, and both load generators on core 0, so the relay's
+ * figures are its own; `--pin no` lets all three share the machine's cores.
  *
  * Figures (same run, same station load):
  * - per-frame pipeline p99 latency without telemetry clients, with them (three windows),
@@ -33,6 +35,7 @@ import { speechLike } from '../relay/src/audio/signals.ts';
 import { LatencyHistogram } from '../relay/src/media/latency-histogram.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
 import { BENCHMARK_LIMITS, startRelayProcess } from '../relay/src/testing/relay-process.ts';
+import { cpuPlan, pinSelf } from './cpu-pinning.ts';
 import { procStat } from './proc-stat.ts';
 
 const { values } = parseArgs({
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     'rss-seconds': { type: 'string', default: '60' },
     'backed-up-bytes': { type: 'string' },
     'backed-up-ms': { type: 'string' },
+    pin: { type: 'string', default: 'yes' },
   },
 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -185,7 +189,10 @@ async function runMain(): Promise<void> {
   if (values['backed-up-bytes']) env.TAPWIRE_TELEMETRY_BACKED_UP_BYTES = values['backed-up-bytes'];
   if (values['backed-up-ms']) env.TAPWIRE_TELEMETRY_BACKED_UP_MS = values['backed-up-ms'];
 
-  const relayProcess = startRelayProcess({ env, echoStderr: true });
+  // The clients process, forked later, inherits this process's core.
+  const plan = cpuPlan(values.pin === 'no' ? 'unpinned' : 'pinned');
+  pinSelf(plan.load);
+  const relayProcess = startRelayProcess({ env, echoStderr: true, cpus: plan.relay });
   const relay = relayProcess.child;
   let clients: ChildProcess | null = null;
   const cleanup = (): void => {
@@ -230,6 +237,7 @@ async function runMain(): Promise<void> {
     })();
 
     console.log(`Tapwire telemetry benchmark: ${nStations} Opus 48 kHz stations, ${nClients} /ws/telemetry clients (${nSlow} never read)`);
+    console.log(`${plan.label}`);
     console.log(`relay pid ${relay.pid}; stations in the bench process, clients in a child process; slow-client policy: ${env.TAPWIRE_TELEMETRY_BACKED_UP_BYTES ?? 'default'} bytes for ${env.TAPWIRE_TELEMETRY_BACKED_UP_MS ?? 'default'} ms\n`);
 
     /** One window of `seconds`: the relay's per-frame latency, frames dropped or late, CPU of each process. */

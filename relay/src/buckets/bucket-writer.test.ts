@@ -1,7 +1,8 @@
 /**
  * The bucket writer on a real SQLite file and real segment files: a burst of live buckets
  * (every station finalizes at the same moment) is spread over the writer's window, the
- * first at once; a lone bucket is not held back; `drain()` writes what is left without
+ * first at once; a small burst is held at most the longest gap per write; a lone bucket
+ * is not held back; `drain()` writes what is left without
  * spacing; every row and file arrives whatever the pace.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { BucketWriter } from './bucket-writer.ts';
 const RATE = 16000;
 const T0 = Date.UTC(2024, 5, 1, 12, 0, 0);
 const SPREAD_MS = 600;
+const MAX_GAP_MS = 100;
 
 let dir: string;
 let store: Store;
@@ -35,7 +37,7 @@ beforeEach(async () => {
   await segments.init();
   store.insertTrace({ trace_id: 'tr', kind: 'live', started_at: T0, ended_at: null, call_id: null });
   writtenAt = new Map();
-  writer = new BucketWriter(store, segments, { written: (r) => writtenAt.set(r.stationKey, performance.now() - t0), failed: (_r, err) => { throw err; } }, SPREAD_MS);
+  writer = new BucketWriter(store, segments, { written: (r) => writtenAt.set(r.stationKey, performance.now() - t0), failed: (_r, err) => { throw err; } }, { spreadMs: SPREAD_MS, maxGapMs: MAX_GAP_MS });
 });
 
 afterEach(() => {
@@ -100,6 +102,17 @@ describe('a burst of live buckets', () => {
     expect(writer.oldestPendingBucketTs()).toBe(Infinity);
   });
 
+  it('holds a small burst at most the longest gap per write', async () => {
+    t0 = performance.now();
+    writer.enqueue(record('a'));
+    writer.enqueue(record('b'));
+    while (writtenAt.size < 2 && performance.now() - t0 < 10 * SPREAD_MS) await sleep(5);
+    const gap = (writtenAt.get('b') as number) - (writtenAt.get('a') as number);
+    // Spread evenly, two records would be SPREAD_MS / 2 apart.
+    expect(gap).toBeGreaterThanOrEqual(MAX_GAP_MS - 5);
+    expect(gap).toBeLessThan(SPREAD_MS / 2 - 50);
+  });
+
   it('does not hold back a lone bucket', async () => {
     t0 = performance.now();
     writer.enqueue(record('alone'));
@@ -125,7 +138,7 @@ describe('a burst of live buckets', () => {
     const done: string[] = [];
     writer.enqueue(record('a'), () => done.push('a'));
     writer.enqueue(record('b'), () => done.push('b'));
-    await sleep(SPREAD_MS / 4);
+    await sleep(MAX_GAP_MS / 2);
     // a is written and its buffers given back; b waits out its spacing and is still pending.
     expect(done).toEqual(['a']);
     expect(writer.oldestPendingBucketTs()).toBe(T0);

@@ -6,9 +6,12 @@
  * Every live station finalizes its bucket at the same moment (the bucket's end plus the
  * grace), so the records arrive in one burst. Written flat out, a burst of a few hundred
  * holds the relay's core (file writes, rows, the garbage they leave) for most of a second,
- * and the media worker's frames wait behind it. The writes of a burst are spread over
- * `spreadMs` instead: the first at once, the others evenly after it. `drain()` ends the
- * spreading, and recorded buckets (uploads, already hours old) are written as fast as they come.
+ * and the media worker's frames wait behind it. The writes of a burst are spaced instead:
+ * the first at once, then a pause of `spreadMs` / (records in the burst) after each, at
+ * most `maxGapMs`, so a large burst spreads over about `spreadMs` and a small one is
+ * barely held (a bucket is complete, for snapshots, only once written). `drain()` ends
+ * the spacing, and recorded buckets (uploads, already hours old) are written as fast as
+ * they come.
  *
  * A recorded bucket (an upload's part) that another part already has a share in is merged:
  * the new part's samples go into the existing segments at their offsets and the row gets
@@ -26,8 +29,10 @@ export interface BucketWriterEvents {
   failed(record: BucketRecord, error: Error): void;
 }
 
-/** Over how long the writes of one burst of live buckets are spread, by default. */
+/** Over how long the writes of one large burst of live buckets are spread, by default. */
 export const WRITE_SPREAD_MS = 1000;
+/** The longest pause between two writes of a burst. */
+export const MAX_WRITE_GAP_MS = 5;
 
 export class BucketWriter {
   private chain: Promise<void> = Promise.resolve();
@@ -48,7 +53,7 @@ export class BucketWriter {
     private readonly store: Store,
     private readonly segments: SegmentStore,
     private readonly events: BucketWriterEvents,
-    private readonly spreadMs = WRITE_SPREAD_MS,
+    private readonly spacing: { spreadMs: number; maxGapMs: number } = { spreadMs: WRITE_SPREAD_MS, maxGapMs: MAX_WRITE_GAP_MS },
   ) {
     this.shares = new RecordedBucketStore(store.db);
   }
@@ -81,7 +86,7 @@ export class BucketWriter {
         }
         done?.();
       })
-      .then(() => (live ? this.spacing() : undefined));
+      .then(() => (live ? this.pauseInBurst() : undefined));
   }
 
   /** The earliest live bucket with a record not yet in the store (Infinity when none). */
@@ -110,9 +115,10 @@ export class BucketWriter {
   }
 
   /** After a live write: the pause that spreads the rest of the burst over spreadMs. */
-  private spacing(): Promise<void> | undefined {
-    if (this.draining > 0 || this.liveQueued === 0 || this.spreadMs <= 0) return undefined;
-    const ms = this.spreadMs / this.burst;
+  private pauseInBurst(): Promise<void> | undefined {
+    const { spreadMs, maxGapMs } = this.spacing;
+    if (this.draining > 0 || this.liveQueued === 0 || spreadMs <= 0) return undefined;
+    const ms = Math.min(maxGapMs, spreadMs / this.burst);
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);

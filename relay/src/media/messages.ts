@@ -5,7 +5,7 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
-import type { ChunkedSamples } from './sample-chunks.ts';
+import type { ChunkedSamples, WireChunks } from './sample-chunks.ts';
 
 export interface StationSpec {
   /** Pool-wide numeric id, used on the hot path instead of strings. */
@@ -76,6 +76,9 @@ export interface BucketRecord {
   client: string;
 }
 
+/** A bucket record as it crosses from the worker: the audio as slot numbers. */
+export type WireBucketRecord = Omit<BucketRecord, 'pre' | 'post'> & { pre: WireChunks; post: WireChunks };
+
 export interface StationStats {
   id: number;
   queueDepth: number;
@@ -92,14 +95,18 @@ export type ToWorker =
   | { type: 'flush'; reqId: number }
   /** Answered once everything posted before it has been processed (flow control of recorded runs). */
   | { type: 'sync'; reqId: number; id: number }
-  /** Segment buffers handed back after a bucket was written (transferred). */
-  | { type: 'recycle'; buffers: ArrayBuffer[] };
+  /** Segment slots handed back after a bucket was written (segment-buffers.ts). */
+  | { type: 'recycle'; slots: number[] };
 
 export type ScheduleRefusal = 'unknown_station' | 'station_ended' | 'bucket_started';
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'bucket'; record: BucketRecord }
+  /** A finalized bucket; its audio is in the worker's shared slabs, named by slot. */
+  | { type: 'bucket'; record: WireBucketRecord }
+  /** A shared slab of segment slots, announced before any bucket uses it; and one let go of. */
+  | { type: 'slab'; id: number; buffer: SharedArrayBuffer; chunkSamples: number }
+  | { type: 'slab_freed'; id: number }
   | { type: 'status'; id: number; state: 'backpressure' | 'ok'; droppedFrames: number; queueDepth: number }
   | { type: 'decode_error'; id: number; code: string; message: string }
   | { type: 'closed'; id: number; counters: IngestCounters }

@@ -11,7 +11,8 @@ import type { KnobValues } from '../../../protocol/knobs.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker } from './messages.ts';
 import { PacketBatchWriter } from './packet-batch.ts';
-import { chunkBuffers } from './sample-chunks.ts';
+import { fromWire, usedSlots } from './sample-chunks.ts';
+import { SlabViews } from './segment-buffers.ts';
 import { StationHandle, type StationPort } from './station-handle.ts';
 
 /** What the pool tells the relay as a whole (a station's own events go to its handle). */
@@ -41,6 +42,8 @@ interface WorkerSlot {
   writer: PacketBatchWriter;
   flushScheduled: boolean;
   stations: Map<number, StationHandle>;
+  /** The worker's shared segment slabs (bucket audio arrives as slot numbers in them). */
+  slabs: SlabViews;
   alive: boolean;
 }
 
@@ -74,7 +77,7 @@ export class MediaPool implements StationPort {
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.size; i++) {
       const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs, spectrumIntervalMs: this.spectrumIntervalMs }, name: `media-${i}` });
-      const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Map(), alive: true };
+      const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Map(), slabs: new SlabViews(), alive: true };
       this.slots.push(slot);
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -198,12 +201,19 @@ export class MediaPool implements StationPort {
   private onMessage(slot: WorkerSlot, msg: FromWorker): void {
     switch (msg.type) {
       case 'bucket': {
-        const buffers = [...chunkBuffers(msg.record.pre), ...chunkBuffers(msg.record.post)];
-        this.events.bucket(msg.record, () => {
-          if (slot.alive && !this.closed) slot.worker.postMessage({ type: 'recycle', buffers } satisfies ToWorker, buffers);
+        const w = msg.record;
+        const record: BucketRecord = { ...w, pre: fromWire(w.pre, slot.slabs), post: fromWire(w.post, slot.slabs) };
+        this.events.bucket(record, () => {
+          if (slot.alive && !this.closed) slot.worker.postMessage({ type: 'recycle', slots: [...usedSlots(w.pre), ...usedSlots(w.post)] } satisfies ToWorker);
         });
         break;
       }
+      case 'slab':
+        slot.slabs.made(msg.id, msg.buffer);
+        break;
+      case 'slab_freed':
+        slot.slabs.freed(msg.id);
+        break;
       case 'status': {
         const handle = slot.stations.get(msg.id);
         if (handle === undefined) break;

@@ -4,11 +4,12 @@
  * not a whole 5 s bucket. Samples never written read as silence (a chunk is zeroed when
  * it is taken from the pool, and a missing chunk is written out as zeros).
  *
- * The chunks travel to the control plane with the bucket record (transferred, not copied)
- * and come back to the worker's pool once written (segment-buffers.ts).
+ * The chunks are slots of shared slabs (segment-buffers.ts): they travel to the control
+ * plane with the bucket record as slot numbers (`WireChunks`) and come back the same way
+ * once written.
  */
 import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
-import type { SegmentBuffers } from './segment-buffers.ts';
+import type { SegmentBuffers, SlabViews } from './segment-buffers.ts';
 
 /** The transferable shape in a bucket record: chunk i holds samples [i * chunkSamples, (i + 1) * chunkSamples). */
 export interface ChunkedSamples {
@@ -56,17 +57,31 @@ export class SampleChunks implements ChunkedSamples {
   release(): void {
     for (let i = 0; i < this.chunks.length; i++) {
       const c = this.chunks[i];
-      if (c !== null) this.pool.release(c.buffer as ArrayBuffer);
+      if (c !== null) this.pool.release(c);
       this.chunks[i] = null;
     }
   }
 }
 
-/** The buffers of the chunks (to transfer them, or to hand them back). */
-export function chunkBuffers(c: ChunkedSamples): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (const chunk of c.chunks) if (chunk !== null) out.push(chunk.buffer as ArrayBuffer);
-  return out;
+/** A tap's chunks on the way to the control plane: slot numbers, -1 where no audio came. */
+export interface WireChunks {
+  readonly chunkSamples: number;
+  readonly slots: readonly number[];
+}
+
+/** The worker's side: a bucket's chunks as slot numbers. */
+export function toWire(c: ChunkedSamples, pool: SegmentBuffers): WireChunks {
+  return { chunkSamples: c.chunkSamples, slots: c.chunks.map((chunk) => (chunk === null ? -1 : pool.slotOf(chunk))) };
+}
+
+/** The control plane's side: the chunks, read through its views of the worker's slabs. */
+export function fromWire(w: WireChunks, views: SlabViews): ChunkedSamples {
+  return { chunkSamples: w.chunkSamples, chunks: w.slots.map((slot) => (slot < 0 ? null : views.view(slot, w.chunkSamples))) };
+}
+
+/** The slots in use, to hand back once the bucket is written. */
+export function usedSlots(w: WireChunks): number[] {
+  return w.slots.filter((slot) => slot >= 0);
 }
 
 const zeroChunks = new Map<number, Int16Array>();

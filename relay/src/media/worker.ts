@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker } from './messages.ts';
 import { readPacketBatch } from './packet-batch.ts';
-import { chunkBuffers } from './sample-chunks.ts';
+import { toWire } from './sample-chunks.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import { Station } from './station.ts';
 
@@ -22,7 +22,10 @@ if (port === null) throw new Error('media worker must run in a worker thread');
 
 const stations = new Map<number, Station>();
 const latency = new LatencyHistogram();
-const buffers = new SegmentBuffers();
+const buffers = new SegmentBuffers({
+  made: (id, buffer, chunkSamples) => send({ type: 'slab', id, buffer, chunkSamples }),
+  freed: (id) => send({ type: 'slab_freed', id }),
+});
 const now = (): number => performance.timeOrigin + performance.now();
 
 function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
@@ -33,7 +36,7 @@ function addStation(spec: StationSpec): void {
   if (stations.size === 0) startTicking();
   const id = spec.id;
   const station = new Station(spec, {
-    bucket: (record) => send({ type: 'bucket', record }, [...chunkBuffers(record.pre), ...chunkBuffers(record.post)]),
+    bucket: (record) => send({ type: 'bucket', record: { ...record, pre: toWire(record.pre, buffers), post: toWire(record.post, buffers) } }),
     status: (state, droppedFrames, queueDepth) => send({ type: 'status', id, state, droppedFrames, queueDepth }),
     decodeError: (code, message) => send({ type: 'decode_error', id, code, message }),
   }, latency, buffers);
@@ -96,7 +99,7 @@ port.on('message', (msg: ToWorker) => {
       break;
     }
     case 'recycle':
-      for (const b of msg.buffers) buffers.release(b);
+      for (const slot of msg.slots) buffers.releaseSlot(slot);
       // The last buckets of a worker that has no station left: nothing to keep them for.
       if (stations.size === 0) buffers.trim(Date.now(), true);
       break;

@@ -1,0 +1,16 @@
+import { FrameMeter } from './worklets/dsp/meters.ts';
+import { float32ToInt16 } from './worklets/dsp/pcm.ts';
+import { BandSpectrum } from './worklets/dsp/spectrum.ts';
+import { OpusFrameDecoder } from './relay/src/media/codecs/opus.ts';
+import { speechLike } from './relay/src/audio/signals.ts';
+import { encodeAudio } from './relay/src/sim/simulator.ts';
+const N = 960, F = 20000;
+const x = new Float32Array(N).map((_, i) => Math.sin(i * 0.05) * 0.3 + (Math.random() - 0.5) * 0.01);
+const time = (name: string, fn: () => void) => { for (let i = 0; i < 2000; i++) fn(); const t = process.cpuUsage(); for (let i = 0; i < F; i++) fn(); const u = process.cpuUsage(t); console.log(name.padEnd(20), ((u.user + u.system) / F).toFixed(2), 'us/frame'); };
+const m = new FrameMeter(48000); time('meter', () => m.process(x, N));
+const d = new Int16Array(24000); let o = 0; time('f32->i16', () => { float32ToInt16(x, d, N, 0, o); o = (o + N) % 23040; });
+const sp = new BandSpectrum(48000, { fftSize: 4096 }); time('spectrum.push', () => sp.push(x, N));
+let k = 0; time('spectrum.compute/10', () => { if (++k % 10 === 0) sp.compute(); });
+const audio = encodeAudio(speechLike(-20, 10, 48000, 7), 48000, 'opus');
+const dec = new OpusFrameDecoder(48000); const out = new Float32Array(5760); let p = 0;
+time('opus decode', () => { dec.decode(audio.packets[p++ % audio.packets.length], out); });
