@@ -43,9 +43,12 @@ const measureS = Number(values.seconds);
 const warmupS = Number(values.warmup);
 const modes = values.modes.split(',') as ('pinned' | 'unpinned')[];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** The idle relay is measured once its start-up work (module loading, first GCs) has settled. */
-const IDLE_SETTLE_S = 40;
-const IDLE_WINDOW_S = 20;
+/**
+ * The idle relay is measured once its start-up work (module loading, the garbage collections
+ * and code flushing that follow it for about a minute) has settled.
+ */
+const IDLE_SETTLE_S = 60;
+const IDLE_WINDOW_S = 30;
 const audio = encodeAudio(speechLike(-20, 10, 48000, 7), 48000, 'opus');
 
 console.log(`Tapwire station benchmark: Opus 48 kHz mono, 20 ms frames, ${((audio.packets.reduce((n, p) => n + p.length, 0) * 8) / 10 / 1000).toFixed(1)} kbit/s`);

@@ -3,6 +3,7 @@
  * and counters read the components' counters at scrape time; latency histograms are fed as
  * the media workers and the bucket writer report.
  */
+import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import { LATENCY_BIN_MS, LATENCY_BINS } from '../media/latency-histogram.ts';
@@ -28,11 +29,11 @@ export class RelayMetrics {
 
   constructor(sources: MetricSources) {
     const register = [this.registry];
-    // prom-client's own event-loop lag histogram samples once a second here, not every
-    // 10 ms: its timer alone would wake an idle relay a hundred times a second, and every
-    // wake-up costs. The fine-grained lag is tapwire_event_loop_lag_* below, sampled only
-    // while the relay has connections.
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'tapwire_process_', eventLoopMonitoringPrecision: 1000 });
+    // The process's own figures, read at scrape time. Not prom-client's default metrics:
+    // their event-loop lag histogram runs a timer that wakes an idle relay every second (on
+    // a virtual machine each wake-up alone costs a few milliseconds of CPU). The event-loop
+    // lag is tapwire_event_loop_lag_* below, sampled only while the relay has connections.
+    this.processMetrics(register);
     for (const [name, help, read] of [
       ['tapwire_event_loop_lag_p99_seconds', 'Event-loop lag, 99th percentile since the last scrape (sampled every 20 ms while the relay has connections).', () => this.loopLag.percentile(99)],
       ['tapwire_event_loop_lag_max_seconds', 'Event-loop lag, the longest since the last scrape.', () => this.loopLag.max],
@@ -88,6 +89,34 @@ export class RelayMetrics {
       help: 'Writing one complete bucket: its PRE and POST segments, then its row.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: register,
+    });
+  }
+
+  /** CPU, memory, heap, open files and start time of the process, prefixed tapwire_process_. */
+  private processMetrics(register: client.Registry[]): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new client.Gauge({ name: `tapwire_process_${name}`, help, registers: register, collect() { this.set(read()); } });
+    };
+    const counter = (name: string, help: string, read: () => number): void => {
+      new client.Counter({ name: `tapwire_process_${name}`, help, registers: register, collect() { this.reset(); this.inc(read()); } });
+    };
+    counter('cpu_user_seconds_total', 'User CPU time of the relay (every thread), seconds.', () => process.cpuUsage().user / 1e6);
+    counter('cpu_system_seconds_total', 'System CPU time of the relay (every thread), seconds.', () => process.cpuUsage().system / 1e6);
+    counter('cpu_seconds_total', 'User and system CPU time of the relay (every thread), seconds.', () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    });
+    gauge('resident_memory_bytes', 'Resident memory size, bytes.', () => process.memoryUsage.rss());
+    gauge('start_time_seconds', 'Start time of the process since the Unix epoch, seconds.', () => Math.round(performance.timeOrigin / 1000));
+    gauge('nodejs_heap_size_total_bytes', 'JavaScript heap of the main thread, bytes.', () => process.memoryUsage().heapTotal);
+    gauge('nodejs_heap_size_used_bytes', 'JavaScript heap of the main thread in use, bytes.', () => process.memoryUsage().heapUsed);
+    gauge('nodejs_external_memory_bytes', 'Memory outside the main thread\'s heap held by its objects (buffers), bytes.', () => process.memoryUsage().external);
+    gauge('open_fds', 'Open file descriptors (sockets, segment files, the database).', () => {
+      try {
+        return readdirSync('/proc/self/fd').length;
+      } catch {
+        return 0; // not Linux: no /proc
+      }
     });
   }
 
