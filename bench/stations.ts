@@ -6,13 +6,19 @@
  *
  *   npm run bench:stations -- [--steps 100,200,300] [--seconds 20] [--warmup 4]
  *                             [--modes pinned,unpinned] [--workers N] [--profile DIR] [--idle yes|no]
+ *                             [--before DIR]
  *
  * Pinned (cpu-pinning.ts): the relay, every thread of it, runs on core 1 and this process,
  * the simulated field testers, on core 0, so the relay's figures are its own: its CPU per
  * station-second set beside bench/pipeline.ts's per-station cost (measured here first),
  * the stations one relay core sustains, and the idle relay's CPU. Unpinned: both share
  * every core, as on a laptop. Each mode starts its own relay.
+ *
+ * `--before DIR`: DIR is another checkout of Tapwire (an earlier commit, with node_modules,
+ * e.g. a `git worktree`); in each mode its relay runs first under the same load and
+ * measurements, then this checkout's, so before and after come from one run.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     /** Measure the idle relay first (a minute); `--idle no` goes straight to the steps. */
     idle: { type: 'string', default: 'yes' },
+    before: { type: 'string' },
   },
 });
 const steps = values.steps.split(',').map(Number);
@@ -61,11 +68,27 @@ for (const mode of modes) {
   const pipeline = measurePipeline({ stations: 50, seconds: 10, codec: 'opus', chain: false });
   console.log(`== ${plan.label}`);
   console.log(`bench/pipeline.ts (50 stations, one thread, no I/O): ${pipeline.percentPerStation.toFixed(3)} % of a core per station (${pipeline.usPerFrame.toFixed(1)} us per frame)`);
+  if (values.before) {
+    console.log(`\n-- before: the relay of ${values.before} (${revision(values.before)})`);
+    await runMode(plan.relay, pipeline.percentPerStation, values.before);
+    console.log(`\n-- after: the relay of this checkout (${revision('.')})`);
+  }
   await runMode(plan.relay, pipeline.percentPerStation);
   console.log('');
 }
 
-async function runMode(relayCpus: string | null, pipelinePercent: number): Promise<void> {
+/** The commit a checkout is at, and whether it has changes on top. */
+function revision(dir: string): string {
+  try {
+    const rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${rev} with changes` : rev;
+  } catch {
+    return 'not a git checkout';
+  }
+}
+
+async function runMode(relayCpus: string | null, pipelinePercent: number, root?: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -78,7 +101,7 @@ async function runMode(relayCpus: string | null, pipelinePercent: number): Promi
   };
   if (values.workers) env.TAPWIRE_MEDIA_WORKERS = values.workers;
   const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-  const relayProcess = startRelayProcess({ env, nodeArgs: profileArgs, echoStderr: true, cpus: relayCpus });
+  const relayProcess = startRelayProcess({ env, nodeArgs: profileArgs, echoStderr: true, cpus: relayCpus, root });
   const relay = relayProcess.child;
   const url = await relayProcess.ready;
   const wsUrl = `${url.replace('http', 'ws')}/ws/ingest`;

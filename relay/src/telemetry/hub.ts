@@ -16,7 +16,7 @@ import type { Measurement, MeasurementMessage, SpectrumMessage, StationMeters, T
 import { BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import type { LiveRegistry } from '../live/live-registry.ts';
 import { METER_FIELDS, METER_OFFSET } from '../media/messages.ts';
-import { TelemetryClient, type ClientCounters, type SlowClientPolicy } from './telemetry-client.ts';
+import { outgoing, TelemetryClient, type ClientCounters, type OutgoingMessage, type SlowClientPolicy } from './telemetry-client.ts';
 
 export interface TelemetryOptions {
   /** Measurements per second (seed 003: 10-20). */
@@ -152,7 +152,7 @@ export class TelemetryHub {
     });
     // A new subscriber sees the latest measurement at once, not up to one interval later.
     this.catchUp();
-    client.offer(this.message(traceId), Date.now());
+    client.offer(outgoing(this.message(traceId)), Date.now());
     this.runTimer();
     return client;
   }
@@ -175,11 +175,11 @@ export class TelemetryHub {
 
   /** Spectrum of one station's tap, for the clients that asked for that station. */
   spectrum(stationKey: string, tap: 'PRE' | 'POST', bandsHz: ArrayLike<number>, db: ArrayLike<number>): void {
-    let msg: JsonText<SpectrumMessage> | null = null;
+    let msg: OutgoingMessage | null = null;
     const now = Date.now();
     for (const c of this.clients) {
       if (c.spectrumStation !== stationKey) continue;
-      msg ??= json<SpectrumMessage>({
+      msg ??= outgoing(json<SpectrumMessage>({
         type: 'spectrum',
         ts: new Date(now).toISOString(),
         seq: ++this.spectrumSeq,
@@ -187,7 +187,7 @@ export class TelemetryHub {
         tap,
         bands_hz: Array.from(bandsHz, round2),
         db: Array.from(db, round2),
-      });
+      }));
       c.offer(msg, now);
     }
   }
@@ -205,11 +205,11 @@ export class TelemetryHub {
     this.tsIso = new Date().toISOString();
     this.cache.clear();
     const now = Date.now();
-    const byFilter = new Map<string, JsonText<MeasurementMessage>>();
+    const byFilter = new Map<string, OutgoingMessage>();
     for (const c of this.clients) {
       const key = c.traceId ?? '';
       let msg = byFilter.get(key);
-      if (msg === undefined) byFilter.set(key, (msg = this.message(c.traceId)));
+      if (msg === undefined) byFilter.set(key, (msg = outgoing(this.message(c.traceId))));
       c.offer(msg, now);
     }
   }

@@ -10,6 +10,16 @@ import type { JsonText } from '../../../protocol/schema.ts';
 import type { TelemetryMessage } from '../../../protocol/telemetry.ts';
 import { CLOSE } from '../errors.ts';
 
+/**
+ * A telemetry message as UTF-8 bytes, encoded once and shared by every client it goes to
+ * (a string would be encoded again for each of hundreds of sockets). Sent as a text frame.
+ */
+export type OutgoingMessage = Buffer & { readonly __message?: TelemetryMessage };
+
+export function outgoing(message: JsonText<TelemetryMessage>): OutgoingMessage {
+  return Buffer.from(message, 'utf8');
+}
+
 export interface SlowClientPolicy {
   /** Messages waiting at most (seed 003: 2). */
   maxPending: number;
@@ -28,7 +38,7 @@ export interface ClientCounters {
 }
 
 export class TelemetryClient {
-  private readonly pending: JsonText<TelemetryMessage>[] = [];
+  private readonly pending: OutgoingMessage[] = [];
   private backedUpSinceMs: number | null = null;
   closed = false;
   sent = 0;
@@ -47,7 +57,7 @@ export class TelemetryClient {
   }
 
   /** Queues a message (dropping the older unsent one when full) and sends what the socket takes. */
-  offer(message: JsonText<TelemetryMessage>, nowMs: number): void {
+  offer(message: OutgoingMessage, nowMs: number): void {
     if (this.closed) return;
     this.pending.push(message);
     if (this.pending.length > this.policy.maxPending) {
@@ -62,7 +72,7 @@ export class TelemetryClient {
     if (this.closed) return;
     const socket = this.socket;
     while (this.pending.length > 0 && socket.bufferedAmount < this.policy.sendBelowBytes && socket.readyState === socket.OPEN) {
-      socket.send(this.pending.shift() as JsonText<TelemetryMessage>);
+      socket.send(this.pending.shift() as OutgoingMessage, { binary: false });
       this.sent++;
       this.counters.sent++;
     }

@@ -38,11 +38,13 @@ export function startRelayProcess(opts: {
   echoStderr?: boolean;
   /** Run the relay (every thread) on these cores only (`taskset -c`, benchmarks). */
   cpus?: string | null;
+  /** Run the relay of another checkout of Tapwire (with its node_modules): benchmarks comparing versions. */
+  root?: string;
 }): RelayProcess {
   const node = [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts'];
   const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...node] : node;
   const child = spawn(argv[0], argv.slice(1), {
-    cwd: ROOT,
+    cwd: opts.root ?? ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
