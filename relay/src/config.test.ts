@@ -193,6 +193,15 @@ describe('validateConfig', () => {
     expect(validateConfig({ ...defaultConfig(), bucketMs: 1000, bucketGraceMs: 999 }).bucketGraceMs).toBe(999);
   });
 
+  it('takes a media priority from -20 to 19 and refuses anything else', () => {
+    expect(configFromEnv({ TAPWIRE_MEDIA_NICE: '-20' }).mediaNice).toBe(-20);
+    expect(configFromEnv({ TAPWIRE_MEDIA_NICE: '0' }).mediaNice).toBe(0);
+    expect(defaultConfig().mediaNice).toBe(-5);
+    for (const bad of ['-21', '20', '2.5']) {
+      expect(() => configFromEnv({ TAPWIRE_MEDIA_NICE: bad })).toThrow(/TAPWIRE_MEDIA_NICE/);
+    }
+  });
+
   it.each(['bucketMs', 'maxMessageBytes', 'segmentMaxBytes'] as const)('rejects a zero %s', (key) => {
     expect(() => validateConfig({ ...defaultConfig(), [key]: 0 })).toThrow(new TypeError(`${key} must be a positive integer, got 0`));
   });

@@ -25,6 +25,13 @@ export interface RelayConfig {
   /** Seed 001 sources per ingest connection. */
   maxSourcesPerConnection: number;
   mediaWorkers: number;
+  /**
+   * Scheduling priority (nice, -20..19) the media workers ask for: above the control plane's,
+   * so that the audio path goes first when the core is busy (telemetry fan-out, bucket
+   * writes). Raising a priority needs CAP_SYS_NICE (root, or a container granted it);
+   * without, the workers run at the normal priority and the relay says so at start.
+   */
+  mediaNice: number;
   segmentMaxAgeMs: number;
   segmentMaxBytes: number;
   /** How often retention runs besides after writes that exceed the size limit. */
@@ -90,6 +97,7 @@ export function defaultConfig(): RelayConfig {
     maxMessageBytes: 64 * 1024,
     maxSourcesPerConnection: 16,
     mediaWorkers: Math.max(1, availableParallelism()),
+    mediaNice: -5,
     segmentMaxAgeMs: 7 * 24 * HOUR_MS,
     segmentMaxBytes: 2 * 1024 ** 3,
     retentionSweepMs: 60_000,
@@ -162,6 +170,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('ingressQueueFrames', int(env, 'TAPWIRE_INGRESS_QUEUE_FRAMES'));
   set('jitterAllowanceMs', int(env, 'TAPWIRE_JITTER_ALLOWANCE_MS'));
   set('mediaWorkers', int(env, 'TAPWIRE_MEDIA_WORKERS'));
+  set('mediaNice', int(env, 'TAPWIRE_MEDIA_NICE'));
   const ageH = int(env, 'TAPWIRE_SEGMENT_MAX_AGE_HOURS');
   set('segmentMaxAgeMs', ageH === undefined ? undefined : Math.round(ageH * HOUR_MS));
   const mb = int(env, 'TAPWIRE_SEGMENT_MAX_MB');
@@ -196,6 +205,7 @@ export function validateConfig(c: RelayConfig): RelayConfig {
     if (!Number.isInteger(v) || v < 1) throw new TypeError(`${k} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new TypeError(`port must be 0-65535, got ${c.port}`);
+  if (!Number.isInteger(c.mediaNice) || c.mediaNice < -20 || c.mediaNice > 19) throw new TypeError(`mediaNice (TAPWIRE_MEDIA_NICE) must be an integer from -20 to 19, got ${c.mediaNice}`);
   if (!Number.isInteger(c.bucketGraceMs) || c.bucketGraceMs < 0 || c.bucketGraceMs >= c.bucketMs) {
     throw new TypeError(`bucketGraceMs (TAPWIRE_BUCKET_GRACE_MS) must be an integer from 0 to less than ${c.bucketMs}, got ${c.bucketGraceMs}`);
   }

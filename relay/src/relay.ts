@@ -97,7 +97,7 @@ export class Relay {
       },
       stationGone: (handle) => this.telemetry.forget(handle.id),
       workerFailed: (handles, err) => this.app?.log.error({ err }, `media worker failed; ${handles.length} stations lost`),
-    }, Math.round(1000 / config.telemetryHz), Math.round(1000 / config.spectrumHz));
+    }, Math.round(1000 / config.telemetryHz), Math.round(1000 / config.spectrumHz), config.mediaNice);
     this.registry = new LiveRegistry(config, this.store, this.pool);
     this.heartbeat = new Heartbeat(config.heartbeatIntervalMs, config.heartbeatTimeoutMs, () => this.limits.count('heartbeat_timeout'));
     this.telemetry = new TelemetryHub(this.registry, {
@@ -185,6 +185,11 @@ export class Relay {
     });
     this.app = this.server.app;
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
+    if (this.config.mediaNice !== 0) {
+      const refused = this.pool.priorities.find((p) => !p.applied);
+      if (refused === undefined) this.app.log.info(`media workers run at nice ${this.config.mediaNice}, ahead of the control plane`);
+      else this.app.log.info(`media workers run at the normal priority (${refused.reason}); TAPWIRE_MEDIA_NICE=0 stops asking`);
+    }
     if (admin.created) this.app.log.info(`created an admin token with every scope in ${admin.path} (mode 0600)`);
     else if (admin.token === null) this.app.log.warn(`no usable admin token in ${admin.path}; create one with: npm run token -- create --scopes admin`);
     this.telemetry.start();

@@ -100,8 +100,18 @@ export type ToWorker =
 
 export type ScheduleRefusal = 'unknown_station' | 'station_ended' | 'bucket_started';
 
+/** The scheduling priority a media worker asked for, and whether it got it. */
+export interface WorkerPriority {
+  nice: number;
+  applied: boolean;
+  /** Why not, when not applied. */
+  reason?: string;
+  /** The worker's thread id (Linux), where the priority is applied. */
+  tid?: number;
+}
+
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; priority: WorkerPriority }
   /** A finalized bucket; its audio is in the worker's shared slabs, named by slot. */
   | { type: 'bucket'; record: WireBucketRecord }
   /** A shared slab of segment slots, announced before any bucket uses it; and one let go of. */

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
-import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker } from './messages.ts';
+import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker, WorkerPriority } from './messages.ts';
 import { PacketBatchWriter } from './packet-batch.ts';
 import { fromWire, usedSlots } from './sample-chunks.ts';
 import { SlabViews } from './segment-buffers.ts';
@@ -44,6 +44,8 @@ interface WorkerSlot {
   stations: Map<number, StationHandle>;
   /** The worker's shared segment slabs (bucket audio arrives as slot numbers in them). */
   slabs: SlabViews;
+  /** The priority the worker asked for at start, and whether it got it. */
+  priority: WorkerPriority | null;
   alive: boolean;
 }
 
@@ -67,6 +69,8 @@ export class MediaPool implements StationPort {
     private readonly events: PoolEvents,
     private readonly meterIntervalMs = 50,
     private readonly spectrumIntervalMs = 200,
+    /** Nice value the workers ask for (config.mediaNice); 0: none. */
+    private readonly nice = 0,
   ) {
     if (!Number.isInteger(size) || size < 1) throw new TypeError('media pool size must be a positive integer');
   }
@@ -76,13 +80,16 @@ export class MediaPool implements StationPort {
     const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs, spectrumIntervalMs: this.spectrumIntervalMs }, name: `media-${i}` });
-      const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Map(), slabs: new SlabViews(), alive: true };
+      const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs, spectrumIntervalMs: this.spectrumIntervalMs, nice: this.nice }, name: `media-${i}` });
+      const slot: WorkerSlot = { index: i, worker, writer: new PacketBatchWriter(), flushScheduled: false, stations: new Map(), slabs: new SlabViews(), priority: null, alive: true };
       this.slots.push(slot);
       ready.push(
         new Promise<void>((resolve, reject) => {
           const onMessage = (msg: FromWorker): void => {
-            if (msg.type === 'ready') resolve();
+            if (msg.type === 'ready') {
+              slot.priority = msg.priority;
+              resolve();
+            }
             else this.onMessage(slot, msg);
           };
           worker.on('message', onMessage);
@@ -101,6 +108,11 @@ export class MediaPool implements StationPort {
 
   get workerCount(): number {
     return this.slots.length;
+  }
+
+  /** Each worker's priority, as it reported at start. */
+  get priorities(): WorkerPriority[] {
+    return this.slots.map((s) => s.priority).filter((p): p is WorkerPriority => p !== null);
   }
 
   /** Starts a station's pipeline on the least loaded worker; its owner holds the handle. */

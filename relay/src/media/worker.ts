@@ -3,9 +3,11 @@
  * plane's event loop. It talks to the control plane only through the messages of
  * `messages.ts`; it does no I/O of its own.
  */
+import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
-import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker } from './messages.ts';
+import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker, type WorkerPriority } from './messages.ts';
 import { readPacketBatch } from './packet-batch.ts';
 import { toWire } from './sample-chunks.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
@@ -237,4 +239,22 @@ function sendSpectra(): void {
   send({ type: 'spectra', values }, [values.buffer]);
 }
 
-send({ type: 'ready' });
+/**
+ * Asks for the configured priority for this thread alone: on Linux a thread has its own
+ * nice value (setpriority on the calling thread's id). Elsewhere it would apply to the whole
+ * process, so it is not asked for.
+ */
+function raisePriority(nice: number): WorkerPriority {
+  if (nice === 0) return { nice, applied: false, reason: 'not asked for (TAPWIRE_MEDIA_NICE=0)' };
+  if (process.platform !== 'linux') return { nice, applied: false, reason: `a thread's own priority is set on Linux only, not on ${process.platform}` };
+  const tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]);
+  try {
+    setPriority(0, nice);
+    return { nice, applied: true, tid };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { nice, applied: false, reason: `${code}: raising a priority needs CAP_SYS_NICE (root, or a container granted it)`, tid };
+  }
+}
+
+send({ type: 'ready', priority: raisePriority((workerData as { nice?: number }).nice ?? 0) });
