@@ -6,7 +6,7 @@
  *
  *   npm run bench:stations -- [--steps 100,200,300] [--seconds 20] [--warmup 4]
  *                             [--modes pinned,unpinned] [--workers N] [--profile DIR] [--idle yes|no]
- *                             [--before DIR]
+ *                             [--before DIR] [--trace-gc]
  *
  * Pinned (cpu-pinning.ts): the relay, every thread of it, runs on core 1 and this process,
  * the simulated field testers, on core 0, so the relay's figures are its own: its CPU per
@@ -17,6 +17,8 @@
  * `--before DIR`: DIR is another checkout of Tapwire (an earlier commit, with node_modules,
  * e.g. a `git worktree`); in each mode its relay runs first under the same load and
  * measurements, then this checkout's, so before and after come from one run.
+ * `--trace-gc`: the relay runs with V8's --trace-gc, and each step prints the garbage
+ * collections in its window per thread (V8 isolate: the main thread and each worker).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     /** Measure the idle relay first (a minute); `--idle no` goes straight to the steps. */
     idle: { type: 'string', default: 'yes' },
     before: { type: 'string' },
+    'trace-gc': { type: 'boolean', default: false },
   },
 });
 const steps = values.steps.split(',').map(Number);
@@ -57,6 +60,40 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const IDLE_SETTLE_S = 60;
 const IDLE_WINDOW_S = 30;
 const audio = encodeAudio(speechLike(-20, 10, 48000, 7), 48000, 'opus');
+
+/** Counts V8's --trace-gc lines per isolate (the main thread and each worker have one). */
+class GcCounts {
+  private readonly counts = new Map<string, { full: number; young: number }>();
+  private rest = '';
+
+  feed(text: string): void {
+    const lines = (this.rest + text).split('\n');
+    this.rest = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (Scavenge|Minor Mark-Sweep|Mark-Compact|Mark-Sweep)/.exec(line);
+      if (m === null) continue;
+      let c = this.counts.get(m[1]);
+      if (c === undefined) this.counts.set(m[1], (c = { full: 0, young: 0 }));
+      if (m[2].startsWith('Mark-')) c.full++;
+      else c.young++;
+    }
+  }
+
+  snapshot(): Map<string, { full: number; young: number }> {
+    return new Map([...this.counts].map(([k, v]) => [k, { ...v }]));
+  }
+
+  /** Per isolate: full (mark-compact) and young-generation collections since the snapshot. */
+  since(before: Map<string, { full: number; young: number }>): string {
+    const parts: string[] = [];
+    for (const [isolate, c] of this.counts) {
+      const b = before.get(isolate) ?? { full: 0, young: 0 };
+      if (c.full === b.full && c.young === b.young) continue;
+      parts.push(`${isolate} ${c.full - b.full} full, ${c.young - b.young} young`);
+    }
+    return parts.length > 0 ? parts.join('; ') : 'none';
+  }
+}
 
 console.log(`Tapwire station benchmark: Opus 48 kHz mono, 20 ms frames, ${((audio.packets.reduce((n, p) => n + p.length, 0) * 8) / 10 / 1000).toFixed(1)} kbit/s`);
 console.log(`warm-up ${warmupS} s, window ${measureS} s per step; ${values.workers ?? 'default'} media workers\n`);
@@ -100,9 +137,12 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
     TAPWIRE_SEGMENT_MAX_MB: '1500',
   };
   if (values.workers) env.TAPWIRE_MEDIA_WORKERS = values.workers;
-  const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-  const relayProcess = startRelayProcess({ env, nodeArgs: profileArgs, echoStderr: true, cpus: relayCpus, root });
+  const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
+  if (values['trace-gc']) nodeArgs.push('--trace-gc');
+  const relayProcess = startRelayProcess({ env, nodeArgs, echoStderr: true, cpus: relayCpus, root });
   const relay = relayProcess.child;
+  const gcs = new GcCounts();
+  if (values['trace-gc']) relay.stdout!.on('data', (d: Buffer) => gcs.feed(d.toString()));
   const url = await relayProcess.ready;
   const wsUrl = `${url.replace('http', 'ws')}/ws/ingest`;
   const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
@@ -147,12 +187,14 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
     const before = await stats(true);
     const p0 = procStat(relay.pid!);
     const l0 = procStat(process.pid);
+    const gc0 = gcs.snapshot();
     maxPumpGapMs = 0;
     await sleep(measureS * 1000);
     const after = await stats(true);
     const p1 = procStat(relay.pid!);
     const l1 = procStat(process.pid);
     const loadNote = `load: ${((l1.cpuS - l0.cpuS) / measureS).toFixed(2)} cores, longest gap between sends ${maxPumpGapMs.toFixed(0)} ms`;
+    const gcNote = values['trace-gc'] ? gcs.since(gc0) : '';
     running = false;
     await pumpLoop;
     for (const s of stationsList) s.stop();
@@ -187,6 +229,7 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
         ok ? 'ok' : 'FAIL',
       ].join(' | ') + `   (${measured ? '' : `latency measured for only ${lat.frames} frames; `}${loadNote})`,
     );
+    if (gcNote) console.log(`         garbage collections in the window, per V8 isolate: ${gcNote}`);
     await sleep(7000); // let the last buckets finalize and be written
   }
   console.log(`largest sustained: ${best} stations (no dropped or late frame, p99 < 20 ms, every frame sent received)`);
