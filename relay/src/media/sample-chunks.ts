@@ -11,7 +11,7 @@
 import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
 import type { SegmentBuffers, SlabViews } from './segment-buffers.ts';
 
-/** The transferable shape in a bucket record: chunk i holds samples [i * chunkSamples, (i + 1) * chunkSamples). */
+/** A tap's audio in a bucket record: chunk i holds samples [i * chunkSamples, (i + 1) * chunkSamples). */
 export interface ChunkedSamples {
   readonly chunkSamples: number;
   readonly chunks: readonly (Int16Array | null)[];

@@ -1,7 +1,8 @@
 /**
  * A media worker: runs the pipelines of the stations assigned to it, off the control
  * plane's event loop. It talks to the control plane only through the messages of
- * `messages.ts`; it does no I/O of its own.
+ * `messages.ts`, and shares with it only the slabs of segment audio it announces there; it
+ * does no I/O of its own (but for reading its thread id once, at start).
  */
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -247,7 +248,12 @@ function sendSpectra(): void {
 function raisePriority(nice: number): WorkerPriority {
   if (nice === 0) return { nice, applied: false, reason: 'not asked for (TAPWIRE_MEDIA_NICE=0)' };
   if (process.platform !== 'linux') return { nice, applied: false, reason: `a thread's own priority is set on Linux only, not on ${process.platform}` };
-  const tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]);
+  let tid: number | undefined;
+  try {
+    tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]);
+  } catch {
+    tid = undefined; // no /proc: the priority is still asked for, the id is only reported
+  }
   try {
     setPriority(0, nice);
     return { nice, applied: true, tid };

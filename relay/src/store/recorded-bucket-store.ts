@@ -37,9 +37,11 @@ export class RecordedBucketStore {
 
   /** Inserts or replaces one part's share (a part run again replaces its own). */
   putShare(traceId: string, stationKey: string, bucketTs: number, share: StoredShare): void {
-    prepared(this.db, `INSERT OR REPLACE INTO recorded_bucket_parts (trace_id, station_key, bucket_ts, part, sample_start, samples, metrics, ingest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(traceId, stationKey, bucketTs, share.part, share.sampleStart, share.samples, JSON.stringify(share.metrics), JSON.stringify(share.ingest));
+    prepared(
+      this.db,
+      `INSERT OR REPLACE INTO recorded_bucket_parts (trace_id, station_key, bucket_ts, part, sample_start, samples, metrics, ingest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(traceId, stationKey, bucketTs, share.part, share.sampleStart, share.samples, JSON.stringify(share.metrics), JSON.stringify(share.ingest));
   }
 
   /**
@@ -48,9 +50,11 @@ export class RecordedBucketStore {
    * longer part with the same first index may have left.
    */
   partBuckets(traceId: string, stationKey: string, part: number, fromBucketTs: number, toBucketTs: number): { bucketTs: number; frames: number }[] {
-    const rows = prepared(this.db, `SELECT bucket_ts, metrics FROM recorded_bucket_parts
-         WHERE trace_id = ? AND station_key = ? AND part = ? AND bucket_ts BETWEEN ? AND ? ORDER BY bucket_ts`)
-      .all(traceId, stationKey, part, fromBucketTs, toBucketTs) as { bucket_ts: number; metrics: string }[];
+    const rows = prepared(
+      this.db,
+      `SELECT bucket_ts, metrics FROM recorded_bucket_parts
+         WHERE trace_id = ? AND station_key = ? AND part = ? AND bucket_ts BETWEEN ? AND ? ORDER BY bucket_ts`,
+    ).all(traceId, stationKey, part, fromBucketTs, toBucketTs) as { bucket_ts: number; metrics: string }[];
     return rows.map((r) => ({ bucketTs: r.bucket_ts, frames: (JSON.parse(r.metrics) as BucketMetrics).PRE['pcm.rms_dbfs'].count }));
   }
 }

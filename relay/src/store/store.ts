@@ -119,14 +119,18 @@ export class Store {
    */
   endOpenOnRestart(nowMs: number): { traces: number; stations: number } {
     return this.db.transaction(() => {
-      const stations = prepared(this.db, `UPDATE stations SET ended_at = COALESCE((SELECT MAX(bucket_ts + bucket_ms) FROM buckets b
+      const stations = prepared(
+        this.db,
+        `UPDATE stations SET ended_at = COALESCE((SELECT MAX(bucket_ts + bucket_ms) FROM buckets b
              WHERE b.trace_id = stations.trace_id AND b.station_key = stations.station_key), started_at),
              end_reason = 'relay_restart'
-           WHERE ended_at IS NULL AND trace_id NOT IN (SELECT trace_id FROM traces WHERE kind = 'recorded')`)
-        .run().changes;
-      const traces = prepared(this.db, `UPDATE traces SET ended_at = COALESCE((SELECT MAX(ended_at) FROM stations s WHERE s.trace_id = traces.trace_id), started_at)
-           WHERE ended_at IS NULL AND kind = 'live'`)
-        .run().changes;
+           WHERE ended_at IS NULL AND trace_id NOT IN (SELECT trace_id FROM traces WHERE kind = 'recorded')`,
+      ).run().changes;
+      const traces = prepared(
+        this.db,
+        `UPDATE traces SET ended_at = COALESCE((SELECT MAX(ended_at) FROM stations s WHERE s.trace_id = traces.trace_id), started_at)
+           WHERE ended_at IS NULL AND kind = 'live'`,
+      ).run().changes;
       void nowMs;
       return { traces, stations };
     })();
@@ -156,9 +160,11 @@ export class Store {
     return this.db.transaction(() => {
       const { n } = prepared(this.db, 'SELECT COUNT(*) AS n FROM stations WHERE trace_id = ?').get(s.trace_id) as { n: number };
       const row: StationRow = { ...s, ordinal: n };
-      prepared(this.db, `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal, client)
-           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal, @client)`)
-        .run(row);
+      prepared(
+        this.db,
+        `INSERT INTO stations (trace_id, station_key, label, codec, sample_rate, stream_id, started_at, ended_at, end_reason, ordinal, client)
+           VALUES (@trace_id, @station_key, @label, @codec, @sample_rate, @stream_id, @started_at, @ended_at, @end_reason, @ordinal, @client)`,
+      ).run(row);
       return row;
     })();
   }
@@ -176,11 +182,13 @@ export class Store {
   }
 
   insertBucket(b: BucketRow): void {
-    prepared(this.db, `INSERT OR REPLACE INTO buckets (trace_id, station_key, bucket_ts, bucket_ms, sample_rate, metrics, knobs, config_version,
+    prepared(
+      this.db,
+      `INSERT OR REPLACE INTO buckets (trace_id, station_key, bucket_ts, bucket_ms, sample_rate, metrics, knobs, config_version,
            last_knob_event_id, ingest, sample_start, samples, pre_path, post_path, segment_bytes, client)
          VALUES (@trace_id, @station_key, @bucket_ts, @bucket_ms, @sample_rate, @metrics, @knobs, @config_version,
-           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes, @client)`)
-      .run({ ...b, metrics: JSON.stringify(b.metrics), knobs: JSON.stringify(b.knobs), ingest: JSON.stringify(b.ingest) });
+           @last_knob_event_id, @ingest, @sample_start, @samples, @pre_path, @post_path, @segment_bytes, @client)`,
+    ).run({ ...b, metrics: JSON.stringify(b.metrics), knobs: JSON.stringify(b.knobs), ingest: JSON.stringify(b.ingest) });
   }
 
   getBucket(traceId: string, stationKey: string, bucketTs: number): BucketRow | undefined {
@@ -219,10 +227,12 @@ export class Store {
     if (picked.length === 0) return [];
     const lo = Math.min(...picked.map((p) => p.bucket_ts));
     const hi = Math.max(...picked.map((p) => p.bucket_ts));
-    const rows = prepared(this.db, `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
+    const rows = prepared(
+      this.db,
+      `SELECT b.* FROM buckets b JOIN stations s ON s.trace_id = b.trace_id AND s.station_key = b.station_key
          WHERE b.trace_id = @traceId AND b.bucket_ts BETWEEN @lo AND @hi ${opts.stationKey !== undefined ? 'AND b.station_key = @stationKey' : ''}
-         ORDER BY b.bucket_ts ASC, s.ordinal ASC`)
-      .all({ traceId, lo, hi, stationKey: opts.stationKey }) as RawBucket[];
+         ORDER BY b.bucket_ts ASC, s.ordinal ASC`,
+    ).all({ traceId, lo, hi, stationKey: opts.stationKey }) as RawBucket[];
     return rows.map(parseBucket);
   }
 
@@ -276,11 +286,13 @@ export class Store {
   }
 
   insertKnobEvent(e: KnobEventRow): void {
-    prepared(this.db, `INSERT INTO knob_events (id, trace_id, station_key, created_at, apply_at_bucket_ts, knobs_requested, knobs_effective, source, reason,
+    prepared(
+      this.db,
+      `INSERT INTO knob_events (id, trace_id, station_key, created_at, apply_at_bucket_ts, knobs_requested, knobs_effective, source, reason,
            config_version, idempotency_key, request_hash)
          VALUES (@id, @trace_id, @station_key, @created_at, @apply_at_bucket_ts, @knobs_requested, @knobs_effective, @source, @reason,
-           @config_version, @idempotency_key, @request_hash)`)
-      .run({ ...e, knobs_requested: JSON.stringify(e.knobs_requested), knobs_effective: JSON.stringify(e.knobs_effective) });
+           @config_version, @idempotency_key, @request_hash)`,
+    ).run({ ...e, knobs_requested: JSON.stringify(e.knobs_requested), knobs_effective: JSON.stringify(e.knobs_effective) });
   }
 
   /** A pending change replaced by a later apply for an earlier bucket (live-registry.ts). */

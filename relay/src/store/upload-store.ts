@@ -67,9 +67,11 @@ export class UploadStore {
 
   /** The upload row; its trace and station rows must exist (same transaction as theirs). */
   insert(row: UploadRow): void {
-    prepared(this.db, `INSERT INTO uploads (upload_id, trace_id, station_key, codec, sample_rate, frame_ms, started_at, label, created_at, client, touched_at)
-         VALUES (@upload_id, @trace_id, @station_key, @codec, @sample_rate, @frame_ms, @started_at, @label, @created_at, @client, @created_at)`)
-      .run(row);
+    prepared(
+      this.db,
+      `INSERT INTO uploads (upload_id, trace_id, station_key, codec, sample_rate, frame_ms, started_at, label, created_at, client, touched_at)
+         VALUES (@upload_id, @trace_id, @station_key, @codec, @sample_rate, @frame_ms, @started_at, @label, @created_at, @client, @created_at)`,
+    ).run(row);
   }
 
   /** Processed parts, by first_index. */
