@@ -37,11 +37,10 @@ export const MAX_WRITE_GAP_MS = 5;
 export class BucketWriter {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
-  /** Live records queued or being written, and how many have come since the writer was last idle. */
-  private liveQueued = 0;
+  /** Live records that have come since the writer last had none pending (pendingBuckets). */
   private burst = 0;
-  /** The pause between two writes of a burst, while it runs; `drain()` cuts it short. */
-  private pause: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
+  /** Ends the pause between two writes of a burst, while one runs; `drain()` cuts it short. */
+  private endPause: (() => void) | null = null;
   /** Drains under way: while any is, writes are not spaced. */
   private draining = 0;
   /** bucket_ts of every record queued or being written (a bucket appears whole only when none is left). */
@@ -69,17 +68,15 @@ export class BucketWriter {
     // (completeBefore) while an upload is processed. A part is reported only once drained.
     const live = record.recordedPart === null;
     if (live) {
-      this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
-      if (this.liveQueued === 0) this.burst = 0;
-      this.liveQueued++;
+      if (this.pendingBuckets.size === 0) this.burst = 0;
       this.burst++;
+      this.pendingBuckets.set(record.bucketTs, (this.pendingBuckets.get(record.bucketTs) ?? 0) + 1);
     }
     this.chain = this.chain
       .then(() => (live ? this.write(record) : this.writeRecorded(record)))
       .finally(() => {
         this.queued--;
         if (live) {
-          this.liveQueued--;
           const n = (this.pendingBuckets.get(record.bucketTs) ?? 1) - 1;
           if (n === 0) this.pendingBuckets.delete(record.bucketTs);
           else this.pendingBuckets.set(record.bucketTs, n);
@@ -106,7 +103,7 @@ export class BucketWriter {
   /** Resolves once everything queued so far is written; the writes still queued go without spacing. */
   async drain(): Promise<void> {
     this.draining++;
-    this.pause?.resolve();
+    this.endPause?.();
     try {
       await this.chain;
     } finally {
@@ -117,16 +114,16 @@ export class BucketWriter {
   /** After a live write: the pause that spreads the rest of the burst over spreadMs. */
   private pauseInBurst(): Promise<void> | undefined {
     const { spreadMs, maxGapMs } = this.spacing;
-    if (this.draining > 0 || this.liveQueued === 0 || spreadMs <= 0) return undefined;
+    // No live record left: the burst is over.
+    if (this.draining > 0 || this.pendingBuckets.size === 0 || spreadMs <= 0) return undefined;
     const ms = Math.min(maxGapMs, spreadMs / this.burst);
     return new Promise<void>((resolve) => {
-      const done = (): void => {
+      const timer = setTimeout(() => this.endPause?.(), ms);
+      this.endPause = (): void => {
         clearTimeout(timer);
-        this.pause = null;
+        this.endPause = null;
         resolve();
       };
-      const timer = setTimeout(done, ms);
-      this.pause = { timer, resolve: done };
     });
   }
 

@@ -47,13 +47,8 @@ export class RelayMetrics {
         },
       });
     }
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new client.Gauge({ name, help, registers: register, collect() { this.set(read()); } });
-    };
-    // A counter whose total lives elsewhere: set at scrape time.
-    const counter = (name: string, help: string, read: () => number): void => {
-      new client.Counter({ name, help, registers: register, collect() { this.reset(); this.inc(read()); } });
-    };
+    const gauge = (name: string, help: string, read: () => number): void => scrapedGauge(register, name, help, read);
+    const counter = (name: string, help: string, read: () => number): void => scrapedCounter(register, name, help, read);
     gauge('tapwire_active_traces', 'Traces with at least one live station.', () => sources.activeTraces());
     gauge('tapwire_live_stations', 'Stations streaming now.', () => sources.liveStations());
     gauge('tapwire_listeners', 'Listener connections (none until live listening is available).', () => 0);
@@ -94,12 +89,8 @@ export class RelayMetrics {
 
   /** CPU, memory, heap, open files and start time of the process, prefixed tapwire_process_. */
   private processMetrics(register: client.Registry[]): void {
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new client.Gauge({ name: `tapwire_process_${name}`, help, registers: register, collect() { this.set(read()); } });
-    };
-    const counter = (name: string, help: string, read: () => number): void => {
-      new client.Counter({ name: `tapwire_process_${name}`, help, registers: register, collect() { this.reset(); this.inc(read()); } });
-    };
+    const gauge = (name: string, help: string, read: () => number): void => scrapedGauge(register, `tapwire_process_${name}`, help, read);
+    const counter = (name: string, help: string, read: () => number): void => scrapedCounter(register, `tapwire_process_${name}`, help, read);
     counter('cpu_user_seconds_total', 'User CPU time of the relay (every thread), seconds.', () => process.cpuUsage().user / 1e6);
     counter('cpu_system_seconds_total', 'System CPU time of the relay (every thread), seconds.', () => process.cpuUsage().system / 1e6);
     counter('cpu_seconds_total', 'User and system CPU time of the relay (every thread), seconds.', () => {
@@ -150,4 +141,14 @@ export class RelayMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** A gauge read at scrape time. */
+function scrapedGauge(registers: client.Registry[], name: string, help: string, read: () => number): void {
+  new client.Gauge({ name, help, registers, collect() { this.set(read()); } });
+}
+
+/** A counter whose total lives elsewhere: set at scrape time. */
+function scrapedCounter(registers: client.Registry[], name: string, help: string, read: () => number): void {
+  new client.Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
 }
