@@ -85,14 +85,15 @@ describe('how far ahead a knob change may be scheduled', () => {
     expect(byVersion(far.json.config_version).superseded_by).toBe(byVersion(near.json.config_version).id);
     expect(againEvent.superseded_by).toBeNull();
     // The bucket gets the latest change, built on the knobs in force before it (not on the far one's -30).
+    // It starts up to two buckets from now and is written after it ends, its grace and the writer's spacing.
     const bucket = await waitFor(async () => {
       const snap = await fetch(`${t.httpUrl}/api/optimizer/snapshot?trace_id=${traceId}&limit=12`, { headers: { authorization: `Bearer ${t.relay.tokens.create(['read:snapshots']).token}` } });
       const b = ((await snap.json()) as { buckets?: { bucket_ts: string; knobs_snapshot: Record<string, number>; config_version: number }[] }).buckets?.find((x) => x.bucket_ts === iso(nearAt));
       return b;
-    }, 15_000, 'the bucket of the change');
+    }, 3 * BUCKET_MS + 10_000, 'the bucket of the change');
     expect(bucket.knobs_snapshot['pcm.input_gain_db']).toBe(9);
     expect(bucket.config_version).toBe(again.json.config_version);
-  }, 30_000);
+  }, 45_000);
 });
 
 describe('dates that do not exist', () => {
