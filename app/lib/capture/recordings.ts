@@ -1,7 +1,8 @@
 /**
- * The device's one RecordingStore, opened on first use, and the Web Lock that marks a
- * session as being captured by a live tab (so a session left `recording` by a tab that
- * crashed or was reloaded can be told apart from one still capturing in another tab).
+ * The device's one RecordingStore, opened on first use, and the Web Locks shared by its
+ * tabs: one marks a session as being captured by a live tab (so a session left `recording`
+ * by a tab that crashed or was reloaded can be told apart from one still capturing in
+ * another tab), one lets a single tab at a time upload.
  */
 import { RecordingStore } from './recording-store';
 
@@ -11,6 +12,9 @@ export function recordingStore(): Promise<RecordingStore> {
   opening ??= RecordingStore.open();
   return opening;
 }
+
+/** Held by the tab whose upload pass is running: two tabs never send the same chunk at once. */
+export const UPLOAD_LOCK_NAME = 'tapwire-uploads';
 
 export function captureLockName(sessionId: string): string {
   return `tapwire-capture-${sessionId}`;

@@ -1,13 +1,15 @@
 /**
  * Runs uploads in the background: on app start, when the network or the relay comes back,
- * every little while, and when a capture asks. One pass at a time; a session that fails
+ * every little while, and when a capture asks. One pass at a time, in this tab and across
+ * the device's tabs (a Web Lock): a pass that waited for another tab's finds the relay's
+ * state moved on and sends only what is still missing. A session that fails
  * keeps its error for the recordings page and is tried again on the next pass, unless the
  * relay's refusal is final (UploadError.final: expired, too old, conflicting, over quota):
  * then it is `stopped` and not tried again until the app is loaded again.
  */
 import { session } from '$lib/session.svelte';
 import { DELIVERY } from './recording-store';
-import { isOrphaned, recordingStore } from './recordings';
+import { isOrphaned, recordingStore, UPLOAD_LOCK_NAME } from './recordings';
 import { UploadError, Uploader } from './uploader';
 
 export interface SessionUploadStatus {
@@ -54,7 +56,12 @@ class UploadManager {
     return this.running;
   }
 
-  private async pass(): Promise<void> {
+  private pass(): Promise<void> {
+    if (!('locks' in navigator)) return this.passHoldingLock();
+    return navigator.locks.request(UPLOAD_LOCK_NAME, () => this.passHoldingLock());
+  }
+
+  private async passHoldingLock(): Promise<void> {
     const store = await recordingStore();
     const uploader = new Uploader(store, (input, init) => session.fetch(input, init), (p) => {
       this.status[p.sessionId] = { state: 'uploading', sent: p.sent, total: p.total, error: null };
