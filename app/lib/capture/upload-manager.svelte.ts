@@ -56,9 +56,9 @@ class UploadManager {
     return this.running;
   }
 
-  private pass(): Promise<void> {
+  private async pass(): Promise<void> {
     if (!('locks' in navigator)) return this.passHoldingLock();
-    return navigator.locks.request(UPLOAD_LOCK_NAME, () => this.passHoldingLock());
+    await navigator.locks.request(UPLOAD_LOCK_NAME, () => this.passHoldingLock());
   }
 
   private async passHoldingLock(): Promise<void> {
