@@ -6,6 +6,7 @@ import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
 import type { ChunkedSamples, WireChunks } from './sample-chunks.ts';
+import type { EgressOptions } from './station-handle.ts';
 
 export interface StationSpec {
   /** Pool-wide numeric id, used on the hot path instead of strings. */
@@ -96,7 +97,9 @@ export type ToWorker =
   /** Answered once everything posted before it has been processed (flow control of recorded runs). */
   | { type: 'sync'; reqId: number; id: number }
   /** Segment slots handed back after a bucket was written (segment-buffers.ts). */
-  | { type: 'recycle'; slots: number[] };
+  | { type: 'recycle'; slots: number[] }
+  /** Listener egress on a tap (0 PRE, 1 POST) of a station: start or retune its encoder, or stop it (null). */
+  | { type: 'egress'; id: number; tap: 0 | 1; options: EgressOptions | null };
 
 export type ScheduleRefusal = 'unknown_station' | 'station_ended' | 'bucket_started';
 
@@ -129,7 +132,9 @@ export type FromWorker =
   /** Latest meters of every station of the worker: METER_FIELDS numbers per station (seed 003 publication). */
   | { type: 'meters'; ts: number; values: Float64Array }
   /** Band spectra of every station's taps: records of [id, tap (0 PRE, 1 POST), bands, ...dB]. */
-  | { type: 'spectra'; values: Float32Array };
+  | { type: 'spectra'; values: Float32Array }
+  /** Encoded listener audio of the worker's stations since its last flush: egress-batch.ts records (transferred). */
+  | { type: 'egress'; buffer: ArrayBuffer; bytes: number; count: number };
 
 /**
  * Layout of a station's record in a `meters` message: its id, PRE and POST

@@ -4,16 +4,19 @@
  * per event-loop turn, and control calls are request/response. `addStation` returns the
  * station's handle (station-handle.ts) to the transport that owns it; the station's own
  * events go to that handle. Pool-wide events (buckets to store, meters, spectra, latency)
- * go to the pool's listeners, and the counters of closed stations are summed here.
+ * go to the pool's listeners, and the counters of closed stations are summed here. Listener
+ * egress packets come from a worker in batches (egress-batch.ts) and go to each station's
+ * own handle as `egress` events.
  */
 import { Worker } from 'node:worker_threads';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { readEgressBatch } from './egress-batch.ts';
 import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker, WorkerPriority } from './messages.ts';
 import { PacketBatchWriter } from './packet-batch.ts';
 import { fromWire, usedSlots } from './sample-chunks.ts';
 import { SlabViews } from './segment-buffers.ts';
-import { StationHandle, type StationPort } from './station-handle.ts';
+import { StationHandle, type EgressOptions, type StationPort } from './station-handle.ts';
 
 /** What the pool tells the relay as a whole (a station's own events go to its handle). */
 export interface PoolEvents {
@@ -153,6 +156,12 @@ export class MediaPool implements StationPort {
     return reply.ok ? null : reply.refusal;
   }
 
+  /** StationPort: starts, retunes or stops a tap's egress encoder (the handle checked the options). */
+  setEgress(handle: StationHandle, tap: 0 | 1, options: EgressOptions | null): void {
+    const slot = this.stationSlot.get(handle.id);
+    if (slot !== undefined && slot.alive) this.post(slot, { type: 'egress', id: handle.id, tap, options });
+  }
+
   /** StationPort: true while the station exists on its worker, false once it is gone. */
   async sync(handle: StationHandle): Promise<boolean> {
     const slot = this.stationSlot.get(handle.id);
@@ -265,6 +274,10 @@ export class MediaPool implements StationPort {
         break;
       case 'spectra':
         this.events.spectra?.(msg.values);
+        break;
+      case 'egress':
+        // Each packet is a view into the transferred buffer, which nothing writes again.
+        for (const r of readEgressBatch(msg.buffer, msg.bytes)) slot.stations.get(r.stationId)?.deliverEgress(r);
         break;
       case 'ready':
         break;

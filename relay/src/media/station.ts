@@ -6,17 +6,22 @@
  *                                                 |                        |
  *                                       bucket aggregator (PRE)   bucket aggregator (POST),
  *                                       meters, spectrum          meters, spectrum, latency
+ *                                       [Opus egress]             [Opus egress]
  *
  * The clock is what differs between live audio (live-clock.ts: a bounded ingress queue
  * played at the media rate) and a recording (recorded-clock.ts: played at once, at its
- * capture times); every stage after it is the same code for both.
+ * capture times); every stage after it is the same code for both. Egress encoders (egress.ts)
+ * hang off a tap of a live station only while someone listens to it (`setEgress`).
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { defaultSpectrumFftSize, type BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import { BucketAggregator } from './bucket-aggregator.ts';
 import { createDecoder, type FrameDecoder } from './codecs/decoder.ts';
+import { checkOpusStreamOptions } from './codecs/opus-encoder.ts';
 import { CodecConcealment, concealsItself, WaveformConcealment, type Concealment } from './concealment.ts';
 import { DecodeStage } from './decode-stage.ts';
+import { EgressBatchWriter } from './egress-batch.ts';
+import { EgressEncoder } from './egress.ts';
 import { Framer } from './framer.ts';
 import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
@@ -28,6 +33,7 @@ import type { PacketView } from './packet-batch.ts';
 import { RecordedClock } from './recorded-clock.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
 import type { Clock, Frame, StageStats } from './stage.ts';
+import type { EgressOptions } from './station-handle.ts';
 import { Tap } from './tap.ts';
 
 /** Largest packet duration the decoder accepts (Opus allows up to 120 ms, RFC 6716 §3.2.5). */
@@ -54,6 +60,10 @@ export class Station {
   private readonly knobs: KnobStage;
   private readonly post: Tap;
   private readonly buckets: BucketAggregator;
+  /** The listener egress encoder of each tap (PRE, POST), while it has one. */
+  private readonly egress: [EgressEncoder | null, EgressEncoder | null] = [null, null];
+  /** Encoder starts per tap: each packet carries its encoder's count (egress-batch.ts `generation`). */
+  private readonly egressStarts = [0, 0];
   /** The bucket of the frames going through now. */
   private bucketTs = -Infinity;
   ended = false;
@@ -65,6 +75,8 @@ export class Station {
     events: StationEvents,
     latency: LatencyHistogram,
     buffers: SegmentBuffers = new SegmentBuffers(),
+    /** Where egress packets go: the worker's batch, shared by its stations. */
+    private readonly egressBatch: EgressBatchWriter = new EgressBatchWriter(),
   ) {
     const rate = spec.sampleRate;
     this.id = spec.id;
@@ -113,6 +125,9 @@ export class Station {
     this.ended = true;
     this.clock.end();
     this.framer.end();
+    // The last frame went to the listeners too: nothing more will come for them.
+    this.stopEgress(0);
+    this.stopEgress(1);
     this.buckets.finalizeComplete(this.clock.now(nowMs));
   }
 
@@ -131,6 +146,34 @@ export class Station {
   schedule(applyAtBucketTs: number, knobs: KnobValues, configVersion: number, eventId: number): ScheduleRefusal | null {
     if (this.ended) return 'station_ended';
     return this.knobs.schedule({ applyAtBucketTs, knobs, configVersion, eventId }, this.framer.currentBucketTs());
+  }
+
+  /**
+   * Listener egress on a tap (0 PRE, 1 POST; egress.ts). Options start an encoder, or retune
+   * the running one (bitrate, complexity: the same stream goes on, its sequence too); null
+   * stops and frees it. A start after a stop is a fresh encoder whose sequence starts again
+   * at 0 (the control plane rebuilds its muxer then). Ignored by a recorded run (an upload
+   * replayed faster than real time has no listeners) and by an ended station. Throws
+   * RangeError or TypeError for bad options, before anything changes.
+   */
+  setEgress(tap: 0 | 1, options: EgressOptions | null): void {
+    if (tap !== 0 && tap !== 1) throw new RangeError(`tap must be 0 (PRE) or 1 (POST), got ${String(tap)}`);
+    if (options !== null) checkOpusStreamOptions(options);
+    if (!this.live || this.ended) return;
+    const running = this.egress[tap];
+    if (options === null) {
+      this.stopEgress(tap);
+      return;
+    }
+    if (running !== null) {
+      running.configure(options);
+      return;
+    }
+    // Counted before the encoder exists, so the count agrees with the control plane's even if this throws.
+    const generation = ++this.egressStarts[tap];
+    const encoder = new EgressEncoder(this.id, tap, generation, this.spec.sampleRate, options, this.egressBatch);
+    this.egress[tap] = encoder;
+    (tap === 0 ? this.pre : this.post).attach(encoder);
   }
 
   /** The bucket of the next sample to be processed (null before the first). */
@@ -188,11 +231,23 @@ export class Station {
       knobs: this.knobs.stats(),
       post: this.post.stats(),
       buckets: this.buckets.stats(),
+      egress_pre: this.egress[0]?.stats() ?? { tap: 'PRE', enabled: false },
+      egress_post: this.egress[1]?.stats() ?? { tap: 'POST', enabled: false },
     };
   }
 
   close(): void {
+    this.stopEgress(0);
+    this.stopEgress(1);
     this.decoder.close();
+  }
+
+  private stopEgress(tap: 0 | 1): void {
+    const encoder = this.egress[tap];
+    if (encoder === null) return;
+    (tap === 0 ? this.pre : this.post).detach(encoder);
+    encoder.close();
+    this.egress[tap] = null;
   }
 
   private onFrame(frame: Frame): void {

@@ -25,3 +25,22 @@ describe('Tap', () => {
     expect(interval.published[0]).toBeCloseTo(-9.03, 1);
   });
 });
+
+describe('Tap.detach', () => {
+  it('takes a sink off between frames; the others keep their order', () => {
+    const tap = new Tap(1, 8000, 256, new MeterInterval());
+    const seen: string[] = [];
+    const a = { consume: () => seen.push('a') };
+    const b = { consume: () => seen.push('b') };
+    const c = { consume: () => seen.push('c') };
+    tap.attach(a);
+    tap.attach(b);
+    tap.attach(c);
+    const frame: Frame = { samples: new Float32Array(160), length: 160, bucketTs: 0, offset: 0, arrivalMs: 0, concealed: false };
+    tap.process(frame);
+    expect(tap.detach(b)).toBe(true);
+    expect(tap.detach(b)).toBe(false); // not attached any more
+    tap.process(frame);
+    expect(seen).toEqual(['a', 'b', 'c', 'a', 'c']);
+  });
+});

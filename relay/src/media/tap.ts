@@ -2,8 +2,9 @@
  * A tap: a point in the chain where the audio is observed, PRE (before the knob chain) and
  * POST (after it). Its meter (BS.1770 K-weighted, worklets/dsp/meters.ts) measures every
  * frame first; then the meter interval (telemetry), the band spectrum, and whatever hangs
- * off the tap (the bucket's audio, the latency probe; later an egress encoder or a
- * loudness meter) see the frame and the meter's values. Nothing here changes the samples.
+ * off the tap (the bucket's audio, the latency probe, a listener egress encoder) see the
+ * frame and the meter's values. Nothing here changes the samples. Sinks may come and go
+ * between frames (egress.ts hangs on while the tap has listeners).
  */
 import { METRIC_NAMES } from '../../../protocol/meter-names.ts';
 import { FrameMeter } from '../../../worklets/dsp/meters.ts';
@@ -34,6 +35,14 @@ export class Tap implements Stage {
   /** Hangs a sink off this tap; sinks see frames in the order they were attached. */
   attach(sink: TapSink): void {
     this.sinks.push(sink);
+  }
+
+  /** Takes a sink off this tap (between frames); false if it was not attached. */
+  detach(sink: TapSink): boolean {
+    const i = this.sinks.indexOf(sink);
+    if (i < 0) return false;
+    this.sinks.splice(i, 1);
+    return true;
   }
 
   process(frame: Frame): void {

@@ -2,12 +2,15 @@
  * A media worker: runs the pipelines of the stations assigned to it, off the control
  * plane's event loop. It talks to the control plane only through the messages of
  * `messages.ts`, and shares with it only the slabs of segment audio it announces there; it
- * does no I/O of its own (but for reading its thread id once, at start).
+ * does no I/O of its own (but for reading its thread id once, at start). Listener egress
+ * packets of all its stations gather in one batch (egress-batch.ts), posted at the end of
+ * each batch of ingest packets and each tick: one message per flush, never one per packet.
  */
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { EgressBatchWriter } from './egress-batch.ts';
 import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker, type WorkerPriority } from './messages.ts';
 import { readPacketBatch } from './packet-batch.ts';
 import { toWire } from './sample-chunks.ts';
@@ -30,6 +33,8 @@ const buffers = new SegmentBuffers({
   freed: (id) => send({ type: 'slab_freed', id }),
 });
 const now = (): number => performance.timeOrigin + performance.now();
+/** Listener egress packets of every station here, until the next flush. */
+const egress = new EgressBatchWriter();
 
 function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer ?? []);
@@ -42,11 +47,20 @@ function addStation(spec: StationSpec): void {
     bucket: (record) => send({ type: 'bucket', record: { ...record, pre: toWire(record.pre, buffers), post: toWire(record.post, buffers) } }),
     status: (state, droppedFrames, queueDepth) => send({ type: 'status', id, state, droppedFrames, queueDepth }),
     decodeError: (code, message) => send({ type: 'decode_error', id, code, message }),
-  }, latency, buffers);
+  }, latency, buffers, egress);
   stations.set(id, station);
 }
 
+/** Posts the egress packets gathered since the last flush, if any (transferred, not copied). */
+function flushEgress(): void {
+  if (egress.count === 0) return;
+  const { buffer, bytes, count } = egress.take();
+  send({ type: 'egress', buffer, bytes, count }, [buffer]);
+}
+
 function closeFinished(): void {
+  // A station's last packets reach the control plane before the station's `closed`.
+  flushEgress();
   for (const [id, s] of stations) {
     if (s.finished) {
       s.close();
@@ -78,6 +92,7 @@ port.on('message', (msg: ToWorker) => {
         s.pump(t);
       }
       touched.length = 0;
+      flushEgress();
       break;
     }
     case 'add':
@@ -99,6 +114,18 @@ port.on('message', (msg: ToWorker) => {
       const refusal = s === undefined ? 'unknown_station' : s.schedule(msg.applyAtBucketTs, msg.knobs, msg.configVersion, msg.eventId);
       if (refusal === null) send({ type: 'scheduled', reqId: msg.reqId, ok: true });
       else send({ type: 'scheduled', reqId: msg.reqId, ok: false, refusal, currentBucketTs: s?.currentBucketTs() ?? null });
+      break;
+    }
+    case 'egress': {
+      const s = stations.get(msg.id);
+      if (s === undefined) break;
+      try {
+        s.setEgress(msg.tap, msg.options);
+      } catch {
+        // The handle checked the options with the same function. What is left (libopus out
+        // of wasm memory) leaves the tap without listeners' audio, rather than taking the
+        // worker and every station on it down.
+      }
       break;
     }
     case 'recycle':
@@ -139,6 +166,7 @@ const every = (ms: number): number => Math.max(1, Math.round(ms / TICK_MS));
 function tick(): void {
   const t = now();
   for (const s of stations.values()) s.tick(t);
+  flushEgress();
   ticks++;
   computeSpectra();
   if (ticks % every(meterIntervalMs) === 0) {

@@ -1,22 +1,27 @@
 /**
- * libopus's decoder through its C API, on the WebAssembly build that @evan/opus ships
- * (libopus compiled to wasm). That package's own wrapper decodes with a fixed 120 ms frame
+ * libopus through its C API, on the WebAssembly build that @evan/opus ships (libopus
+ * compiled to wasm): the decoder of every Opus ingest stream, and the encoder of listener
+ * egress (opus-encoder.ts). That package's own wrapper decodes with a fixed 120 ms frame
  * size and never asks for FEC, while concealment needs the rest of `opus_decode`:
  *
  *   opus_decode(st, NULL, 0, pcm, frame_size, 0)     packet loss concealment of frame_size
  *   opus_decode(st, next, len, pcm, frame_size, 1)   the lost frame from the next packet's
  *                                                     in-band FEC (LBRR), or PLC without it
  *
- * (RFC 6716 §2.1.7 and §4.4; libopus opus_decode documentation.) One module instance per
- * thread; each decoder's state is malloc'd in its memory, and one scratch area for a packet
- * and its PCM is shared by the thread's decoders (decoding is synchronous). Decoded 16-bit
- * samples are read straight out of wasm memory into the caller's Float32Array: nothing is
+ * (RFC 6716 §2.1.7 and §4.4; libopus opus_decode documentation.) Its encoder wrapper returns
+ * a new buffer per packet and sets options by name only; the encoder here writes each packet
+ * into the caller's buffer and takes `opus_encoder_ctl` requests by number (opus_defines.h).
+ *
+ * One module instance per thread, shared by its decoders and encoders; each one's state is
+ * malloc'd in its memory, and one scratch area for a packet and its PCM is shared by all of
+ * them (the calls are synchronous). Samples are converted straight between wasm memory and
+ * the caller's Float32Array, packets copied straight into the caller's buffer: nothing is
  * allocated per packet.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { int16ToFloat32 } from '../../../../worklets/dsp/pcm.ts';
+import { float32ToInt16, int16ToFloat32 } from '../../../../worklets/dsp/pcm.ts';
 
 interface OpusExports {
   memory: WebAssembly.Memory;
@@ -26,6 +31,14 @@ interface OpusExports {
   opus_decoder_get_size(channels: number): number;
   opus_decoder_init(st: number, sampleRate: number, channels: number): number;
   opus_decode(st: number, data: number, len: number, pcm: number, frameSize: number, decodeFec: number): number;
+  opus_encoder_get_size(channels: number): number;
+  opus_encoder_init(st: number, sampleRate: number, channels: number, application: number): number;
+  /** Encodes frameSize 16-bit samples at pcm into at most maxBytes at data: the packet's length, or an error code. */
+  opus_encode(st: number, pcm: number, frameSize: number, data: number, maxBytes: number): number;
+  /** opus_encoder_ctl(st, request, value) for a SET request: an error code (0 = OPUS_OK). */
+  opus_encoder_ctl_set(st: number, request: number, value: number): number;
+  /** opus_encoder_ctl(st, request, &value) for a GET request: the value. */
+  opus_encoder_ctl_get(st: number, request: number): number;
 }
 
 /** The largest packet accepted, bytes (an ingest message is at most 64 KiB). */
@@ -86,7 +99,7 @@ class Module {
 let shared: Module | null = null;
 const module = (): Module => (shared ??= new Module());
 
-/** A libopus error code from opus_decode (OPUS_BAD_ARG, OPUS_INVALID_PACKET, ...), with its text. */
+/** A libopus error code (OPUS_BAD_ARG, OPUS_INVALID_PACKET, ...), with its text. */
 export class LibopusError extends Error {
   constructor(
     readonly code: number,
@@ -150,5 +163,78 @@ export class LibopusDecoder {
     if (n < 0) throw new LibopusError(n, this.m.errorText(n));
     int16ToFloat32(this.m.pcm, out, n);
     return n;
+  }
+}
+
+/** opus_encoder_init's `application` (opus_defines.h: OPUS_APPLICATION_VOIP, _AUDIO). */
+export const OPUS_APPLICATION = { voip: 2048, audio: 2049 } as const;
+export type OpusApplication = keyof typeof OPUS_APPLICATION;
+
+/** The largest packet of one frame, bytes (RFC 6716 §3.2.1: 1275, plus the TOC byte's room). */
+export const MAX_ENCODED_FRAME_BYTES = 1276;
+
+/**
+ * One mono libopus encoder. `encode` converts Float32 samples to 16 bits straight into wasm
+ * memory (opus_encode takes 16-bit PCM; the build has no opus_encode_float) and copies the
+ * packet into the caller's buffer.
+ */
+export class LibopusEncoder {
+  private state: number;
+  private readonly m: Module;
+
+  /** @param sampleRate input rate: 8000, 12000, 16000, 24000 or 48000 Hz; mono. */
+  constructor(
+    readonly sampleRate: number,
+    application: OpusApplication,
+  ) {
+    this.m = module();
+    const { wasm } = this.m;
+    this.state = wasm.malloc(wasm.opus_encoder_get_size(1));
+    const rc = wasm.opus_encoder_init(this.state, sampleRate, 1, OPUS_APPLICATION[application]);
+    if (rc < 0) {
+      wasm.free(this.state);
+      this.state = 0;
+      throw new LibopusError(rc, this.m.errorText(rc));
+    }
+  }
+
+  /** opus_encoder_ctl with a SET request (OPUS_SET_BITRATE_REQUEST, ...) and its value. */
+  set(request: number, value: number): void {
+    const rc = this.m.wasm.opus_encoder_ctl_set(this.live(), request, value);
+    if (rc < 0) throw new LibopusError(rc, `${this.m.errorText(rc)} (request ${request}, value ${value})`);
+  }
+
+  /** opus_encoder_ctl with a GET request (OPUS_GET_LOOKAHEAD_REQUEST, ...): the value. */
+  get(request: number): number {
+    return this.m.wasm.opus_encoder_ctl_get(this.live(), request);
+  }
+
+  /**
+   * Encodes src[srcOffset, srcOffset + frameSize) (a frame duration Opus allows: 2.5 to 60 ms)
+   * into dst at dstOffset, at most `maxBytes`: the packet's length in bytes.
+   */
+  encode(src: Float32Array, srcOffset: number, frameSize: number, dst: Uint8Array, dstOffset: number, maxBytes = MAX_ENCODED_FRAME_BYTES): number {
+    const st = this.live();
+    const { wasm, pcmPtr, packetPtr } = this.m;
+    if (frameSize > MAX_FRAME_SAMPLES) throw new LibopusError(-1, `frame of ${frameSize} samples is over ${MAX_FRAME_SAMPLES}`);
+    if (dstOffset + maxBytes > dst.length) throw new RangeError(`no room for ${maxBytes} bytes at offset ${dstOffset} of a ${dst.length}-byte buffer`);
+    float32ToInt16(src, this.m.pcm, frameSize, srcOffset, 0);
+    const n = wasm.opus_encode(st, pcmPtr, frameSize, packetPtr, Math.min(maxBytes, MAX_PACKET_BYTES));
+    if (n < 0) throw new LibopusError(n, this.m.errorText(n));
+    const heap = this.m.bytes;
+    for (let i = 0; i < n; i++) dst[dstOffset + i] = heap[packetPtr + i];
+    return n;
+  }
+
+  /** Frees the encoder's state; safe to call twice. */
+  close(): void {
+    if (this.state === 0) return;
+    this.m.wasm.free(this.state);
+    this.state = 0;
+  }
+
+  private live(): number {
+    if (this.state === 0) throw new LibopusError(-1, 'encoder is closed');
+    return this.state;
   }
 }
