@@ -14,6 +14,22 @@
  * `stream_end` when the station stops; `error` and then a close on failure. The listener may
  * send `pause_request` / `resume_request` (the relay stops sending, and resumes at the live
  * edge) and `client_metrics` (what the player measures).
+ *
+ * What a browser's SourceBuffer needs (mode=mse):
+ * - The init segment once, appended before any cluster. The relay sends it again only if its
+ *   bytes change (they depend only on the codec configuration, so within one stream they do
+ *   not; an encoder that restarts goes on in the same WebM timeline with the same init). A
+ *   new init segment may be appended as it comes, between two clusters.
+ * - Whole clusters, in order. The WebM timeline starts at 0 at the stream's first packet and
+ *   counts 20 ms per packet: it has no gap of its own, even where the station's audio
+ *   stalled.
+ * - After `resume_request`, and after the relay skipped clusters for a listener that fell
+ *   behind, clusters go on from the live edge: the timeline jumps forward over what was not
+ *   sent. A SourceBuffer in `segments` mode then holds a gap, which playback does not cross
+ *   by itself: seek to the start of the newest buffered range, or append in `sequence` mode
+ *   (which closes the gap). The SourceBuffer keeps the init segment over a pause.
+ *
+ * In mode=packets the same events show as a jump in the header's timestamp and sequence.
  */
 import * as T from './schema.ts';
 
@@ -38,8 +54,10 @@ export const LISTEN_CLOSE = {
   normal: 1000,
   /** The relay is shutting down. */
   goingAway: 1001,
-  /** A malformed query or message. */
+  /** A malformed query, or too many invalid or too many messages (`error` first). */
   invalid: 1008,
+  /** A message over MAX_LISTEN_CLIENT_MESSAGE_BYTES (`error` first). */
+  messageTooBig: 1009,
   /** A listener cap is reached: try again later. */
   tryAgainLater: 1013,
   /** The listener fell too far behind for too long. */
@@ -79,10 +97,10 @@ export const StreamEndMessage = T.Object({
 });
 export type StreamEndMessage = T.Static<typeof StreamEndMessage>;
 
-/** Relay -> listener: a failure; a close follows. */
+/** Relay -> listener: a failure; the close of LISTEN_ERROR_CLOSE follows (none for a bad message: the socket stays). */
 export const ListenErrorMessage = T.Object({
   type: T.Literal('error'),
-  code: T.Optional(T.String()),
+  code: T.Optional(T.String({ description: 'a LISTEN_ERROR_CLOSE key' })),
   message: T.String(),
 });
 export type ListenErrorMessage = T.Static<typeof ListenErrorMessage>;
@@ -114,3 +132,40 @@ export type ListenClientMessage = T.Static<typeof ListenClientMessage>;
 
 /** The largest text message a listener may send, bytes. */
 export const MAX_LISTEN_CLIENT_MESSAGE_BYTES = 4096;
+
+/**
+ * A listener may send at most this many messages per 10 s (pause, resume and metrics every
+ * few seconds need far fewer): beyond, an `error` (`too_many_messages`) and close 1008.
+ */
+export const MAX_LISTEN_CLIENT_MESSAGES_PER_10S = 100;
+/**
+ * Invalid messages (not JSON, an unknown type, fields that break the schema, binary) each
+ * get an `error` and the socket stays; the one after this many on one socket closes it
+ * with 1008 (`too_many_invalid`).
+ */
+export const MAX_LISTEN_INVALID_MESSAGES = 10;
+
+/**
+ * The `code` of every `error` the relay sends on a listen socket, with the close that
+ * follows (null: the socket stays open). One table, so that clients and relay agree.
+ */
+export const LISTEN_ERROR_CLOSE = {
+  /** The query is wrong: a missing `stream_id`, an unknown `tap` or `mode`. */
+  bad_query: LISTEN_CLOSE.invalid,
+  /** No stream with this id, or it expired (its station ended longer ago than the grace). */
+  not_found: LISTEN_CLOSE.notFound,
+  /** The stream has as many listeners as it may (TAPWIRE_MAX_LISTENERS_PER_STREAM): try again later. */
+  stream_full: LISTEN_CLOSE.tryAgainLater,
+  /** The listener stayed too far behind (unsent bytes over the threshold) for too long. */
+  too_slow: LISTEN_CLOSE.tooSlow,
+  /** A text message that is not a JSON object. */
+  bad_json: null,
+  /** A JSON message whose `type` is not one a listener may send. */
+  unknown_type: null,
+  /** A known type whose fields break its schema, or a binary message. */
+  bad_message: null,
+  message_too_big: LISTEN_CLOSE.messageTooBig,
+  too_many_messages: LISTEN_CLOSE.invalid,
+  too_many_invalid: LISTEN_CLOSE.invalid,
+} as const;
+export type ListenErrorCode = keyof typeof LISTEN_ERROR_CLOSE;

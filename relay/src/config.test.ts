@@ -216,3 +216,69 @@ describe('rate limit settings', () => {
     });
   });
 });
+
+describe('listening settings', () => {
+  it('has the documented defaults', () => {
+    expect(fromEnv({})).toMatchObject({
+      maxListeners: 20_000,
+      maxListenersPerAddress: 200,
+      maxListenersPerStream: 10_000,
+      listenBitrate: 32_000,
+      listenComplexity: 5,
+      listenClusterMs: 200,
+      listenGraceMs: 60_000,
+      listenEgressLingerMs: 5000,
+      listenBackedUpBytes: 16 * 1024,
+      listenBackedUpMs: 10_000,
+    });
+  });
+
+  it('reads every TAPWIRE_*LISTEN* variable', () => {
+    expect(
+      fromEnv({
+        TAPWIRE_MAX_LISTENERS: '15000',
+        TAPWIRE_MAX_LISTENERS_PER_ADDRESS: '50',
+        TAPWIRE_MAX_LISTENERS_PER_STREAM: '900',
+        TAPWIRE_LISTEN_BITRATE: '48000',
+        TAPWIRE_LISTEN_COMPLEXITY: '10',
+        TAPWIRE_LISTEN_CLUSTER_MS: '100',
+        TAPWIRE_LISTEN_GRACE_MS: '1500',
+        TAPWIRE_LISTEN_EGRESS_LINGER_MS: '0',
+        TAPWIRE_LISTEN_BACKED_UP_BYTES: '65536',
+        TAPWIRE_LISTEN_BACKED_UP_MS: '2000',
+      }),
+    ).toEqual({
+      ...defaultConfig(),
+      maxListeners: 15000,
+      maxListenersPerAddress: 50,
+      maxListenersPerStream: 900,
+      listenBitrate: 48000,
+      listenComplexity: 10,
+      listenClusterMs: 100,
+      listenGraceMs: 1500,
+      listenEgressLingerMs: 0,
+      listenBackedUpBytes: 65536,
+      listenBackedUpMs: 2000,
+    });
+  });
+
+  it.each([
+    ['TAPWIRE_LISTEN_BITRATE', '5999', /listenBitrate \(TAPWIRE_LISTEN_BITRATE\) must be an integer from 6000 to 510000/],
+    ['TAPWIRE_LISTEN_BITRATE', '510001', /TAPWIRE_LISTEN_BITRATE/],
+    ['TAPWIRE_LISTEN_COMPLEXITY', '11', /listenComplexity \(TAPWIRE_LISTEN_COMPLEXITY\) must be an integer from 0 to 10/],
+    ['TAPWIRE_LISTEN_CLUSTER_MS', '250', /multiple of 20 from 20 to 5000 ms/],
+    ['TAPWIRE_LISTEN_CLUSTER_MS', '0', /TAPWIRE_LISTEN_CLUSTER_MS/],
+    ['TAPWIRE_LISTEN_EGRESS_LINGER_MS', '-1', /TAPWIRE_LISTEN_EGRESS_LINGER_MS/],
+    ['TAPWIRE_MAX_LISTENERS', '0', /maxListeners must be a positive integer/],
+    ['TAPWIRE_MAX_LISTENERS_PER_STREAM', '-5', /maxListenersPerStream must be a positive integer/],
+    ['TAPWIRE_LISTEN_GRACE_MS', '0', /listenGraceMs must be a positive integer/],
+  ])('%s=%s is refused, naming the setting', (name, v, message) => {
+    expect(typeError({ [name]: v }).message).toMatch(message);
+  });
+
+  it('wants the slow-listener threshold to let two clusters through', () => {
+    // 128 kbit/s in 2 s clusters: 32 KB a cluster.
+    expect(typeError({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_CLUSTER_MS: '2000' }).message).toMatch(/at least two clusters \(64128 bytes/);
+    expect(fromEnv({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_CLUSTER_MS: '2000', TAPWIRE_LISTEN_BACKED_UP_BYTES: '64128' }).listenBackedUpBytes).toBe(64128);
+  });
+});

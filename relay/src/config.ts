@@ -79,6 +79,28 @@ export interface RelayConfig {
   uploadMaxPendingBytesPerToken: number;
   /** An upload untouched for this long loses the packets it never had processed (410 after). */
   uploadExpiryMs: number;
+
+  // Live listening (`/ws/listen`, protocol/listen.ts).
+  /** Open listen sockets on the relay at most; beyond, the upgrade answers 503 with Retry-After. */
+  maxListeners: number;
+  /** Open listen sockets per client address; beyond, 429 with Retry-After. */
+  maxListenersPerAddress: number;
+  /** Listeners of one stream (every tap and mode); beyond, `error` `stream_full` and close 1013. */
+  maxListenersPerStream: number;
+  /** Egress Opus target, bit/s (6000-510000): one encoder per station and tap, whatever the listeners. */
+  listenBitrate: number;
+  /** Egress Opus complexity (0-10): CPU in the media worker against quality. */
+  listenComplexity: number;
+  /** Length of a WebM cluster for `mode=mse`, ms: a multiple of 20 (the packet). It is delay added before a listener hears it. */
+  listenClusterMs: number;
+  /** A `stream_id` stays valid this long after its station ended: a joiner gets `stream_end`, later 4404. */
+  listenGraceMs: number;
+  /** A (station, tap) egress with no listener left is stopped after this (a listener back within it finds it running). */
+  listenEgressLingerMs: number;
+  /** A listener with more than this many bytes unsent gets nothing new until it has drained (it skips)... */
+  listenBackedUpBytes: number;
+  /** ...and one that skips for longer than this is closed with 4008. */
+  listenBackedUpMs: number;
 }
 
 const HOUR_MS = 3600_000;
@@ -122,6 +144,16 @@ export function defaultConfig(): RelayConfig {
     uploadMaxPendingBytes: 256 * MIB,
     uploadMaxPendingBytesPerToken: 1024 * MIB,
     uploadExpiryMs: 72 * HOUR_MS,
+    maxListeners: 20_000,
+    maxListenersPerAddress: 200,
+    maxListenersPerStream: 10_000,
+    listenBitrate: 32_000,
+    listenComplexity: 5,
+    listenClusterMs: 200,
+    listenGraceMs: 60_000,
+    listenEgressLingerMs: 5000,
+    listenBackedUpBytes: 16 * 1024,
+    listenBackedUpMs: 10_000,
   };
 }
 
@@ -144,6 +176,12 @@ const LIMIT_VARIABLES: readonly [string, keyof RelayConfig, 'count' | 'ms' | 's'
   ['TAPWIRE_UPLOAD_MAX_MB', 'uploadMaxPendingBytes', 'MiB'],
   ['TAPWIRE_UPLOAD_TOKEN_MAX_MB', 'uploadMaxPendingBytesPerToken', 'MiB'],
   ['TAPWIRE_UPLOAD_EXPIRY_HOURS', 'uploadExpiryMs', 'hours'],
+  ['TAPWIRE_MAX_LISTENERS', 'maxListeners', 'count'],
+  ['TAPWIRE_MAX_LISTENERS_PER_ADDRESS', 'maxListenersPerAddress', 'count'],
+  ['TAPWIRE_MAX_LISTENERS_PER_STREAM', 'maxListenersPerStream', 'count'],
+  ['TAPWIRE_LISTEN_GRACE_MS', 'listenGraceMs', 'ms'],
+  ['TAPWIRE_LISTEN_BACKED_UP_BYTES', 'listenBackedUpBytes', 'count'],
+  ['TAPWIRE_LISTEN_BACKED_UP_MS', 'listenBackedUpMs', 'ms'],
 ];
 const UNIT_SCALE = { count: 1, ms: 1, s: 1000, hours: HOUR_MS, MiB: MIB } as const;
 
@@ -183,6 +221,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('spectrumHz', int(env, 'TAPWIRE_SPECTRUM_HZ'));
   set('telemetryBackedUpBytes', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_BYTES'));
   set('telemetryBackedUpMs', int(env, 'TAPWIRE_TELEMETRY_BACKED_UP_MS'));
+  set('listenBitrate', int(env, 'TAPWIRE_LISTEN_BITRATE'));
+  set('listenComplexity', int(env, 'TAPWIRE_LISTEN_COMPLEXITY'));
+  set('listenClusterMs', int(env, 'TAPWIRE_LISTEN_CLUSTER_MS'));
+  set('listenEgressLingerMs', int(env, 'TAPWIRE_LISTEN_EGRESS_LINGER_MS'));
   for (const [name, key, unit] of LIMIT_VARIABLES) {
     const v = int(env, name);
     if (v !== undefined) (c[key] as number) = Math.round(v * UNIT_SCALE[unit]);
@@ -214,6 +256,26 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   }
   if (!Number.isInteger(c.spectrumHz) || c.spectrumHz < 5 || c.spectrumHz > 10) {
     throw new TypeError(`spectrumHz (TAPWIRE_SPECTRUM_HZ) must be an integer from 5 to 10, got ${c.spectrumHz}`);
+  }
+  if (!Number.isInteger(c.listenBitrate) || c.listenBitrate < 6000 || c.listenBitrate > 510_000) {
+    throw new TypeError(`listenBitrate (TAPWIRE_LISTEN_BITRATE) must be an integer from 6000 to 510000 bit/s, got ${c.listenBitrate}`);
+  }
+  if (!Number.isInteger(c.listenComplexity) || c.listenComplexity < 0 || c.listenComplexity > 10) {
+    throw new TypeError(`listenComplexity (TAPWIRE_LISTEN_COMPLEXITY) must be an integer from 0 to 10, got ${c.listenComplexity}`);
+  }
+  if (!Number.isInteger(c.listenClusterMs) || c.listenClusterMs < 20 || c.listenClusterMs > 5000 || c.listenClusterMs % 20 !== 0) {
+    throw new TypeError(`listenClusterMs (TAPWIRE_LISTEN_CLUSTER_MS) must be a multiple of 20 from 20 to 5000 ms (one Opus packet is 20 ms), got ${c.listenClusterMs}`);
+  }
+  if (!Number.isInteger(c.listenEgressLingerMs) || c.listenEgressLingerMs < 0) {
+    throw new TypeError(`listenEgressLingerMs (TAPWIRE_LISTEN_EGRESS_LINGER_MS) must be an integer >= 0, got ${c.listenEgressLingerMs}`);
+  }
+  // A skip decision is taken before each message: the threshold must let at least two
+  // clusters through, or a listener at full speed would skip.
+  const clusterBytes = Math.ceil((c.listenBitrate / 8) * (c.listenClusterMs / 1000)) + 64;
+  if (c.listenBackedUpBytes < 2 * clusterBytes) {
+    throw new TypeError(
+      `listenBackedUpBytes (TAPWIRE_LISTEN_BACKED_UP_BYTES) must be at least two clusters (${2 * clusterBytes} bytes at ${c.listenBitrate} bit/s and ${c.listenClusterMs} ms clusters), got ${c.listenBackedUpBytes}`,
+    );
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);

@@ -1,7 +1,8 @@
 /**
- * The relay: wires the store, the segment store, the media worker pool, the live registry
- * and the HTTP server together, and owns their lifecycle. `stop()` is the SIGTERM path:
- * every accepted packet is processed and every bucket finalized and written.
+ * The relay: wires the store, the segment store, the media worker pool, the live registry,
+ * the listen service and the HTTP server together, and owns their lifecycle. `stop()` is the
+ * SIGTERM path: listeners are told the relay is shutting down, every accepted packet is
+ * processed and every bucket finalized and written.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { Heartbeat } from './http/heartbeat.ts';
 import { buildServer, type ClientInfo, type Server } from './http/server.ts';
 import { IngestConnection } from './ingest/ingest-connection.ts';
 import { newIngestCounters, type IngestCounters } from './ingest/ingest-counters.ts';
+import { registerListenRoute } from './listen/listen-route.ts';
+import { ListenService } from './listen/listen-service.ts';
 import { LiveRegistry, type ScheduleRequest, type ScheduleResult } from './live/live-registry.ts';
 import { MediaPool } from './media/pool.ts';
 import { RecordedBucketStore } from './store/recorded-bucket-store.ts';
@@ -49,6 +52,8 @@ export class Relay {
   /** Uploads of offline recordings, and the recorded runs on the media pool they start. */
   readonly uploads: UploadService;
   readonly recordedRuns: RecordedRunner;
+  /** Live listening: `/ws/listen` sockets, and the egress streams they hang on. */
+  readonly listen: ListenService;
   /** The all-scopes token of `<data dir>/admin-token` (null when that file is gone or revoked). */
   adminToken: string | null = null;
   adminTokenPath = '';
@@ -133,7 +138,31 @@ export class Relay {
       telemetry: () => this.telemetry.counters,
       limits: () => this.limits.entries(),
       queueDepth: () => this.queueDepth(),
+      listen: () => ({ listeners: this.listen.listenerCounts, egressStreams: this.listen.egressStreamCount, counters: this.listen.counters }),
     });
+    this.listen = new ListenService(
+      this.registry,
+      {
+        bitrate: config.listenBitrate,
+        complexity: config.listenComplexity,
+        clusterMs: config.listenClusterMs,
+        lingerMs: config.listenEgressLingerMs,
+        backedUpBytes: config.listenBackedUpBytes,
+        backedUpMs: config.listenBackedUpMs,
+        maxListenersPerStream: config.maxListenersPerStream,
+      },
+      this.heartbeat,
+      this.limits,
+      {
+        timeToFirstByte: (s) => this.metrics.observeListenFirstByte(s),
+        ingestToSend: (mode, s) => this.metrics.observeListenLatency(mode, s),
+      },
+      {
+        info: (fields, message) => this.app?.log.info(fields, message),
+        warn: (fields, message) => this.app?.log.warn(fields, message),
+      },
+      () => this.watchEventLoop(),
+    );
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
@@ -145,6 +174,7 @@ export class Relay {
       await relay.pool.close().catch(() => undefined);
       await relay.app?.close().catch(() => undefined);
       relay.telemetry.close();
+      relay.listen.close();
       relay.heartbeat.close();
       relay.store.close();
       throw err;
@@ -184,6 +214,12 @@ export class Relay {
       resetLatency: () => this.resetLatency(),
     });
     this.app = this.server.app;
+    registerListenRoute(this.app, {
+      maxListeners: this.config.maxListeners,
+      maxListenersPerAddress: this.config.maxListenersPerAddress,
+      limits: this.limits,
+      onListen: (socket, query) => this.listen.accept(socket, query),
+    });
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (this.config.mediaNice !== 0) {
       const refused = this.pool.priorities.find((p) => !p.applied);
@@ -259,13 +295,18 @@ export class Relay {
     );
     this.ingestConnections.add(connection);
     this.watchTimeouts();
-    this.metrics.watchEventLoop(this.sockets.size);
+    this.watchEventLoop();
     socket.once('close', () => {
       this.sockets.delete(socket);
       this.ingestConnections.delete(connection);
-      this.metrics.watchEventLoop(this.sockets.size);
+      this.watchEventLoop();
     });
     this.heartbeat.add(socket, () => connection.heartbeatLost());
+  }
+
+  /** Event-loop lag is sampled while the relay has connections (ingest or listen). */
+  private watchEventLoop(): void {
+    this.metrics.watchEventLoop(this.sockets.size + this.listen.listenerCount);
   }
 
   /** The start and idle timeouts of ingest connections, checked only while there are some. */
@@ -356,6 +397,8 @@ export class Relay {
   private async doStop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.timeoutTimer) clearInterval(this.timeoutTimer);
+    // Listeners first: "relay shutting down" and 1001, before their stations end below.
+    this.listen.close();
     this.heartbeat.close();
     this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');

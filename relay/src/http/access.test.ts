@@ -104,14 +104,15 @@ describe('declared access', () => {
 
   it('covers every route, and every /api route needs a token with a scope it names', () => {
     const urls = new Set(routes.map((r) => `${r.method} ${r.url}`));
-    for (const must of ['GET /healthz', 'GET /ws/ingest', 'GET /ws/telemetry', 'GET /measurements', 'GET /metrics', 'GET /api/optimizer/snapshot', 'POST /api/optimizer/knobs/apply', 'PUT /api/uploads/:upload_id/packets', 'GET /*']) {
+    for (const must of ['GET /healthz', 'GET /ws/ingest', 'GET /ws/listen', 'GET /ws/telemetry', 'GET /measurements', 'GET /metrics', 'GET /api/optimizer/snapshot', 'POST /api/optimizer/knobs/apply', 'PUT /api/uploads/:upload_id/packets', 'GET /*']) {
       expect(urls, must).toContain(must);
     }
     for (const r of routes.filter((x) => x.url.startsWith('/api/'))) {
       expect(r.access.kind, `${r.method} ${r.url}`).toBe('token');
       if (r.url !== '/api/openapi.json') expect(r.access.kind === 'token' && r.access.scope !== null, `${r.method} ${r.url} names a scope`).toBe(true);
     }
-    expect(routes.filter((r) => r.access.kind === 'public').map((r) => r.url).sort()).toEqual(['/*', '/healthz']);
+    // /ws/listen asks for no token: the stream_id in its query is the capability (docs/SECURITY.md, "Listening").
+    expect(routes.filter((r) => r.access.kind === 'public').map((r) => r.url).sort()).toEqual(['/*', '/healthz', '/ws/listen']);
   });
 
   it('is the table docs/SECURITY.md shows, route by route', () => {

@@ -2,6 +2,11 @@
  * The control plane's view of live traces and stations: who is streaming, into which
  * trace, on which media worker, with which knobs scheduled. It creates the store rows,
  * starts and ends station pipelines, and is the one place knob changes are scheduled.
+ *
+ * It also answers for stream ids (the listen capability, seed 002 §14): a station's
+ * `streamId` is valid from its `start` until it ends, plus the listen grace
+ * (ended-streams.ts). Listeners hear of stations through its typed events: `streaming`
+ * (the first audio arrived, the pipeline exists) and `ended`.
  */
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import { defaultKnobs, mergeKnobs, type KnobPatch, type KnobValues } from '../../../protocol/knobs.ts';
@@ -10,6 +15,8 @@ import type { MediaPool } from '../media/pool.ts';
 import type { StationHandle } from '../media/station-handle.ts';
 import type { Store } from '../store/store.ts';
 import type { RelayConfig } from '../config.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
+import { EndedStreams, type EndedStream } from './ended-streams.ts';
 
 /** Who sends a station's audio: its address (per-address caps) and its key (fair retention). */
 export interface StationClient {
@@ -93,7 +100,19 @@ export type ScheduleResult =
   | { ok: true; eventId: number; configVersion: number; effectiveKnobs: KnobPatch; knobs: KnobValues }
   | { ok: false; code: 'not_found' | 'station_ended' | 'bucket_started'; message: string };
 
-export class LiveRegistry {
+export interface LiveRegistryEvents {
+  /** A station's first audio arrived: its pipeline (`station.handle`) exists now. */
+  streaming: [station: LiveStation];
+  /** A station ended (stop, disconnect, idle, relay stop, worker failure): `reason` as stored. */
+  ended: [station: LiveStation, reason: string];
+}
+
+/** What a stream id names now (see `lookupStream`). */
+export type StreamLookup =
+  | { state: 'live'; station: LiveStation }
+  | ({ state: 'ended' } & EndedStream<LiveStation>);
+
+export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
   private readonly traces = new Map<string, LiveTrace>();
   /** By pipeline number: the meter and spectrum records of the media workers carry numbers. */
   private readonly stationsByHandleId = new Map<number, LiveStation>();
@@ -106,13 +125,17 @@ export class LiveRegistry {
   private readonly heldByAddress = new Map<string, number>();
   private readonly heldByTrace = new Map<string, number>();
   private nextKnobEventId: number;
+  /** Stream ids of stations that ended within the listen grace. */
+  private readonly endedStreams: EndedStreams<LiveStation>;
 
   constructor(
     private readonly config: RelayConfig & StationCaps,
     private readonly store: Store,
     private readonly pool: MediaPool,
   ) {
+    super();
     this.nextKnobEventId = store.maxKnobEventId() + 1;
+    this.endedStreams = new EndedStreams(config.listenGraceMs);
   }
 
   /**
@@ -282,6 +305,7 @@ export class LiveRegistry {
       this.end(station, 'media_worker_failed', Date.now());
       this.onPipelineClosed(station);
     });
+    this.emit('streaming', station);
     return handle;
   }
 
@@ -289,6 +313,12 @@ export class LiveRegistry {
   end(station: LiveStation, reason: string, nowMs: number): void {
     if (station.ended) return;
     station.ended = true;
+    this.endedStreams.add(station.streamId, station, reason, nowMs);
+    this.endStation(station, reason, nowMs);
+    this.emit('ended', station, reason);
+  }
+
+  private endStation(station: LiveStation, reason: string, nowMs: number): void {
     const trace = this.traces.get(station.traceId);
     if (station.handle === null) {
       // Reserved but never streamed: nothing was stored.
@@ -321,6 +351,18 @@ export class LiveRegistry {
 
   byStream(streamId: string): LiveStation | undefined {
     return this.byStreamId.get(streamId);
+  }
+
+  /**
+   * What a stream id names: a station not yet ended (streaming, or started and waiting for
+   * its first audio), or one that ended within the listen grace; otherwise undefined, the
+   * same for an id that expired as for one never issued.
+   */
+  lookupStream(streamId: string, nowMs: number): StreamLookup | undefined {
+    const live = this.byStreamId.get(streamId);
+    if (live !== undefined && !live.ended) return { state: 'live', station: live };
+    const ended = this.endedStreams.get(streamId, nowMs);
+    return ended === undefined ? undefined : { state: 'ended', ...ended };
   }
 
   find(traceId: string, stationKey: string): LiveStation | undefined {

@@ -21,6 +21,12 @@ export const LIMIT_NAMES = [
   'heartbeat_timeout',
   /** Upload chunks refused by a pending-bytes quota (413). */
   'upload_quota',
+  /** `/ws/listen` sockets: in all (503), per address (429), per stream (close 1013). */
+  'listeners',
+  'listeners_per_address',
+  'listeners_per_stream',
+  /** Listeners closed for staying behind (close 4008). */
+  'listener_too_slow',
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 

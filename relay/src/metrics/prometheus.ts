@@ -6,6 +6,8 @@
 import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
+import type { ListenMode } from '../../../protocol/listen.ts';
+import type { ListenCounters } from '../listen/listen-counters.ts';
 import { LATENCY_BIN_MS, LATENCY_BINS } from '../media/latency-histogram.ts';
 
 export interface MetricSources {
@@ -18,6 +20,8 @@ export interface MetricSources {
   limits(): [string, number][];
   /** Packets waiting in the stations' ingress queues: in all, and in the deepest one (seed 001). */
   queueDepth(): { total: number; max: number };
+  /** Live listening (relay/src/listen/): listeners by mode, egress encoders running, counters. */
+  listen(): { listeners: Readonly<Record<ListenMode, number>>; egressStreams: number; counters: ListenCounters };
 }
 
 export class RelayMetrics {
@@ -26,6 +30,8 @@ export class RelayMetrics {
   private loopLagOn = false;
   private readonly pipelineLatency: client.Histogram;
   private readonly bucketWrite: client.Histogram;
+  private readonly listenFirstByte: client.Histogram;
+  private readonly listenLatency: client.Histogram<'mode'>;
 
   constructor(sources: MetricSources) {
     const register = [this.registry];
@@ -51,7 +57,16 @@ export class RelayMetrics {
     const counter = (name: string, help: string, read: () => number): void => scrapedCounter(register, name, help, read);
     gauge('tapwire_active_traces', 'Traces with at least one live station.', () => sources.activeTraces());
     gauge('tapwire_live_stations', 'Stations streaming now.', () => sources.liveStations());
-    gauge('tapwire_listeners', 'Listener connections (none until live listening is available).', () => 0);
+    new client.Gauge({
+      name: 'tapwire_listeners',
+      help: 'Listeners joined to a live stream (/ws/listen), by mode.',
+      labelNames: ['mode'],
+      registers: register,
+      collect() {
+        const { listeners } = sources.listen();
+        for (const mode of ['mse', 'packets'] as const) this.set({ mode }, listeners[mode]);
+      },
+    });
     gauge('tapwire_telemetry_clients', 'Connected /ws/telemetry clients.', () => sources.telemetryClients());
     counter('tapwire_ingest_frames_total', 'Audio frames received on ingest.', () => sources.ingest().frames);
     counter('tapwire_ingest_bytes_total', 'Audio payload bytes received on ingest.', () => sources.ingest().bytes);
@@ -63,6 +78,32 @@ export class RelayMetrics {
     counter('tapwire_telemetry_slow_clients_closed_total', 'Telemetry clients closed with 1013 for staying backed up.', () => sources.telemetry().slowClosed);
     gauge('tapwire_ingress_queue_depth', 'Packets waiting in the live stations\' ingress queues, in all (seed 001).', () => sources.queueDepth().total);
     gauge('tapwire_ingress_queue_depth_max', 'Packets waiting in the deepest ingress queue (capacity TAPWIRE_INGRESS_QUEUE_FRAMES).', () => sources.queueDepth().max);
+    gauge('tapwire_listen_egress_streams', 'Egress Opus encoders running for listeners, one per station and tap (a stopped one lingers a few seconds).', () => sources.listen().egressStreams);
+    counter('tapwire_listener_bytes_sent_total', 'Audio bytes handed to listener sockets (init segments, clusters, framed packets).', () => sources.listen().counters.bytesSent);
+    counter('tapwire_listener_skips_total', 'Clusters or packets not sent to a listener that was behind (its unsent bytes over TAPWIRE_LISTEN_BACKED_UP_BYTES).', () => sources.listen().counters.skips);
+    counter('tapwire_listener_client_stalls_total', 'Playback stalls (underruns) the listeners\' players reported (client_metrics).', () => sources.listen().counters.clientStalls);
+    counter('tapwire_listener_client_decode_errors_total', 'Decode errors the listeners\' players reported (client_metrics).', () => sources.listen().counters.clientDecodeErrors);
+    new client.Counter({
+      name: 'tapwire_listener_joins_total',
+      help: 'Listeners that joined a live stream, by mode.',
+      labelNames: ['mode'],
+      registers: register,
+      collect() {
+        this.reset();
+        const { joins } = sources.listen().counters;
+        for (const mode of ['mse', 'packets'] as const) this.inc({ mode }, joins[mode]);
+      },
+    });
+    new client.Counter({
+      name: 'tapwire_listener_disconnects_total',
+      help: 'Listen sockets closed, by reason (client_closed, stream_ended, too_slow, not_found, bad_query, ...).',
+      labelNames: ['reason'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const [reason, n] of sources.listen().counters.disconnects) this.inc({ reason }, n);
+      },
+    });
     new client.Counter({
       name: 'tapwire_limit_rejections_total',
       help: 'Connections, stations and uploads refused by a cap, and sockets or stations ended by a timeout, per limit.',
@@ -83,6 +124,19 @@ export class RelayMetrics {
       name: 'tapwire_bucket_write_seconds',
       help: 'Writing one complete bucket: its PRE and POST segments, then its row.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: register,
+    });
+    this.listenFirstByte = new client.Histogram({
+      name: 'tapwire_listener_time_to_first_byte_seconds',
+      help: 'A listener: from the completed upgrade to its first binary message (mse: the init segment).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: register,
+    });
+    this.listenLatency = new client.Histogram({
+      name: 'tapwire_listen_ingest_to_send_seconds',
+      help: 'Per fan-out: from the arrival on the relay of the ingest packet behind the oldest audio sent (a packet, or a cluster\'s first) to the bytes handed to the listeners\' sockets, by mode.',
+      labelNames: ['mode'],
+      buckets: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5],
       registers: register,
     });
   }
@@ -123,6 +177,14 @@ export class RelayMetrics {
 
   observeBucketWrite(ms: number): void {
     this.bucketWrite.observe(ms / 1000);
+  }
+
+  observeListenFirstByte(seconds: number): void {
+    this.listenFirstByte.observe(seconds);
+  }
+
+  observeListenLatency(mode: ListenMode, seconds: number): void {
+    this.listenLatency.observe({ mode }, seconds);
   }
 
   /** Samples event-loop lag only while the relay has work: call with the number of open connections. */
