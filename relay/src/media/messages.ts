@@ -99,7 +99,14 @@ export type ToWorker =
   /** Segment slots handed back after a bucket was written (segment-buffers.ts). */
   | { type: 'recycle'; slots: number[] }
   /** Listener egress on a tap (0 PRE, 1 POST) of a station: start or retune its encoder, or stop it (null). */
-  | { type: 'egress'; id: number; tap: 0 | 1; options: EgressOptions | null };
+  | { type: 'egress'; id: number; tap: 0 | 1; options: EgressOptions | null }
+  /**
+   * Listener egress of a trace's mix on a tap (mixer.ts): start its mixer, retune it (the
+   * same `generation`), start a fresh one (another generation: the handle's count of the
+   * tap's starts), or stop it (null). `mixId` is a number from the pool's station numbers,
+   * carried by its packets in the egress batch.
+   */
+  | { type: 'mix_egress'; mixId: number; traceId: string; tap: 0 | 1; generation: number; options: EgressOptions | null };
 
 export type ScheduleRefusal = 'unknown_station' | 'station_ended' | 'bucket_started';
 

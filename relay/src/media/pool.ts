@@ -7,6 +7,19 @@
  * go to the pool's listeners, and the counters of closed stations are summed here. Listener
  * egress packets come from a worker in batches (egress-batch.ts) and go to each station's
  * own handle as `egress` events.
+ *
+ * Traces and their mixes. A live station goes to the worker that already runs a live
+ * station of its trace, so that a call's stations meet on one worker, where its mix
+ * (mixer.ts) can sum them without crossing threads; else to the worker of the trace's
+ * running mix; else to the least loaded worker. Recorded runs keep the least loaded worker
+ * and never join a mix. `mixOf(traceId)` returns the trace's mix handle
+ * (trace-mix-handle.ts); its mixer runs on the worker of the trace's stations, starts with
+ * the trace's first station when egress was asked for before there was one, and starts
+ * afresh (a new generation, sequence 0) on the worker of the trace's remaining stations, or
+ * with its next station, when its worker dies. Should a trace's stations be spread over two
+ * workers anyway (none is replaced after dying), the mix hears only those on its own worker:
+ * there is no mixing across workers. Mix numbers come from the station numbers, so one
+ * lookup routes an egress record to a station's handle or to a mix's.
  */
 import { Worker } from 'node:worker_threads';
 import type { KnobValues } from '../../../protocol/knobs.ts';
@@ -17,6 +30,7 @@ import { PacketBatchWriter } from './packet-batch.ts';
 import { fromWire, usedSlots } from './sample-chunks.ts';
 import { SlabViews } from './segment-buffers.ts';
 import { StationHandle, type EgressOptions, type StationPort } from './station-handle.ts';
+import { TraceMixHandle, type MixPort } from './trace-mix-handle.ts';
 
 /** What the pool tells the relay as a whole (a station's own events go to its handle). */
 export interface PoolEvents {
@@ -54,10 +68,15 @@ interface WorkerSlot {
 
 type Pending = { slot: WorkerSlot; resolve: (msg: FromWorker) => void; reject: (err: Error) => void };
 
-export class MediaPool implements StationPort {
+export class MediaPool implements StationPort, MixPort {
   private readonly slots: WorkerSlot[] = [];
   /** Where each station runs, by its number (the worker's messages carry the number). */
   private readonly stationSlot = new Map<number, WorkerSlot>();
+  /** Trace mix handles, by trace and by number (egress records carry the number). */
+  private readonly mixes = new Map<string, TraceMixHandle>();
+  private readonly mixById = new Map<number, TraceMixHandle>();
+  /** Where each mix with egress on runs (or will, once its trace has a station), by its number. */
+  private readonly mixSlot = new Map<number, WorkerSlot>();
   private readonly pending = new Map<number, Pending>();
   private readonly stationStats = new Map<number, StationStats>();
   private nextReqId = 1;
@@ -118,16 +137,60 @@ export class MediaPool implements StationPort {
     return this.slots.map((s) => s.priority).filter((p): p is WorkerPriority => p !== null);
   }
 
-  /** Starts a station's pipeline on the least loaded worker; its owner holds the handle. */
+  /**
+   * Starts a station's pipeline and returns its handle to its owner. A live station goes to
+   * the worker of its trace's live stations, else to that of its trace's running mix, else
+   * to the least loaded worker; a recorded run to the least loaded worker.
+   */
   addStation(spec: Omit<StationSpec, 'id'>): StationHandle {
     const live = this.slots.filter((s) => s.alive);
     if (live.length === 0) throw new Error('no media worker is running');
-    const slot = live.reduce((a, b) => (b.stations.size < a.stations.size ? b : a));
+    const mix = spec.recorded === undefined ? this.mixes.get(spec.traceId) : undefined;
+    const affine = spec.recorded === undefined ? (this.traceSlot(spec.traceId) ?? (mix && this.mixSlot.get(mix.id))) : undefined;
+    const slot = affine ?? live.reduce((a, b) => (b.stations.size < a.stations.size ? b : a));
     const handle = new StationHandle(this.nextStationId++, spec, this);
     slot.stations.set(handle.id, handle);
     this.stationSlot.set(handle.id, slot);
     this.post(slot, { type: 'add', spec: { ...spec, id: handle.id } });
+    // A mix whose egress was asked for before its trace had a station starts with this one.
+    if (mix !== undefined && mix.egressOn && !this.mixSlot.has(mix.id)) this.startMix(mix, slot);
     return handle;
+  }
+
+  /**
+   * The mix of a trace's live stations (trace-mix-handle.ts): the same handle for the same
+   * trace until it is closed, whether or not the trace has stations now. Throws TypeError
+   * for a trace id that is not a non-empty string.
+   */
+  mixOf(traceId: string): TraceMixHandle {
+    if (typeof traceId !== 'string' || traceId === '') throw new TypeError(`traceId must be a non-empty string, got ${JSON.stringify(traceId)}`);
+    let handle = this.mixes.get(traceId);
+    if (handle === undefined) {
+      handle = new TraceMixHandle(this.nextStationId++, traceId, this);
+      this.mixes.set(traceId, handle);
+      this.mixById.set(handle.id, handle);
+    }
+    return handle;
+  }
+
+  /** MixPort: a tap of a mix started, retuned or stopped (the handle checked the options). */
+  setMixEgress(handle: TraceMixHandle, tap: 0 | 1): void {
+    let slot = this.mixSlot.get(handle.id);
+    if (slot === undefined) {
+      // Off, or nowhere to run yet: it starts with the trace's next station (addStation).
+      slot = handle.tapOptions(tap) === null ? undefined : this.traceSlot(handle.traceId);
+      if (slot === undefined) return;
+      this.mixSlot.set(handle.id, slot);
+    }
+    this.postMix(slot, handle, tap);
+    if (!handle.egressOn) this.mixSlot.delete(handle.id);
+  }
+
+  /** MixPort. */
+  closeMix(handle: TraceMixHandle): void {
+    if (this.mixes.get(handle.traceId) === handle) this.mixes.delete(handle.traceId);
+    this.mixById.delete(handle.id);
+    this.mixSlot.delete(handle.id);
   }
 
   /** StationPort: queues one packet for its station's worker; batches go out once per event-loop turn. */
@@ -196,6 +259,32 @@ export class MediaPool implements StationPort {
     for (const p of this.pending.values()) p.reject(new Error('media pool closed'));
     this.pending.clear();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  /** The running worker with the most live stations of a trace (ended ones not yet gone count too); undefined if none. */
+  private traceSlot(traceId: string): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    let bestCount = 0;
+    for (const slot of this.slots) {
+      if (!slot.alive) continue;
+      let count = 0;
+      for (const h of slot.stations.values()) if (h.spec.traceId === traceId && h.spec.recorded === undefined) count++;
+      if (count > bestCount) {
+        best = slot;
+        bestCount = count;
+      }
+    }
+    return best;
+  }
+
+  /** Starts every tap of a mix that has egress on, on this worker. */
+  private startMix(handle: TraceMixHandle, slot: WorkerSlot): void {
+    this.mixSlot.set(handle.id, slot);
+    for (const tap of [0, 1] as const) if (handle.tapOptions(tap) !== null) this.postMix(slot, handle, tap);
+  }
+
+  private postMix(slot: WorkerSlot, handle: TraceMixHandle, tap: 0 | 1): void {
+    this.post(slot, { type: 'mix_egress', mixId: handle.id, traceId: handle.traceId, tap, generation: handle.tapGeneration(tap), options: handle.tapOptions(tap) });
   }
 
   private flushPackets(slot: WorkerSlot): void {
@@ -277,7 +366,7 @@ export class MediaPool implements StationPort {
         break;
       case 'egress':
         // Each packet is a view into the transferred buffer, which nothing writes again.
-        for (const r of readEgressBatch(msg.buffer, msg.bytes)) slot.stations.get(r.stationId)?.deliverEgress(r);
+        for (const r of readEgressBatch(msg.buffer, msg.bytes)) (slot.stations.get(r.stationId) ?? this.mixById.get(r.stationId))?.deliverEgress(r);
         break;
       case 'ready':
         break;
@@ -303,6 +392,15 @@ export class MediaPool implements StationPort {
     for (const h of handles) {
       h.settle('lost', err);
       this.events.stationGone?.(h);
+    }
+    // The mixes that ran there start afresh where their trace still has stations, or with its next one.
+    for (const mix of this.mixes.values()) {
+      if (this.mixSlot.get(mix.id) !== slot) continue;
+      this.mixSlot.delete(mix.id);
+      mix.restartEgress(0);
+      mix.restartEgress(1);
+      const home = this.traceSlot(mix.traceId);
+      if (home !== undefined) this.startMix(mix, home);
     }
   }
 

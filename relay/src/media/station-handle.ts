@@ -10,37 +10,17 @@
  * Opus encoder on a tap (egress.ts, in the worker), and its packets come back as `egress`
  * events on this handle, in order. A packet an earlier encoder still had in flight when
  * its tap was stopped or restarted is dropped here, so after a (re)start the first packet
- * heard is sequence 0 of the new encoder.
+ * heard is sequence 0 of the new encoder (the rules are egress-switch.ts's, which a trace
+ * mix's handle follows too).
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
-import { checkOpusStreamOptions } from './codecs/opus-encoder.ts';
 import type { EgressRecord } from './egress-batch.ts';
+import { EgressSwitch, type EgressOptions, type EgressPacket, type EgressTap } from './egress-switch.ts';
 import type { IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
 
-export type EgressTap = 'PRE' | 'POST';
-
-export interface EgressOptions {
-  /** Target bitrate, bit/s: an integer from 6000 to 510000. */
-  bitrate: number;
-  /** libopus complexity: an integer from 0 (cheapest) to 10 (best; about 3x the cost of 5). */
-  complexity: number;
-}
-
-export interface EgressPacket {
-  tap: EgressTap;
-  /** Per (station, tap): 0, 1, 2, ... from the encoder's start (a re-enable starts again at 0). */
-  sequence: number;
-  /** Media time of the packet's first sample, epoch ms. */
-  timestampMs: number;
-  /** When the newest ingest packet in it arrived on the relay, epoch ms (ingest-to-send latency). */
-  arrivalMs: number;
-  /** One Opus packet: 20 ms, 48 kHz mono. A view that stays valid (its buffer is never reused). */
-  data: Uint8Array;
-}
-
-const TAP_INDEX: Readonly<Record<EgressTap, 0 | 1>> = { PRE: 0, POST: 1 };
-const TAP_NAME: readonly EgressTap[] = ['PRE', 'POST'];
+// The egress types are egress-switch.ts's (shared with the trace mix's handle); importers of this file keep them.
+export type { EgressOptions, EgressPacket, EgressTap } from './egress-switch.ts';
 
 export interface StationHandleEvents {
   /** Backpressure began or ended (seed 001), at most once a second. */
@@ -69,10 +49,8 @@ export class StationHandle extends TypedEmitter<StationHandleEvents> {
   /** Set once the station has left its worker (closed or lost). */
   gone = false;
   private ended = false;
-  /** Per tap (PRE, POST): the options of the running encoder, null while off. */
-  private readonly egressOptions: [EgressOptions | null, EgressOptions | null] = [null, null];
-  /** Per tap: encoder starts so far, counted as the worker's station counts them (station.ts). */
-  private readonly egressStarts = [0, 0];
+  /** Which taps have egress on, and their encoder starts, counted as the worker's station counts them (station.ts). */
+  private readonly egress = new EgressSwitch();
 
   constructor(
     /** The pool's number for the station: how the worker's messages find this handle. */
@@ -118,29 +96,15 @@ export class StationHandle extends TypedEmitter<StationHandleEvents> {
    * 'PRE' nor 'POST'.
    */
   setEgress(tap: EgressTap, options: EgressOptions | null): void {
-    if (tap !== 'PRE' && tap !== 'POST') throw new RangeError(`tap must be 'PRE' or 'POST', got ${String(tap)}`);
-    const index = TAP_INDEX[tap];
-    if (options !== null) checkOpusStreamOptions(options);
-    const running = this.egressOptions[index];
     const reachable = !this.ended && !this.gone;
-    if (options === null) {
-      if (running === null) return;
-      this.egressOptions[index] = null;
-      if (reachable) this.port.setEgress(this, index, null);
-      return;
-    }
-    if (!reachable || this.spec.recorded !== undefined) return;
-    if (running !== null && running.bitrate === options.bitrate && running.complexity === options.complexity) return;
-    if (running === null) this.egressStarts[index]++;
-    const copy = { bitrate: options.bitrate, complexity: options.complexity };
-    this.egressOptions[index] = copy;
-    this.port.setEgress(this, index, copy);
+    const index = this.egress.set(tap, options, reachable && this.spec.recorded === undefined);
+    if (index !== -1 && reachable) this.port.setEgress(this, index, this.egress.options(index));
   }
 
   /** @internal The pool: a packet of this station's egress batch; emitted if it is the running encoder's. */
   deliverEgress(r: EgressRecord): void {
-    if (this.egressOptions[r.tap] === null || (this.egressStarts[r.tap] & 0xff) !== r.generation) return;
-    this.emit('egress', { tap: TAP_NAME[r.tap], sequence: r.sequence, timestampMs: r.timestampMs, arrivalMs: r.arrivalMs, data: r.data });
+    const packet = this.egress.packet(r);
+    if (packet !== null) this.emit('egress', packet);
   }
 
   /** The station's counters as the worker last reported them (once a second). */

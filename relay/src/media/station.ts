@@ -7,11 +7,13 @@
  *                                       bucket aggregator (PRE)   bucket aggregator (POST),
  *                                       meters, spectrum          meters, spectrum, latency
  *                                       [Opus egress]             [Opus egress]
+ *                                       [trace mix input]         [trace mix input]
  *
  * The clock is what differs between live audio (live-clock.ts: a bounded ingress queue
  * played at the media rate) and a recording (recorded-clock.ts: played at once, at its
  * capture times); every stage after it is the same code for both. Egress encoders (egress.ts)
- * hang off a tap of a live station only while someone listens to it (`setEgress`).
+ * hang off a tap of a live station only while someone listens to it (`setEgress`), and so
+ * does the input of its trace's mix (mixer.ts, hung on by the worker: `attachSink`).
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { defaultSpectrumFftSize, type BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
@@ -32,7 +34,7 @@ import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, Statio
 import type { PacketView } from './packet-batch.ts';
 import { RecordedClock } from './recorded-clock.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
-import type { Clock, Frame, StageStats } from './stage.ts';
+import type { Clock, Frame, StageStats, TapSink } from './stage.ts';
 import type { EgressOptions } from './station-handle.ts';
 import { Tap } from './tap.ts';
 
@@ -174,6 +176,21 @@ export class Station {
     const encoder = new EgressEncoder(this.id, tap, generation, this.spec.sampleRate, options, this.egressBatch);
     this.egress[tap] = encoder;
     (tap === 0 ? this.pre : this.post).attach(encoder);
+  }
+
+  /** The station's rate, Hz. */
+  get sampleRate(): number {
+    return this.spec.sampleRate;
+  }
+
+  /** Hangs a sink off a tap (0 PRE, 1 POST) from the next frame on: its trace's mix (mixer.ts). */
+  attachSink(tap: 0 | 1, sink: TapSink): void {
+    (tap === 0 ? this.pre : this.post).attach(sink);
+  }
+
+  /** Takes a sink off a tap again (between frames); false if it was not there. */
+  detachSink(tap: 0 | 1, sink: TapSink): boolean {
+    return (tap === 0 ? this.pre : this.post).detach(sink);
   }
 
   /** The bucket of the next sample to be processed (null before the first). */

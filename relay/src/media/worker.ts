@@ -5,6 +5,8 @@
  * does no I/O of its own (but for reading its thread id once, at start). Listener egress
  * packets of all its stations gather in one batch (egress-batch.ts), posted at the end of
  * each batch of ingest packets and each tick: one message per flush, never one per packet.
+ * The mixes of traces with listeners (mixer.ts) run here too, one per (trace, tap), fed by
+ * a sink on that tap of each live station of the trace here; their packets share the batch.
  */
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -12,6 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { EgressBatchWriter } from './egress-batch.ts';
 import { METER_FIELDS, METER_OFFSET, type FromWorker, type StationSpec, type ToWorker, type WorkerPriority } from './messages.ts';
+import { Mixer } from './mixer.ts';
 import { readPacketBatch } from './packet-batch.ts';
 import { toWire } from './sample-chunks.ts';
 import { SegmentBuffers } from './segment-buffers.ts';
@@ -33,8 +36,10 @@ const buffers = new SegmentBuffers({
   freed: (id) => send({ type: 'slab_freed', id }),
 });
 const now = (): number => performance.timeOrigin + performance.now();
-/** Listener egress packets of every station here, until the next flush. */
+/** Listener egress packets of every station and mix here, until the next flush. */
 const egress = new EgressBatchWriter();
+/** The mixes of traces with listeners, by trace: PRE and POST. */
+const mixes = new Map<string, [Mixer | null, Mixer | null]>();
 
 function send(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer ?? []);
@@ -49,6 +54,46 @@ function addStation(spec: StationSpec): void {
     decodeError: (code, message) => send({ type: 'decode_error', id, code, message }),
   }, latency, buffers, egress);
   stations.set(id, station);
+  // A station of a trace with a mix joins it; a recording never does.
+  const mix = station.live ? mixes.get(spec.traceId) : undefined;
+  mix?.[0]?.join(station);
+  mix?.[1]?.join(station);
+}
+
+/** A station ends (its last frame went through): it leaves its trace's mixes. */
+function endStation(s: Station, nowMs: number, flush: boolean): void {
+  if (flush) s.flush(nowMs);
+  else s.end(nowMs);
+  const mix = mixes.get(s.spec.traceId);
+  mix?.[0]?.leave(s.id);
+  mix?.[1]?.leave(s.id);
+}
+
+/**
+ * Starts, retunes or stops a trace's mix on a tap. A new generation is a fresh mixer (the
+ * handle restarted the tap); the live stations of the trace here join it at once.
+ */
+function setMixEgress(msg: Extract<ToWorker, { type: 'mix_egress' }>): void {
+  const pair = mixes.get(msg.traceId) ?? [null, null];
+  const running = pair[msg.tap];
+  if (running !== null && msg.options !== null && running.id === msg.mixId && running.generation === msg.generation) {
+    running.configure(msg.options);
+    return;
+  }
+  running?.close();
+  pair[msg.tap] = null;
+  if (msg.options !== null) {
+    try {
+      const mixer = new Mixer(msg.mixId, msg.tap, msg.generation, msg.options, egress);
+      for (const s of stations.values()) if (s.live && !s.ended && s.spec.traceId === msg.traceId) mixer.join(s);
+      pair[msg.tap] = mixer;
+    } catch {
+      // As for a station's egress: libopus out of wasm memory leaves the mix silent rather
+      // than taking the worker and every station on it down.
+    }
+  }
+  if (pair[0] === null && pair[1] === null) mixes.delete(msg.traceId);
+  else mixes.set(msg.traceId, pair);
 }
 
 /** Posts the egress packets gathered since the last flush, if any (transferred, not copied). */
@@ -100,7 +145,7 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'end': {
       const s = stations.get(msg.id);
-      s?.end(now());
+      if (s !== undefined) endStation(s, now(), false);
       // A recording has finalized everything at its end: it leaves at once.
       closeFinished();
       break;
@@ -128,6 +173,9 @@ port.on('message', (msg: ToWorker) => {
       }
       break;
     }
+    case 'mix_egress':
+      setMixEgress(msg);
+      break;
     case 'recycle':
       for (const slot of msg.slots) buffers.releaseSlot(slot);
       // The last buckets of a worker that has no station left: nothing to keep them for.
@@ -135,7 +183,7 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'flush': {
       const t = now();
-      for (const s of stations.values()) s.flush(t);
+      for (const s of stations.values()) endStation(s, t, true);
       closeFinished();
       send({ type: 'flushed', reqId: msg.reqId });
       break;
@@ -166,6 +214,11 @@ const every = (ms: number): number => Math.max(1, Math.round(ms / TICK_MS));
 function tick(): void {
   const t = now();
   for (const s of stations.values()) s.tick(t);
+  // Slots held for stations that all stopped sending go once nothing has arrived for a while.
+  for (const pair of mixes.values()) {
+    pair[0]?.tick(t);
+    pair[1]?.tick(t);
+  }
   flushEgress();
   ticks++;
   computeSpectra();
