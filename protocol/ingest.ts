@@ -55,7 +55,10 @@ export interface StartedMessage {
   type: 'started';
   trace_id: string;
   station_key: string;
+  /** Listen to this station at /listen/<stream_id> (a capability: share it with listeners). */
   stream_id: string;
+  /** Listen to the whole call (every station of the trace, mixed) at /listen/<mix_stream_id>. */
+  mix_stream_id: string;
   bucket_ms: number;
   /** Present when the station was created for a seed 001 `source`. */
   source?: string;

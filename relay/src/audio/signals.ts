@@ -221,6 +221,26 @@ export function measurePeakDbfs(x: Float32Array, start = 0, end = x.length): num
   return 20 * Math.log10(peak);
 }
 
+/**
+ * Level of the `freqHz` component of x[start, end) in dB re a full-scale sine (Goertzel on a
+ * Hann-windowed block, the window's coherent gain of 0.5 divided out): a sine of amplitude A
+ * at that frequency reads 20·log10(A), other components fall off with the window's leakage.
+ */
+export function measureToneDbfs(x: Float32Array, freqHz: number, sampleRate: number, start = 0, end = x.length): number {
+  checkRange(x, start, end);
+  const n = end - start;
+  if (n < 2) return -Infinity;
+  const w = (2 * Math.PI * freqHz) / sampleRate;
+  let re = 0;
+  let im = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[start + i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
+    re += v * Math.cos(w * i);
+    im -= v * Math.sin(w * i);
+  }
+  return 20 * Math.log10((2 * Math.hypot(re, im)) / (n * 0.5));
+}
+
 /** A copy of x scaled so its RMS is `targetDbfs`. Throws a RangeError for a silent input. */
 export function scaleToRmsDbfs(x: Float32Array, targetDbfs: number): Float32Array {
   const current = measureRmsDbfs(x);

@@ -224,7 +224,7 @@ export class IngestConnection {
     this.start = msg;
     const s = reserved.station;
     this.primary = { station: s, depacketizer: frames };
-    this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs });
+    this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, mix_stream_id: s.mixStreamId, bucket_ms: this.limits.bucketMs });
   }
 
   /** A station cap is reached: say which, and close with 1013 (try again later). */
@@ -303,7 +303,7 @@ export class IngestConnection {
     const s = reserved.station;
     const f: Feed<AudioMessage> = { station: s, depacketizer: new JsonAudioDepacketizer(s.sampleRate) };
     this.sources.set(source, f);
-    this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, bucket_ms: this.limits.bucketMs, source });
+    this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, mix_stream_id: s.mixStreamId, bucket_ms: this.limits.bucketMs, source });
     return f;
   }
 

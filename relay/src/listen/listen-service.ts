@@ -10,6 +10,9 @@
  *   with a message that says nothing about which ids exist.
  * - A listener who joins a station still waiting for its first audio waits with it: its
  *   egress starts when the registry says the station is `streaming`.
+ * - A stream id may also name a trace's mix (every station of the call in one stream,
+ *   media/mixer.ts): its egress source is the pool's mix handle, which exists before any
+ *   station streams; the mix ends when the trace leaves the registry (`mixEnded`).
  * - The registry's `ended` event ends every listener of the station: `stream_end` and 1000.
  *   `close()` (SIGTERM) ends every listener with "relay shutting down" and 1001.
  * - Caps: listeners per relay and per client address are the route's (refused before the
@@ -31,7 +34,8 @@ import {
   type StreamEndMessage,
 } from '../../../protocol/listen.ts';
 import type { Heartbeat } from '../http/heartbeat.ts';
-import type { LiveRegistry, LiveStation } from '../live/live-registry.ts';
+import type { LiveMix, LiveRegistry, LiveStation, StreamSubject } from '../live/live-registry.ts';
+import type { TraceMixHandle } from '../media/trace-mix-handle.ts';
 import { LogThrottle } from '../logging/log-throttle.ts';
 import type { LimitCounters } from '../metrics/limit-counters.ts';
 import { EgressStream, type EgressStreamOptions } from './egress-stream.ts';
@@ -56,9 +60,11 @@ export interface ListenObserver {
   ingestToSend(mode: ListenMode, seconds: number): void;
 }
 
-/** A station with listeners: who listens, and its running egress streams. */
+/** A station (or a trace's mix) with listeners: who listens, and its running egress streams. */
 interface Audience {
-  station: LiveStation;
+  subject: StreamSubject;
+  /** The mix's egress source, taken on its first stream and closed when the audience goes. */
+  mixHandle: TraceMixHandle | null;
   /** A short hash of the stream id, for logs. */
   logId: string;
   listeners: Set<Listener>;
@@ -74,6 +80,7 @@ const END_REASONS: Readonly<Record<string, string>> = {
   idle: 'station sent no audio for too long',
   media_worker_failed: 'station failed',
   relay_stop: 'relay shutting down',
+  trace_ended: 'every station of the call has ended',
 };
 const SHUTTING_DOWN = 'relay shutting down';
 
@@ -84,7 +91,8 @@ export function streamLogId(streamId: string): string {
 
 export class ListenService {
   readonly counters: ListenCounters = newListenCounters();
-  private readonly audiences = new Map<LiveStation, Audience>();
+  /** By the station or the mix they listen to. */
+  private readonly audiences = new Map<LiveStation | LiveMix, Audience>();
   private readonly listeners = new Set<Listener>();
   private readonly modeCounts: Record<ListenMode, number> = { mse: 0, packets: 0 };
   private closed = false;
@@ -104,6 +112,7 @@ export class ListenService {
     this.offRegistry = [
       registry.on('streaming', (station) => this.onStreaming(station)),
       registry.on('ended', (station, reason) => this.onEnded(station, reason)),
+      registry.on('mixEnded', (mix) => this.onEnded(mix, 'trace_ended')),
     ];
   }
 
@@ -138,8 +147,8 @@ export class ListenService {
     const found = this.registry.lookupStream(request.streamId, Date.now());
     // The same words for an id never issued and one expired: nothing about which ids exist.
     if (found === undefined) return this.refuse(socket, 'not_found', 'no such stream: the link may be wrong, or its station ended a while ago');
-    const station = found.station;
-    const audience = this.audiences.get(station);
+    const subject = found.subject;
+    const audience = this.audiences.get(subjectKey(subject));
     if (found.state === 'live' && (audience?.listeners.size ?? 0) >= this.options.maxListenersPerStream) {
       this.limits.count('listeners_per_stream');
       return this.refuse(socket, 'stream_full', `this stream has ${this.options.maxListenersPerStream} listeners, its limit; try again later`);
@@ -152,9 +161,9 @@ export class ListenService {
       container: request.mode === 'mse' ? 'webm' : 'none',
       sampleRate: LISTEN_SAMPLE_RATE,
       channels: LISTEN_CHANNELS,
-      trace_id: station.traceId,
-      station_key: station.stationKey,
-      label: station.label,
+      ...(subject.kind === 'station'
+        ? { trace_id: subject.station.traceId, station_key: subject.station.stationKey, label: subject.station.label }
+        : { trace_id: subject.mix.traceId, station_key: null, label: subject.mix.callId === null ? 'the whole call' : `the whole call ${subject.mix.callId}` }),
       tap: request.tap,
       mode: request.mode,
       bitrate: this.options.bitrate,
@@ -165,7 +174,7 @@ export class ListenService {
       listener.end(END_REASONS[found.reason] ?? 'station ended', LISTEN_CLOSE.normal, 'stream_ended');
       return;
     }
-    this.join(listener, audience ?? this.newAudience(station));
+    this.join(listener, audience ?? this.newAudience(subject));
   }
 
   /** A refusal after the upgrade: an `error` with its code, then the close that goes with it. */
@@ -175,9 +184,10 @@ export class ListenService {
     socket.close(LISTEN_ERROR_CLOSE[code], message.slice(0, 120));
   }
 
-  private newAudience(station: LiveStation): Audience {
-    const audience: Audience = { station, logId: streamLogId(station.streamId), listeners: new Set(), streams: new Map() };
-    this.audiences.set(station, audience);
+  private newAudience(subject: StreamSubject): Audience {
+    const streamId = subject.kind === 'station' ? subject.station.streamId : subject.mix.mixStreamId;
+    const audience: Audience = { subject, mixHandle: null, logId: streamLogId(streamId), listeners: new Set(), streams: new Map() };
+    this.audiences.set(subjectKey(subject), audience);
     return audience;
   }
 
@@ -192,7 +202,7 @@ export class ListenService {
     this.heartbeat.add(socket, () => listener.heartbeatLost());
     socket.once('close', () => this.leave(listener, audience));
     // A station waiting for its first audio has no pipeline yet: the egress starts with it (onStreaming).
-    if (audience.station.handle !== null) this.streamFor(audience, listener.request.tap).add(listener);
+    if (audience.subject.kind === 'mix' || audience.subject.station.handle !== null) this.streamFor(audience, listener.request.tap).add(listener);
   }
 
   private leave(listener: Listener, audience: Audience): void {
@@ -220,10 +230,15 @@ export class ListenService {
   private streamFor(audience: Audience, tap: ListenTap): EgressStream {
     let stream = audience.streams.get(tap);
     if (stream !== undefined && !stream.isStopped) return stream;
-    const handle = audience.station.handle;
-    if (handle === null) throw new Error('streamFor() before the station has a pipeline');
-    const { logId } = audience;
-    stream = new EgressStream(handle, tap, this.options, {
+    const { logId, subject } = audience;
+    let source;
+    if (subject.kind === 'mix') {
+      source = audience.mixHandle ??= this.registry.mixSource(subject.mix);
+    } else {
+      source = subject.station.handle;
+      if (source === null) throw new Error('streamFor() before the station has a pipeline');
+    }
+    stream = new EgressStream(source, tap, this.options, {
       latency: (mode, s) => this.observer.ingestToSend(mode, s),
       idle: (s) => this.onStreamIdle(audience, s),
       warn: (message, err) => this.log.warn({ stream: logId, tap, err }, message),
@@ -240,7 +255,10 @@ export class ListenService {
   }
 
   private dropIfDone(audience: Audience): void {
-    if (audience.listeners.size === 0 && audience.streams.size === 0) this.audiences.delete(audience.station);
+    if (audience.listeners.size > 0 || audience.streams.size > 0) return;
+    this.audiences.delete(subjectKey(audience.subject));
+    audience.mixHandle?.close();
+    audience.mixHandle = null;
   }
 
   private onStreaming(station: LiveStation): void {
@@ -249,8 +267,8 @@ export class ListenService {
     for (const l of audience.listeners) if (!l.closed) this.streamFor(audience, l.request.tap).add(l);
   }
 
-  private onEnded(station: LiveStation, reason: string): void {
-    const audience = this.audiences.get(station);
+  private onEnded(subject: LiveStation | LiveMix, reason: string): void {
+    const audience = this.audiences.get(subject);
     if (audience === undefined) return;
     this.endAudience(audience, END_REASONS[reason] ?? 'station ended', LISTEN_CLOSE.normal, 'stream_ended');
   }
@@ -270,4 +288,9 @@ export class ListenService {
     for (const off of this.offRegistry) off();
     for (const audience of [...this.audiences.values()]) this.endAudience(audience, SHUTTING_DOWN, LISTEN_CLOSE.goingAway, 'relay_shutdown');
   }
+}
+
+/** The object an audience is kept by: the station, or the trace's mix. */
+function subjectKey(subject: StreamSubject): LiveStation | LiveMix {
+  return subject.kind === 'station' ? subject.station : subject.mix;
 }

@@ -5,7 +5,7 @@ describe('EndedStreams', () => {
   it('answers for an ended stream during the grace, and not from its end plus the grace on', () => {
     const e = new EndedStreams<string>(60_000);
     e.add('a', 'station a', 'stop', 1000);
-    expect(e.get('a', 1000)).toEqual({ station: 'station a', reason: 'stop', endedAtMs: 1000 });
+    expect(e.get('a', 1000)).toEqual({ subject: 'station a', reason: 'stop', endedAtMs: 1000 });
     expect(e.get('a', 60_999)?.reason).toBe('stop');
     expect(e.get('a', 61_000)).toBeUndefined();
     expect(e.size).toBe(0);
@@ -17,9 +17,9 @@ describe('EndedStreams', () => {
     e.add('a', 1, 'stop', 0);
     e.add('b', 2, 'idle', 50);
     e.add('c', 3, 'disconnect', 90);
-    expect(e.get('b', 120)?.station).toBe(2);
+    expect(e.get('b', 120)?.subject).toBe(2);
     expect(e.size).toBe(2); // a went at 100
-    expect(e.get('c', 150)?.station).toBe(3);
+    expect(e.get('c', 150)?.subject).toBe(3);
     expect(e.size).toBe(1);
     expect(e.get('c', 190)).toBeUndefined();
   });
@@ -31,7 +31,7 @@ describe('EndedStreams', () => {
     expect(e.evictedEarly).toBe(2);
     expect(e.get('s0', 10)).toBeUndefined();
     expect(e.get('s1', 10)).toBeUndefined();
-    expect(e.get('s4', 10)?.station).toBe(4);
+    expect(e.get('s4', 10)?.subject).toBe(4);
   });
 
   it('refuses a negative grace and a zero size', () => {

@@ -1,8 +1,9 @@
 /**
- * Stream ids of stations that ended recently. A `stream_id` is a capability (seed 002 §14)
- * that stays valid for its station's lifetime plus a grace (TAPWIRE_LISTEN_GRACE_MS): a
- * listener who arrives just after the station stopped is told `stream_end`, not "no such
- * stream". After the grace the id is forgotten, and is then as unknown as one never issued.
+ * Stream ids of stations (and of traces' mixes) that ended recently. A `stream_id` is a
+ * capability (seed 002 §14) that stays valid for its stream's lifetime plus a grace
+ * (TAPWIRE_LISTEN_GRACE_MS): a listener who arrives just after the station stopped is told
+ * `stream_end`, not "no such stream". After the grace the id is forgotten, and is then as
+ * unknown as one never issued.
  *
  * Bounded: entries are kept in the order their stations ended, so expiry takes them off the
  * front as time passes (no timer), and at most `maxEntries` are kept: a churn of stations
@@ -10,15 +11,16 @@
  */
 
 /** What a late listener is told about a stream that ended. */
-export interface EndedStream<Station> {
-  station: Station;
+export interface EndedStream<Subject> {
+  /** What the id named: a station, or a trace's mix. */
+  subject: Subject;
   /** The registry's reason for the end ("stop", "idle", "disconnect", ...). */
   reason: string;
   endedAtMs: number;
 }
 
-export class EndedStreams<Station> {
-  private readonly byId = new Map<string, EndedStream<Station>>();
+export class EndedStreams<Subject> {
+  private readonly byId = new Map<string, EndedStream<Subject>>();
   /** Entries forgotten before their grace was over, because `maxEntries` were held. */
   evictedEarly = 0;
 
@@ -32,10 +34,10 @@ export class EndedStreams<Station> {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`maxEntries must be a positive integer, got ${maxEntries}`);
   }
 
-  add(streamId: string, station: Station, reason: string, endedAtMs: number): void {
+  add(streamId: string, subject: Subject, reason: string, endedAtMs: number): void {
     this.expire(endedAtMs);
     this.byId.delete(streamId); // keep the order of ends
-    this.byId.set(streamId, { station, reason, endedAtMs });
+    this.byId.set(streamId, { subject, reason, endedAtMs });
     if (this.byId.size > this.maxEntries) {
       const oldest = this.byId.keys().next().value as string;
       this.byId.delete(oldest);
@@ -44,7 +46,7 @@ export class EndedStreams<Station> {
   }
 
   /** The ended stream, while its grace lasts. */
-  get(streamId: string, nowMs: number): EndedStream<Station> | undefined {
+  get(streamId: string, nowMs: number): EndedStream<Subject> | undefined {
     this.expire(nowMs);
     return this.byId.get(streamId);
   }

@@ -13,6 +13,7 @@ import { defaultKnobs, mergeKnobs, type KnobPatch, type KnobValues } from '../..
 import { newStationKey, newStreamId, newTraceId, type StationKey, type StreamId, type TraceId } from '../ids.ts';
 import type { MediaPool } from '../media/pool.ts';
 import type { StationHandle } from '../media/station-handle.ts';
+import type { TraceMixHandle } from '../media/trace-mix-handle.ts';
 import type { Store } from '../store/store.ts';
 import type { RelayConfig } from '../config.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
@@ -29,6 +30,8 @@ export interface LiveStation {
   traceId: TraceId;
   stationKey: StationKey;
   streamId: StreamId;
+  /** The stream id of its trace's mix (every station of the call), the same for all of them. */
+  mixStreamId: StreamId;
   label: string | null;
   codec: IngestCodec;
   sampleRate: number;
@@ -60,10 +63,16 @@ export interface PendingChange {
   eventId: number;
 }
 
-interface LiveTrace {
-  traceId: TraceId;
+/** A trace's mix as listening sees it: every station of the call in one stream. */
+export interface LiveMix {
+  readonly traceId: TraceId;
+  /** A capability like a station's stream id; kept with the trace, so a call rejoined later keeps its link. */
+  readonly mixStreamId: StreamId;
   /** The sender's id for the call (seed 000 §5.1 `call_id`), from the `start` that made the trace. */
   callId: string | null;
+}
+
+interface LiveTrace extends LiveMix {
   /** In the store once its first station has received audio. */
   stored: boolean;
   stations: Map<string, LiveStation>;
@@ -105,18 +114,22 @@ export interface LiveRegistryEvents {
   streaming: [station: LiveStation];
   /** A station ended (stop, disconnect, idle, relay stop, worker failure): `reason` as stored. */
   ended: [station: LiveStation, reason: string];
+  /** A trace left the registry (its last station's pipeline closed): its mix stream ends. */
+  mixEnded: [mix: LiveMix];
 }
 
+/** What a stream id can name: one station, or a trace's mix. */
+export type StreamSubject = { kind: 'station'; station: LiveStation } | { kind: 'mix'; mix: LiveMix };
+
 /** What a stream id names now (see `lookupStream`). */
-export type StreamLookup =
-  | { state: 'live'; station: LiveStation }
-  | ({ state: 'ended' } & EndedStream<LiveStation>);
+export type StreamLookup = { state: 'live'; subject: StreamSubject } | ({ state: 'ended' } & EndedStream<StreamSubject>);
 
 export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
   private readonly traces = new Map<string, LiveTrace>();
   /** By pipeline number: the meter and spectrum records of the media workers carry numbers. */
   private readonly stationsByHandleId = new Map<number, LiveStation>();
   private readonly byStreamId = new Map<string, LiveStation>();
+  private readonly byMixStreamId = new Map<string, LiveTrace>();
   /**
    * Stations held, from `reserve` until they leave (never streamed and ended, or pipeline
    * closed): what the caps count, so a station finalizing its last bucket still counts.
@@ -125,8 +138,8 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
   private readonly heldByAddress = new Map<string, number>();
   private readonly heldByTrace = new Map<string, number>();
   private nextKnobEventId: number;
-  /** Stream ids of stations that ended within the listen grace. */
-  private readonly endedStreams: EndedStreams<LiveStation>;
+  /** Stream ids of stations and mixes that ended within the listen grace. */
+  private readonly endedStreams: EndedStreams<StreamSubject>;
 
   constructor(
     private readonly config: RelayConfig & StationCaps,
@@ -165,12 +178,18 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
         if (stored.kind === 'recorded') {
           return { ok: false, field: 'trace_id', message: `trace "${opts.traceId}" is a recorded trace (an upload of an offline capture); live stations cannot join it` };
         }
-        trace = { traceId: opts.traceId as TraceId, callId: stored.call_id, stored: true, stations: new Map() };
-        this.traces.set(trace.traceId, trace);
+        let mixStreamId = stored.mix_stream_id as StreamId | null;
+        if (mixStreamId === null) {
+          // A trace stored before mixes existed gets its mix id now.
+          mixStreamId = newStreamId();
+          this.store.setTraceMixStreamId(opts.traceId, mixStreamId);
+        }
+        trace = { traceId: opts.traceId as TraceId, mixStreamId, callId: stored.call_id, stored: true, stations: new Map() };
+        this.addTrace(trace);
       }
     } else {
-      trace = { traceId: newTraceId(), callId: opts.callId ?? null, stored: false, stations: new Map() };
-      this.traces.set(trace.traceId, trace);
+      trace = { traceId: newTraceId(), mixStreamId: newStreamId(), callId: opts.callId ?? null, stored: false, stations: new Map() };
+      this.addTrace(trace);
     }
     // A station joining a trace that has no call id yet gives it its own.
     if (trace.callId === null && opts.callId != null) {
@@ -191,6 +210,7 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
       traceId: trace.traceId,
       stationKey: key as StationKey,
       streamId: newStreamId(),
+      mixStreamId: trace.mixStreamId,
       label: opts.label ?? null,
       codec: opts.codec,
       sampleRate: opts.sampleRate,
@@ -267,7 +287,7 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
     if (station.handle !== null) return station.handle;
     const trace = this.traces.get(station.traceId) as LiveTrace;
     if (!trace.stored) {
-      this.store.insertTrace({ trace_id: trace.traceId, kind: 'live', started_at: nowMs, ended_at: null, call_id: trace.callId });
+      this.store.insertTrace({ trace_id: trace.traceId, kind: 'live', started_at: nowMs, ended_at: null, call_id: trace.callId, mix_stream_id: trace.mixStreamId });
       trace.stored = true;
     } else {
       this.store.reopenTrace(trace.traceId);
@@ -313,7 +333,7 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
   end(station: LiveStation, reason: string, nowMs: number): void {
     if (station.ended) return;
     station.ended = true;
-    this.endedStreams.add(station.streamId, station, reason, nowMs);
+    this.endedStreams.add(station.streamId, { kind: 'station', station }, reason, nowMs);
     this.endStation(station, reason, nowMs);
     this.emit('ended', station, reason);
   }
@@ -360,7 +380,9 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
    */
   lookupStream(streamId: string, nowMs: number): StreamLookup | undefined {
     const live = this.byStreamId.get(streamId);
-    if (live !== undefined && !live.ended) return { state: 'live', station: live };
+    if (live !== undefined && !live.ended) return { state: 'live', subject: { kind: 'station', station: live } };
+    const mix = this.byMixStreamId.get(streamId);
+    if (mix !== undefined) return { state: 'live', subject: { kind: 'mix', mix } };
     const ended = this.endedStreams.get(streamId, nowMs);
     return ended === undefined ? undefined : { state: 'ended', ...ended };
   }
@@ -440,8 +462,26 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
     return result;
   }
 
+  /**
+   * The mix of a trace, as a source of listener egress (media/trace-mix-handle.ts): the
+   * same handle while it is open; its owner closes it when nobody listens any more.
+   */
+  mixSource(mix: LiveMix): TraceMixHandle {
+    return this.pool.mixOf(mix.traceId);
+  }
+
+  private addTrace(trace: LiveTrace): void {
+    this.traces.set(trace.traceId, trace);
+    this.byMixStreamId.set(trace.mixStreamId, trace);
+  }
+
   private dropIfEmpty(trace: LiveTrace): void {
-    if (trace.stations.size === 0) this.traces.delete(trace.traceId);
+    if (trace.stations.size > 0) return;
+    this.traces.delete(trace.traceId);
+    this.byMixStreamId.delete(trace.mixStreamId);
+    // A mix id stays good for the listen grace, like a station's: rejoining the trace revives it.
+    this.endedStreams.add(trace.mixStreamId, { kind: 'mix', mix: trace }, 'trace_ended', Date.now());
+    this.emit('mixEnded', trace);
   }
 }
 

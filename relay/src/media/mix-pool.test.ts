@@ -12,7 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CODEC_IDS } from '../../../protocol/frame.ts';
 import { defaultKnobs } from '../../../protocol/knobs.ts';
-import { sine } from '../audio/signals.ts';
+import { measureToneDbfs, sine } from '../audio/signals.ts';
 import { encodeAudio, type EncodedAudio } from '../sim/simulator.ts';
 import { sleep, waitFor } from '../testing/harness.ts';
 import { OpusFrameDecoder } from './codecs/opus.ts';
@@ -86,19 +86,8 @@ function decode(packets: EgressPacket[]): Float32Array {
   return out;
 }
 
-/** Level of the `hz` component of x[from..) (Goertzel, Hann window), dB re a full-scale sine. */
-function toneDb(x: Float32Array, hz: number, from: number): number {
-  const n = x.length - from;
-  const w = (2 * Math.PI * hz) / 48000;
-  let re = 0;
-  let im = 0;
-  for (let i = 0; i < n; i++) {
-    const v = x[from + i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
-    re += v * Math.cos(w * i);
-    im -= v * Math.sin(w * i);
-  }
-  return 20 * Math.log10((2 * Math.hypot(re, im)) / (n * 0.5));
-}
+/** Level of the `hz` component of x[from..), dB re a full-scale sine. */
+const toneDb = (x: Float32Array, hz: number, from: number): number => measureToneDbfs(x, hz, 48000, from);
 
 function expectInOrder(packets: EgressPacket[], firstSequence = 0): void {
   packets.forEach((p, i) => expect(p.sequence).toBe(firstSequence + i));

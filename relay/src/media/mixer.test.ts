@@ -8,7 +8,7 @@
  * empty mix and joining again.
  */
 import { describe, expect, it } from 'vitest';
-import { sine } from '../audio/signals.ts';
+import { measureToneDbfs, sine } from '../audio/signals.ts';
 import { OpusFrameDecoder } from './codecs/opus.ts';
 import { EgressBatchWriter, readEgressBatch, type EgressRecord } from './egress-batch.ts';
 import { Mixer, MIX_LIMITER_THRESHOLD_DBFS, MIX_TICK_SLACK_MS, type MixSource } from './mixer.ts';
@@ -93,19 +93,9 @@ function decode(records: EgressRecord[]): Float32Array {
   return out;
 }
 
-/** Level of the `hz` component of x over slots [from, to) of a decoded mix (Goertzel, Hann window), dB re a full-scale sine. */
+/** Level of the `hz` component of a decoded mix over slots [from, to), dB re a full-scale sine. */
 function toneDb(x: Float32Array, hz: number, from: number, to: number): number {
-  const start = from * 960 + OPUS_DELAY;
-  const n = (to - from) * 960;
-  const w = (2 * Math.PI * hz) / 48000;
-  let re = 0;
-  let im = 0;
-  for (let i = 0; i < n; i++) {
-    const v = x[start + i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
-    re += v * Math.cos(w * i);
-    im -= v * Math.sin(w * i);
-  }
-  return 20 * Math.log10((2 * Math.hypot(re, im)) / (n * 0.5));
+  return measureToneDbfs(x, hz, 48000, from * 960 + OPUS_DELAY, to * 960 + OPUS_DELAY);
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);

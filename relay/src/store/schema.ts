@@ -140,4 +140,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX uploads_touched ON uploads(touched_at) WHERE expired_at IS NULL;
   ALTER TABLE knob_events ADD COLUMN superseded_by INTEGER;
   `,
+  // Listening to a whole call: a live trace's mix has a stream id of its own, kept with the
+  // trace so that a call rejoined after a pause keeps its listen link.
+  `
+  ALTER TABLE traces ADD COLUMN mix_stream_id TEXT;
+  CREATE UNIQUE INDEX traces_mix_stream_id ON traces(mix_stream_id) WHERE mix_stream_id IS NOT NULL;
+  `,
 ];

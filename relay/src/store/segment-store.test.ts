@@ -388,7 +388,7 @@ describe('Store', () => {
     store.close();
     store = new Store(join(dir, 'tapwire.sqlite'));
     expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-    expect(store.getTrace('trace_m')).toEqual({ trace_id: 'trace_m', kind: 'live', started_at: T0, ended_at: null, call_id: null });
+    expect(store.getTrace('trace_m')).toEqual({ trace_id: 'trace_m', kind: 'live', started_at: T0, ended_at: null, call_id: null, mix_stream_id: null });
   });
 
   it('close() is safe to call twice', () => {

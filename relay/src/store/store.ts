@@ -19,6 +19,8 @@ export interface TraceRow {
   started_at: number;
   ended_at: number | null;
   call_id: string | null;
+  /** The stream id of a live trace's mix (listening to every station at once); null for a recorded one. */
+  mix_stream_id?: string | null;
 }
 
 export interface StationRow {
@@ -137,7 +139,11 @@ export class Store {
   }
 
   insertTrace(t: TraceRow): void {
-    prepared(this.db, 'INSERT INTO traces (trace_id, kind, started_at, ended_at, call_id) VALUES (?, ?, ?, ?, ?)').run(t.trace_id, t.kind, t.started_at, t.ended_at, t.call_id);
+    prepared(this.db, 'INSERT INTO traces (trace_id, kind, started_at, ended_at, call_id, mix_stream_id) VALUES (?, ?, ?, ?, ?, ?)').run(t.trace_id, t.kind, t.started_at, t.ended_at, t.call_id, t.mix_stream_id ?? null);
+  }
+
+  setTraceMixStreamId(traceId: string, mixStreamId: string): void {
+    prepared(this.db, 'UPDATE traces SET mix_stream_id = ? WHERE trace_id = ? AND mix_stream_id IS NULL').run(mixStreamId, traceId);
   }
 
   setTraceCallId(traceId: string, callId: string): void {
