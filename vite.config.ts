@@ -28,6 +28,10 @@ export default defineConfig({
       // The shell (app/routes/+layout.svelte) registers the worker with `registerSW` from
       // `virtual:pwa-register`; nothing is injected into the HTML.
       injectRegister: false,
+      // Absolute, not the build's relative default: from /listen/<id> a relative `./sw.js`
+      // would name /listen/sw.js, which is the app shell, and registration would fail.
+      base: '/',
+      scope: '/',
       registerType: 'autoUpdate',
       strategies: 'generateSW',
       kit: { adapterFallback: 'index.html', spa: { fallbackMapping: '/' } },

@@ -1,0 +1,55 @@
+/**
+ * The latest figures of a worklet, published in place for the page to read whenever it
+ * likes: a fixed layout of Float64 values guarded by a sequence number (a seqlock, as in
+ * meter-block.ts, but of any length and in Float64 so frame counts stay exact past 2^24).
+ * The writer makes the sequence odd, writes, and makes it even again; a reader that sees
+ * the same even sequence before and after its copy has a consistent set.
+ */
+
+const SEQ = 0;
+
+export interface StatsBlockBuffers {
+  seq: SharedArrayBuffer;
+  values: SharedArrayBuffer;
+}
+
+export class StatsBlock {
+  readonly length: number;
+  private readonly seq: Int32Array;
+  private readonly values: Float64Array;
+  private readonly scratch: Float64Array;
+
+  static allocate(length: number): StatsBlockBuffers {
+    if (!(Number.isInteger(length) && length >= 1)) throw new RangeError(`length must be a positive integer, got ${length}`);
+    return { seq: new SharedArrayBuffer(4), values: new SharedArrayBuffer(length * 8) };
+  }
+
+  constructor(buffers: StatsBlockBuffers) {
+    this.seq = new Int32Array(buffers.seq);
+    this.values = new Float64Array(buffers.values);
+    this.length = this.values.length;
+    this.scratch = new Float64Array(this.length);
+  }
+
+  /** Writer: publishes src[0..length). */
+  publish(src: Float64Array): void {
+    Atomics.add(this.seq, SEQ, 1);
+    this.values.set(src.length === this.length ? src : src.subarray(0, this.length));
+    Atomics.add(this.seq, SEQ, 1);
+  }
+
+  /** Reader: copies the latest consistent set into `out`; returns its sequence, or -1 if none yet (or the writer kept it busy). */
+  read(out: Float64Array): number {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const before = Atomics.load(this.seq, SEQ);
+      if (before === 0) return -1;
+      if (before % 2 === 1) continue;
+      this.scratch.set(this.values);
+      if (Atomics.load(this.seq, SEQ) === before) {
+        out.set(this.scratch);
+        return before;
+      }
+    }
+    return -1;
+  }
+}
