@@ -247,6 +247,8 @@ async function startRelayServer(dir: string, cadenceMs: number, plan: { relay: s
     TAPWIRE_LISTEN_CLUSTER_MS: String(cadenceMs),
     // The same 32 kbit/s as Icecast's feed, whatever the relay's default.
     TAPWIRE_LISTEN_BITRATE: '32000',
+    // No burst on connect, as Icecast is configured: the same bytes per join on both sides.
+    TAPWIRE_LISTEN_JOIN_BURST_MS: '0',
   };
   const relayProcess = startRelayProcess({ env, echoStderr: true, cpus: plan.relay });
   const relay = relayProcess.child;

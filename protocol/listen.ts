@@ -7,7 +7,8 @@
  *   mode=mse      a live WebM stream (audio/webm; codecs="opus"): the first binary message is
  *                 the init segment (EBML header and segment header), every later one a whole
  *                 cluster. A listener who joins mid-stream gets the init segment, then
- *                 clusters from the newest one on.
+ *                 the newest clusters holding the join burst (about 1 s, so that its player
+ *                 can start at once), then each new one: no history beyond that.
  *   mode=packets  one Opus packet per message behind the 8-byte header of `frame.ts` (the
  *                 relay's own media timestamp and sequence number), for the low-latency player.
  *
@@ -40,6 +41,13 @@ export const LISTEN_TAPS = ['POST', 'PRE'] as const;
 export type ListenTap = (typeof LISTEN_TAPS)[number];
 export const LISTEN_MODES = ['mse', 'packets'] as const;
 export type ListenMode = (typeof LISTEN_MODES)[number];
+/**
+ * mode=mse: `default` sends a joiner the newest clusters at once (the join burst, about 1 s);
+ * `none` starts at the next cluster: a player reconnecting with audio still buffered asks for
+ * it, so that it neither hears the burst twice nor falls a burst behind.
+ */
+export const LISTEN_BURSTS = ['default', 'none'] as const;
+export type ListenBurst = (typeof LISTEN_BURSTS)[number];
 
 /** The MIME type of `mode=mse`'s stream, as `MediaSource.isTypeSupported` takes it. */
 export const LISTEN_MSE_MIME = 'audio/webm; codecs="opus"';
@@ -70,6 +78,7 @@ export const ListenQuery = T.Object({
   stream_id: T.String({ description: 'the stream\'s capability id, as the capture page shows it' }),
   tap: T.Optional(T.Union([T.Literal('POST'), T.Literal('PRE')], { description: 'which tap to hear; default POST' })),
   mode: T.Optional(T.Union([T.Literal('mse'), T.Literal('packets')], { description: 'mse (WebM clusters, default) or packets (framed Opus packets)' })),
+  burst: T.Optional(T.Union([T.Literal('default'), T.Literal('none')], { description: 'mse: default (the newest second of clusters at once) or none (from the next cluster: a reconnecting player)' })),
 });
 export type ListenQuery = T.Static<typeof ListenQuery>;
 

@@ -226,6 +226,7 @@ describe('listening settings', () => {
       listenBitrate: 32_000,
       listenComplexity: 5,
       listenClusterMs: 200,
+      listenJoinBurstMs: 1000,
       listenGraceMs: 60_000,
       listenEgressLingerMs: 5000,
       listenBackedUpBytes: 16 * 1024,
@@ -242,6 +243,7 @@ describe('listening settings', () => {
         TAPWIRE_LISTEN_BITRATE: '48000',
         TAPWIRE_LISTEN_COMPLEXITY: '10',
         TAPWIRE_LISTEN_CLUSTER_MS: '100',
+        TAPWIRE_LISTEN_JOIN_BURST_MS: '500',
         TAPWIRE_LISTEN_GRACE_MS: '1500',
         TAPWIRE_LISTEN_EGRESS_LINGER_MS: '0',
         TAPWIRE_LISTEN_BACKED_UP_BYTES: '65536',
@@ -255,6 +257,7 @@ describe('listening settings', () => {
       listenBitrate: 48000,
       listenComplexity: 10,
       listenClusterMs: 100,
+      listenJoinBurstMs: 500,
       listenGraceMs: 1500,
       listenEgressLingerMs: 0,
       listenBackedUpBytes: 65536,
@@ -269,6 +272,7 @@ describe('listening settings', () => {
     ['TAPWIRE_LISTEN_CLUSTER_MS', '250', /multiple of 20 from 20 to 5000 ms/],
     ['TAPWIRE_LISTEN_CLUSTER_MS', '0', /TAPWIRE_LISTEN_CLUSTER_MS/],
     ['TAPWIRE_LISTEN_EGRESS_LINGER_MS', '-1', /TAPWIRE_LISTEN_EGRESS_LINGER_MS/],
+    ['TAPWIRE_LISTEN_JOIN_BURST_MS', '5001', /listenJoinBurstMs \(TAPWIRE_LISTEN_JOIN_BURST_MS\) must be an integer from 0 to 5000/],
     ['TAPWIRE_MAX_LISTENERS', '0', /maxListeners must be a positive integer/],
     ['TAPWIRE_MAX_LISTENERS_PER_STREAM', '-5', /maxListenersPerStream must be a positive integer/],
     ['TAPWIRE_LISTEN_GRACE_MS', '0', /listenGraceMs must be a positive integer/],
@@ -276,9 +280,11 @@ describe('listening settings', () => {
     expect(typeError({ [name]: v }).message).toMatch(message);
   });
 
-  it('wants the slow-listener threshold to let two clusters through', () => {
-    // 128 kbit/s in 2 s clusters: 32 KB a cluster.
-    expect(typeError({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_CLUSTER_MS: '2000' }).message).toMatch(/at least two clusters \(64128 bytes/);
+  it('wants the slow-listener threshold to let a join burst and the next cluster through, two clusters at least', () => {
+    // 128 kbit/s in 2 s clusters: 32 KB a cluster; the 1 s burst is one cluster.
+    expect(typeError({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_CLUSTER_MS: '2000' }).message).toMatch(/at least 2 clusters \(64128 bytes/);
     expect(fromEnv({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_CLUSTER_MS: '2000', TAPWIRE_LISTEN_BACKED_UP_BYTES: '64128' }).listenBackedUpBytes).toBe(64128);
+    // 128 kbit/s in 200 ms clusters with a 3 s burst: 15 clusters and the next.
+    expect(typeError({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_JOIN_BURST_MS: '3000', TAPWIRE_LISTEN_BACKED_UP_BYTES: '40000' }).message).toMatch(/at least 16 clusters \(52224 bytes/);
   });
 });

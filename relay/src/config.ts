@@ -93,6 +93,13 @@ export interface RelayConfig {
   listenComplexity: number;
   /** Length of a WebM cluster for `mode=mse`, ms: a multiple of 20 (the packet). It is delay added before a listener hears it. */
   listenClusterMs: number;
+  /**
+   * `mode=mse`: a joiner gets this much of the newest audio at once (whole clusters), so its
+   * player can start without waiting for its initial buffer to fill in real time; the
+   * encoder's first listener gets it too (the media worker encodes that much of the tap's
+   * recent audio first). 0: live edge only.
+   */
+  listenJoinBurstMs: number;
   /** A `stream_id` stays valid this long after its station ended: a joiner gets `stream_end`, later 4404. */
   listenGraceMs: number;
   /** A (station, tap) egress with no listener left is stopped after this (a listener back within it finds it running). */
@@ -150,6 +157,7 @@ export function defaultConfig(): RelayConfig {
     listenBitrate: 32_000,
     listenComplexity: 5,
     listenClusterMs: 200,
+    listenJoinBurstMs: 1000,
     listenGraceMs: 60_000,
     listenEgressLingerMs: 5000,
     listenBackedUpBytes: 16 * 1024,
@@ -224,6 +232,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('listenBitrate', int(env, 'TAPWIRE_LISTEN_BITRATE'));
   set('listenComplexity', int(env, 'TAPWIRE_LISTEN_COMPLEXITY'));
   set('listenClusterMs', int(env, 'TAPWIRE_LISTEN_CLUSTER_MS'));
+  set('listenJoinBurstMs', int(env, 'TAPWIRE_LISTEN_JOIN_BURST_MS'));
   set('listenEgressLingerMs', int(env, 'TAPWIRE_LISTEN_EGRESS_LINGER_MS'));
   for (const [name, key, unit] of LIMIT_VARIABLES) {
     const v = int(env, name);
@@ -266,15 +275,19 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   if (!Number.isInteger(c.listenClusterMs) || c.listenClusterMs < 20 || c.listenClusterMs > 5000 || c.listenClusterMs % 20 !== 0) {
     throw new TypeError(`listenClusterMs (TAPWIRE_LISTEN_CLUSTER_MS) must be a multiple of 20 from 20 to 5000 ms (one Opus packet is 20 ms), got ${c.listenClusterMs}`);
   }
+  if (!Number.isInteger(c.listenJoinBurstMs) || c.listenJoinBurstMs < 0 || c.listenJoinBurstMs > 5000) {
+    throw new TypeError(`listenJoinBurstMs (TAPWIRE_LISTEN_JOIN_BURST_MS) must be an integer from 0 to 5000 ms, got ${c.listenJoinBurstMs}`);
+  }
   if (!Number.isInteger(c.listenEgressLingerMs) || c.listenEgressLingerMs < 0) {
     throw new TypeError(`listenEgressLingerMs (TAPWIRE_LISTEN_EGRESS_LINGER_MS) must be an integer >= 0, got ${c.listenEgressLingerMs}`);
   }
-  // A skip decision is taken before each message: the threshold must let at least two
-  // clusters through, or a listener at full speed would skip.
+  // A skip decision is taken before each message: the threshold must let a joiner's burst
+  // and the next cluster through (at least two clusters), or a listener at full speed would skip.
   const clusterBytes = Math.ceil((c.listenBitrate / 8) * (c.listenClusterMs / 1000)) + 64;
-  if (c.listenBackedUpBytes < 2 * clusterBytes) {
+  const clusters = Math.max(1, Math.ceil(c.listenJoinBurstMs / c.listenClusterMs)) + 1;
+  if (c.listenBackedUpBytes < clusters * clusterBytes) {
     throw new TypeError(
-      `listenBackedUpBytes (TAPWIRE_LISTEN_BACKED_UP_BYTES) must be at least two clusters (${2 * clusterBytes} bytes at ${c.listenBitrate} bit/s and ${c.listenClusterMs} ms clusters), got ${c.listenBackedUpBytes}`,
+      `listenBackedUpBytes (TAPWIRE_LISTEN_BACKED_UP_BYTES) must hold a joiner's burst and the next cluster, at least ${clusters} clusters (${clusters * clusterBytes} bytes at ${c.listenBitrate} bit/s, ${c.listenClusterMs} ms clusters and a ${c.listenJoinBurstMs} ms join burst), got ${c.listenBackedUpBytes}`,
     );
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {

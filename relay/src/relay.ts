@@ -146,6 +146,7 @@ export class Relay {
         bitrate: config.listenBitrate,
         complexity: config.listenComplexity,
         clusterMs: config.listenClusterMs,
+        joinBurstMs: config.listenJoinBurstMs,
         lingerMs: config.listenEgressLingerMs,
         backedUpBytes: config.listenBackedUpBytes,
         backedUpMs: config.listenBackedUpMs,

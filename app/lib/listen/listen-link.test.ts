@@ -49,6 +49,13 @@ describe('listenPageHref / listenSocketUrl', () => {
     expect(listenSocketUrl(new URL(`http://127.0.0.1:8080/listen/${ID}?mode=lowlatency#x`), o)).toBe(`ws://127.0.0.1:8080/ws/listen?stream_id=${ID}&tap=PRE&mode=packets`);
     expect(listenSocketUrl(new URL('https://relay.example/listen/x'), { ...o, mode: 'mse', tap: 'POST' })).toBe(`wss://relay.example/ws/listen?stream_id=${ID}&tap=POST&mode=mse`);
   });
+
+  it('asks for no join burst only when told to (a reconnecting MSE player)', () => {
+    const page = new URL(`http://127.0.0.1:8080/listen/${ID}`);
+    const mse = { ...o, mode: 'mse' as const, tap: 'POST' as const };
+    expect(listenSocketUrl(page, mse, 'none')).toBe(`ws://127.0.0.1:8080/ws/listen?stream_id=${ID}&tap=POST&mode=mse&burst=none`);
+    expect(listenSocketUrl(page, mse, 'default')).toBe(listenSocketUrl(page, mse));
+  });
 });
 
 describe('parseListenInput', () => {

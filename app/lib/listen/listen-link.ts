@@ -4,7 +4,7 @@
  * it (`/ws/listen?stream_id=..&tap=..&mode=..`, protocol/listen.ts), and the stream id inside
  * whatever a person pastes (a whole link or the bare id). Plain functions over URLs, no DOM.
  */
-import { LISTEN_PATH, type ListenMode, type ListenTap } from '../../../protocol/listen.ts';
+import { LISTEN_PATH, type ListenBurst, type ListenMode, type ListenTap } from '../../../protocol/listen.ts';
 
 /** A stream id as the relay makes them (128 random bits, base64url: 22 characters), with room for other lengths. */
 export const STREAM_ID_PATTERN = /^[A-Za-z0-9_-]{8,128}$/;
@@ -74,7 +74,7 @@ export function listenPageHref(o: ListenOptions): string {
 }
 
 /** The relay's listen socket for these options, same origin as the page (ws: or wss: after its protocol). */
-export function listenSocketUrl(page: URL, o: ListenOptions): string {
+export function listenSocketUrl(page: URL, o: ListenOptions, burst: ListenBurst = 'default'): string {
   const url = new URL(LISTEN_PATH, page);
   url.protocol = page.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';
@@ -82,6 +82,7 @@ export function listenSocketUrl(page: URL, o: ListenOptions): string {
   url.searchParams.set('stream_id', o.streamId);
   url.searchParams.set('tap', o.tap);
   url.searchParams.set('mode', o.mode);
+  if (burst !== 'default') url.searchParams.set('burst', burst);
   return url.href;
 }
 

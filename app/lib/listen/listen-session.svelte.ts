@@ -97,7 +97,8 @@ export class ListenSession {
 
     // The socket opens while the player sets up its audio graph (both take a round trip or
     // two); players hold what arrives before they are ready.
-    this.socket = new ListenSocket(listenSocketUrl(new URL(window.location.href), this.options), {
+    const page = new URL(window.location.href);
+    this.socket = new ListenSocket(() => listenSocketUrl(page, this.options, player.joinBurst()), {
       opened: () => player.connected(),
       metadata: (m) => (this.metadata = m),
       binary: (data, arrivalMs) => {

@@ -55,7 +55,8 @@ export class ListenSocket {
   private readonly maxMessageBytes: number;
 
   constructor(
-    private readonly url: string,
+    /** The socket's URL, asked again at each (re)connection. */
+    private readonly url: string | (() => string),
     private readonly events: ListenSocketEvents,
     opts: ListenSocketOptions = {},
   ) {
@@ -70,7 +71,7 @@ export class ListenSocket {
     this.events.state('connecting', this.opens === 0 ? 'connecting to the relay' : `reconnecting (attempt ${this.backoff.attempts})`);
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(typeof this.url === 'function' ? this.url() : this.url);
     } catch (err) {
       this.scheduleRetry(`cannot open a socket: ${(err as Error).message}`);
       return;

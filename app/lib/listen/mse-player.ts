@@ -22,7 +22,7 @@
  * - A media error (the element or the SourceBuffer failed) rebuilds the MediaSource and
  *   appends the last init segment again; it is counted as a decode error.
  */
-import { LISTEN_MSE_MIME } from '../../../protocol/listen.ts';
+import { LISTEN_MSE_MIME, type ListenBurst } from '../../../protocol/listen.ts';
 import { AppendQueue, isInitSegment } from './append-queue';
 import { LatencyController, LiveEdge, startPosition, trimRange, UNDERRUN_AHEAD_S } from './latency-controller';
 import { resumeWithin } from './audio-context';
@@ -36,6 +36,10 @@ const TICK_MS = 200;
 const KEEP_BEHIND_S = 10;
 /** Messages held while the MediaSource opens. */
 const MAX_EARLY_MESSAGES = 64;
+/** After a reconnection, when its first cluster has been appended (one cluster of the relay, 200 ms, and some), ms. */
+const REANCHOR_AFTER_MS = 400;
+/** ...and how far over the target the playhead must be then for a jump to the target, s. */
+const REANCHOR_OVER_S = 0.25;
 
 export interface MsePlayerOptions {
   /** Initial buffer and latency target, s. */
@@ -72,6 +76,13 @@ export class MsePlayer implements ListenPlayer {
   private userPaused = false;
   /** After a resume: the end of the stale audio to skip. */
   private resumeMark: number | null = null;
+  /**
+   * After a reconnection, when to look at the latency once: the new socket goes on from the
+   * relay's next cluster (burst `none`), appended right after what was buffered, so the
+   * playhead is as far further behind as the outage lasted; it jumps to the target then
+   * rather than catching up over many seconds.
+   */
+  private reanchorAtMs: number | null = null;
   private ending = false;
   private closed = false;
   private readonly listeners: [string, EventListener][] = [];
@@ -118,6 +129,12 @@ export class MsePlayer implements ListenPlayer {
     // A new socket sends a new init segment: reset the parser; the timeline carries on.
     this.queue?.restart();
     this.early = [];
+    if (this.firstAudioMs !== null) this.reanchorAtMs = performance.now() + REANCHOR_AFTER_MS;
+  }
+
+  joinBurst(): ListenBurst {
+    // Once playing, the buffer holds audio: a reconnection goes on from the next cluster.
+    return this.firstAudioMs === null ? 'default' : 'none';
   }
 
   receive(data: ArrayBuffer, arrivalMs: number): void {
@@ -296,8 +313,17 @@ export class MsePlayer implements ListenPlayer {
         this.events.stall();
         return;
       }
-      const edge = this.edge.at(performance.now());
+      const now = performance.now();
+      const edge = this.edge.at(now);
       if (edge === null) return;
+      if (this.reanchorAtMs !== null && now >= this.reanchorAtMs) {
+        this.reanchorAtMs = null;
+        if (edge - t > this.targetS + REANCHOR_OVER_S) {
+          audio.currentTime = startPosition(start, end, this.targetS);
+          this.controller.reset();
+          return;
+        }
+      }
       const d = this.controller.decide({ currentTime: t, bufferedStart: start, bufferedEnd: end, liveEdge: edge });
       if (d.seekTo !== null) audio.currentTime = d.seekTo;
       if (Math.abs(audio.playbackRate - d.playbackRate) > 1e-4) audio.playbackRate = d.playbackRate;

@@ -18,7 +18,7 @@ import processorUrl from '../../../worklets/processors/playout-processor.ts?work
 import { FrameRing } from '../../../worklets/processors/frame-ring.ts';
 import { PLAYOUT, PLAYOUT_PROCESSOR, PLAYOUT_RING_FRAMES, PLAYOUT_VALUES, type PlayoutCommand, type PlayoutProcessorOptions, type PlayoutStatsMessage } from '../../../worklets/processors/playout-protocol.ts';
 import { StatsBlock } from '../../../worklets/processors/stats-block.ts';
-import { LISTEN_FRAME_MS, LISTEN_SAMPLE_RATE } from '../../../protocol/listen.ts';
+import { LISTEN_FRAME_MS, LISTEN_SAMPLE_RATE, type ListenBurst } from '../../../protocol/listen.ts';
 import type { DecoderApi, DecoderKind, DecoderStats } from './decoder-api';
 import { resumeWithin } from './audio-context';
 import { LevelProbe } from './level';
@@ -128,6 +128,11 @@ export class PacketPlayer implements ListenPlayer {
 
     this.poll = setInterval(() => this.read(), POLL_MS);
     this.decoderPoll = setInterval(() => void this.readDecoder(), DECODER_POLL_MS);
+  }
+
+  /** Packets start at the live edge whatever is asked (the relay sends no history in this mode). */
+  joinBurst(): ListenBurst {
+    return 'default';
   }
 
   connected(): void {

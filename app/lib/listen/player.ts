@@ -4,7 +4,7 @@
  * worklet). The session (listen-session.svelte.ts) owns the socket and hands each player
  * what arrives; players know nothing of sockets, pages or each other.
  */
-import type { ListenMode } from '../../../protocol/listen.ts';
+import type { ListenBurst, ListenMode } from '../../../protocol/listen.ts';
 
 export type PlayerState = 'idle' | 'buffering' | 'playing' | 'paused' | 'ended';
 
@@ -60,6 +60,11 @@ export interface ListenPlayer {
   open(): Promise<void>;
   /** A new socket is open: expect an init segment (mse) or a new numbering (packets). */
   connected(): void;
+  /**
+   * The join burst to ask the relay for on the next connection: `default` (the newest
+   * second at once) to start, `none` to reconnect while still holding audio (mse).
+   */
+  joinBurst(): ListenBurst;
   /** One binary message, and when it arrived (performance.now() ms). */
   receive(data: ArrayBuffer, arrivalMs: number): void;
   /** The station stopped: play out what is buffered, then end. */

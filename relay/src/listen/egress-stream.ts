@@ -7,8 +7,14 @@
  *   packets  the 8-byte header of protocol/frame.ts (the packet's media timestamp modulo
  *            2^32, its sequence modulo 2^16, codec opus, flags 0) and the Opus bytes;
  *   mse      the live WebM muxer's init segment and clusters (webm-live-muxer.ts). A joiner
- *            gets the init segment and the newest cluster at once, then each new one: no
- *            history beyond that cluster.
+ *            gets the init segment and the newest clusters that hold `joinBurstMs` of audio
+ *            at once (its player starts without waiting for its buffer to fill in real
+ *            time), then each new one: no history beyond that.
+ *
+ * The join burst is there for the encoder's first listener too: the media worker starts an
+ * encoder by encoding up to `joinBurstMs` of the tap's recent audio (`historyMs`), marked
+ * `history`. Those packets go into the WebM only: a `packets` listener (the low-latency
+ * player) starts at the live edge.
  *
  * The fan-out loops call `Listener.deliver*` with the shared Buffer and one clock reading;
  * the ingest-to-send latency (the packet's, or the cluster's oldest packet's, arrival on the
@@ -31,6 +37,8 @@ export interface EgressStreamOptions extends EgressOptions {
   clusterMs: number;
   /** The encoder keeps running this long after the last listener left. */
   lingerMs: number;
+  /** mode=mse: the audio a joiner gets at once, ms (whole clusters; 0: none, the next cluster). */
+  joinBurstMs: number;
 }
 
 export interface EgressStreamHooks {
@@ -49,7 +57,9 @@ export class EgressStream {
   private init: Buffer | null = null;
   /** Bumped each time the init segment's bytes change: a listener with another generation gets it first. */
   private initGeneration = 0;
-  private latestCluster: Buffer | null = null;
+  /** The newest clusters, oldest first: a joiner's burst. */
+  private readonly recentClusters: Buffer[] = [];
+  private readonly burstClusters: number;
   /** The header written before each packet (reused: only its fields change). */
   private readonly header: FrameHeader = { timestampMs: 0, sequence: 0, codec: CODEC_IDS.opus, flags: 0 };
   private unsubscribe: (() => void) | null = null;
@@ -66,8 +76,9 @@ export class EgressStream {
     private readonly options: EgressStreamOptions,
     private readonly hooks: EgressStreamHooks,
   ) {
+    this.burstClusters = Math.ceil(options.joinBurstMs / options.clusterMs);
     this.unsubscribe = source.on('egress', (p) => this.onPacket(p));
-    source.setEgress(tap, { bitrate: options.bitrate, complexity: options.complexity });
+    source.setEgress(tap, { bitrate: options.bitrate, complexity: options.complexity, historyMs: options.joinBurstMs });
   }
 
   get listenerCount(): number {
@@ -78,7 +89,7 @@ export class EgressStream {
     return this.stopped;
   }
 
-  /** A listener joins: mse listeners get the init segment and the newest cluster at once. */
+  /** A listener joins: mse listeners get the init segment and the join burst at once. */
   add(listener: Listener): void {
     if (this.stopped) throw new Error('EgressStream.add() after stop()');
     if (this.lingerTimer !== null) {
@@ -92,8 +103,10 @@ export class EgressStream {
     this.mseListeners.add(listener);
     this.muxer ??= this.newMuxer(0);
     const now = epochNowMs();
-    if (this.init !== null) listener.deliverInit(this.init, this.initGeneration, now);
-    if (this.init !== null && this.latestCluster !== null) listener.deliverCluster(this.latestCluster, this.init, this.initGeneration, now);
+    if (this.init === null) return;
+    listener.deliverInit(this.init, this.initGeneration, now);
+    if (listener.request.burst === 'none') return;
+    for (const cluster of this.recentClusters) listener.deliverCluster(cluster, this.init, this.initGeneration, now);
   }
 
   /** A listener leaves; the last one starts the linger. */
@@ -134,7 +147,7 @@ export class EgressStream {
       this.hooks.warn(`the ${this.tap} encoder started again after packet ${this.lastSequence}`);
     }
     this.lastSequence = p.sequence;
-    if (this.packetListeners.size > 0) this.fanOutPacket(p);
+    if (this.packetListeners.size > 0 && !p.history) this.fanOutPacket(p);
     this.muxer?.push(p.data, p.arrivalMs);
   }
 
@@ -161,7 +174,10 @@ export class EgressStream {
           for (const l of this.mseListeners) l.deliverInit(init, this.initGeneration, now);
         },
         onCluster: (cluster, _startMs, firstArrivalMs) => {
-          this.latestCluster = cluster;
+          if (this.burstClusters > 0) {
+            this.recentClusters.push(cluster);
+            if (this.recentClusters.length > this.burstClusters) this.recentClusters.shift();
+          }
           const init = this.init;
           if (init === null) return;
           const now = epochNowMs();

@@ -175,7 +175,7 @@ class NeverReadingListener {
 describe('a listener that never reads', () => {
   it.skipIf(skipWithout('python3', hasPython))('is skipped, then closed with 4008, while a listener that reads keeps the full rate', async () => {
     // 128 kbit/s: about 16 KB of clusters a second, so the slow socket backs up within seconds.
-    const t = await startTestRelay({ listenBitrate: 128_000, listenClusterMs: 200, listenBackedUpMs: 1500 });
+    const t = await startTestRelay({ listenBitrate: 128_000, listenClusterMs: 200, listenBackedUpMs: 1500, listenJoinBurstMs: 0 });
     relays.push(t);
     const s = await stream(t, 'slow');
     const normal = await ListenClient.connect(t.httpUrl, `stream_id=${s.stream_id}`);

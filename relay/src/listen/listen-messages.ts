@@ -7,8 +7,10 @@
 import { Ajv } from 'ajv';
 import {
   ClientMetricsMessage,
+  LISTEN_BURSTS,
   LISTEN_MODES,
   LISTEN_TAPS,
+  type ListenBurst,
   type ListenClientMessage,
   type ListenErrorCode,
   type ListenMode,
@@ -21,6 +23,8 @@ export interface ListenRequest {
   streamId: string;
   tap: ListenTap;
   mode: ListenMode;
+  /** mode=mse: the join burst asked for: 'none' after a reconnection, when the player still has audio. */
+  burst: ListenBurst;
 }
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: false, allowUnionTypes: true });
@@ -30,13 +34,13 @@ const fail = (code: ListenErrorCode, message: string): { ok: false; code: Listen
 const quoted = (values: readonly string[]): string => values.map((v) => `"${v}"`).join(' or ');
 
 /**
- * `?stream_id=...&tap=...&mode=...` as the router parsed it (a repeated parameter is an
- * array). `tap` defaults to POST and `mode` to mse. Whether the stream exists is not this
+ * `?stream_id=...&tap=...&mode=...&burst=...` as the router parsed it (a repeated parameter
+ * is an array). `tap` defaults to POST, `mode` to mse and `burst` to default. Whether the stream exists is not this
  * file's business: any non-empty id passes here.
  */
 export function parseListenQuery(query: unknown): Parsed<ListenRequest> {
   const q = (typeof query === 'object' && query !== null ? query : {}) as Record<string, unknown>;
-  const { stream_id: streamId, tap = 'POST', mode = 'mse' } = q;
+  const { stream_id: streamId, tap = 'POST', mode = 'mse', burst = 'default' } = q;
   if (typeof streamId !== 'string' || streamId === '') {
     return fail('bad_query', 'stream_id is missing: open /ws/listen?stream_id=<the id the capture page shows>');
   }
@@ -46,7 +50,10 @@ export function parseListenQuery(query: unknown): Parsed<ListenRequest> {
   if (typeof mode !== 'string' || !(LISTEN_MODES as readonly string[]).includes(mode)) {
     return fail('bad_query', `mode must be ${quoted(LISTEN_MODES)} (once), got ${JSON.stringify(mode)}`);
   }
-  return { ok: true, value: { streamId, tap: tap as ListenTap, mode: mode as ListenMode } };
+  if (typeof burst !== 'string' || !(LISTEN_BURSTS as readonly string[]).includes(burst)) {
+    return fail('bad_query', `burst must be ${quoted(LISTEN_BURSTS)} (once), got ${JSON.stringify(burst)}`);
+  }
+  return { ok: true, value: { streamId, tap: tap as ListenTap, mode: mode as ListenMode, burst: burst as ListenBurst } };
 }
 
 /** One text message from a listener (its size is checked before, against MAX_LISTEN_CLIENT_MESSAGE_BYTES). */

@@ -28,6 +28,8 @@ const TONE_RMS_DBFS = TONE_PEAK_DBFS - 10 * Math.log10(2);
 const CLUSTER_MS = 200;
 const GRACE_MS = 1500;
 const LINGER_MS = 500;
+/** The relay's default: a joiner gets a second of clusters at once. */
+const JOIN_BURST_MS = 1000;
 /** 1 s of the tone: 440 whole cycles, so it loops without a click. */
 const tone: EncodedAudio = encodeAudio(sine(440, TONE_PEAK_DBFS, 1, RATE), RATE, 'opus');
 
@@ -166,14 +168,30 @@ describe('GET /ws/listen, mode=mse', () => {
     expect(common).toBeGreaterThanOrEqual(4);
   });
 
-  it('joins late with the init segment and the newest cluster, no history', async () => {
+  it('joins late with the init segment and the newest second of clusters (the join burst), no older history', async () => {
     const a = await listen(mainQuery());
-    await a.binaryCount(6);
+    await a.binaryCount(1 + 8);
     const b = await listen(mainQuery());
+    const burstClusters = JOIN_BURST_MS / CLUSTER_MS;
+    const burst = (await b.binaryCount(1 + burstClusters)).slice(1, 1 + burstClusters).map((x) => readCluster(x).timestampMs);
+    for (let i = 1; i < burst.length; i++) expect(burst[i] - burst[i - 1]).toBe(CLUSTER_MS);
+    // The burst is the clusters A had last when B joined: a second of them, not A's first.
+    const ofA = a.binaries.slice(1).map((x) => readCluster(x).timestampMs);
+    expect(ofA).toContain(burst[burst.length - 1]);
+    expect(burst[0]).toBeGreaterThan(ofA[0]);
+  });
+
+  it('with burst=none (a player reconnecting with audio buffered): the init segment, then the next cluster only', async () => {
+    const a = await listen(mainQuery());
+    await a.binaryCount(1 + 6);
+    const seen = a.binaries.length;
+    const b = await listen(mainQuery('&burst=none'));
     await b.binaryCount(2);
-    const first = readCluster(b.binaries[1]).timestampMs;
-    const newestOfA = Math.max(...a.binaries.slice(1).map((x) => readCluster(x).timestampMs));
-    expect(first).toBeGreaterThanOrEqual(newestOfA);
+    expect(readElements(b.binaries[0]).map((e) => e.id)).toContain(EBML_ID.EBML);
+    // B's first cluster is one A gets after B joined: none of the ones A already had.
+    const firstOfB = readCluster(b.binaries[1]).timestampMs;
+    const hadByA = a.binaries.slice(1, seen).map((x) => readCluster(x).timestampMs);
+    expect(firstOfB).toBeGreaterThan(Math.max(...hadByA));
   });
 });
 
@@ -311,11 +329,12 @@ describe('the stream id', () => {
 describe('a bad query', () => {
   it.each([
     ['tap=LEFT', /^tap must be "POST" or "PRE"/],
+    ['burst=all', /^burst must be "default" or "none"/],
     ['mode=hls', /^mode must be "mse" or "packets"/],
     ['tap=PRE&tap=POST', /^tap must be/],
     ['', /^stream_id is missing/],
   ])('%s: error bad_query, then 1008', async (extra, message) => {
-    const c = await listen(extra.startsWith('tap') || extra.startsWith('mode') ? mainQuery(`&${extra}`) : extra);
+    const c = await listen(extra === '' ? extra : mainQuery(`&${extra}`));
     const { code } = await c.closed;
     expect(code).toBe(1008);
     expect(c.texts).toEqual([{ type: 'error', code: 'bad_query', message: expect.stringMatching(message) }]);

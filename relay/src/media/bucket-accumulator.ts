@@ -22,6 +22,12 @@ export class BucketAccumulator {
   sampleEnd = 0;
   /** The first sample written (samples before it are silence the station never sent). */
   sampleStart = Number.MAX_SAFE_INTEGER;
+  /**
+   * The first sample of the run written without a gap up to sampleEnd: sampleStart, unless
+   * the station's timeline jumped forward inside the bucket (a resync, framer.ts), leaving
+   * silence it never sent. Listener history (egress.ts) starts no earlier.
+   */
+  runStart = 0;
   frames = 0;
   private readonly agg = new Float64Array(TAPS.length * METRIC_NAMES.length * FIELDS);
 
@@ -62,6 +68,7 @@ export class BucketAccumulator {
 
   /** Records a frame written at `offset` (samples never written stay silent). */
   markWritten(offset: number, length: number): void {
+    if (this.frames === 0 || offset > this.sampleEnd) this.runStart = offset;
     if (offset < this.sampleStart) this.sampleStart = offset;
     if (offset + length > this.sampleEnd) this.sampleEnd = offset + length;
     this.frames++;

@@ -8,7 +8,7 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { BucketAccumulator } from './bucket-accumulator.ts';
 import type { BucketRecord, IngestCounters, StationSpec } from './messages.ts';
-import { SampleChunks, chunkSamplesFor } from './sample-chunks.ts';
+import { SampleChunks, chunkSamplesFor, readSamples } from './sample-chunks.ts';
 import type { SegmentBuffers } from './segment-buffers.ts';
 import type { Frame, Stage, StageStats, TapSink } from './stage.ts';
 
@@ -19,6 +19,8 @@ export class BucketAggregator implements Stage {
   private lastFinalizedTs = -Infinity;
   private readonly chunkSamples: number;
   private readonly bucketSamples: number;
+  /** Arrival of the newest frame written (epoch ms): what history frames carry (recentFrames). */
+  private lastArrivalMs = 0;
   /** Frames whose bucket had already been finalized. */
   lateFrames = 0;
   bucketsFinalized = 0;
@@ -63,6 +65,61 @@ export class BucketAggregator implements Stage {
     }
   }
 
+  /**
+   * A tap's most recent audio that the buckets still hold (0 PRE, 1 POST: that side's
+   * chunks), as up to `maxFrames` whole frames ending at the last sample written, oldest
+   * first: for a listener egress encoder's history (egress.ts). Read between frames (the
+   * worker's messages come then).
+   *
+   * The audio is the run written without a gap: the current bucket's from its `runStart`
+   * and, only when that run starts at the bucket's first sample, the previous bucket's end
+   * while it waits for its grace, if that bucket is the one just before and was written to
+   * its last sample. Silence the station never sent (before its first audio, over a resync)
+   * ends the history there rather than being replayed. A partial oldest frame is left out.
+   *
+   * Each frame is read into `frame` and yielded (reused: valid until the next): its samples
+   * (the int16 audio back to floats; `frame.samples.length` is the frame size), bucketTs,
+   * offset, arrivalMs (the newest frame's arrival: the frames' own are not kept), concealed
+   * false. Nothing is allocated or copied but one frame at a time.
+   */
+  *recentFrames(tap: 0 | 1, maxFrames: number, frame: Frame): Generator<Frame, void, undefined> {
+    const size = frame.samples.length;
+    const cur = this.current;
+    if (cur === null || cur.frames === 0 || !(maxFrames > 0) || size === 0) return;
+    let want = Math.floor(maxFrames) * size;
+    const curFrom = Math.max(cur.runStart, cur.sampleEnd - want);
+    want -= cur.sampleEnd - curFrom;
+    let prev: BucketAccumulator | null = null;
+    let prevFrom = 0;
+    const last = this.closed.length > 0 ? this.closed[this.closed.length - 1] : null;
+    if (want > 0 && curFrom === 0 && last !== null && last.frames > 0 && last.bucketTs + this.spec.bucketMs === cur.bucketTs && last.sampleEnd === this.bucketSamples) {
+      prev = last;
+      prevFrom = Math.max(last.runStart, last.sampleEnd - want);
+    }
+    // Positions on the joined run: [0, prevLen) are prev's from prevFrom, then cur's from curFrom.
+    const prevLen = prev === null ? 0 : prev.sampleEnd - prevFrom;
+    const total = prevLen + cur.sampleEnd - curFrom;
+    const frames = Math.floor(total / size);
+    const curAudio = tap === 0 ? cur.pre : cur.post;
+    for (let k = 0, at = total - frames * size; k < frames; k++, at += size) {
+      let filled = 0;
+      if (prev !== null && at < prevLen) {
+        filled = Math.min(size, prevLen - at);
+        readSamples(tap === 0 ? prev.pre : prev.post, prevFrom + at, frame.samples, 0, filled);
+        frame.bucketTs = prev.bucketTs;
+        frame.offset = prevFrom + at;
+      } else {
+        frame.bucketTs = cur.bucketTs;
+        frame.offset = curFrom + at - prevLen;
+      }
+      if (filled < size) readSamples(curAudio, curFrom + at + filled - prevLen, frame.samples, filled, size - filled);
+      frame.length = size;
+      frame.arrivalMs = this.lastArrivalMs;
+      frame.concealed = false;
+      yield frame;
+    }
+  }
+
   stats(): StageStats {
     return { bucket_ts: this.current?.bucketTs ?? null, open_buckets: this.closed.length + (this.current === null ? 0 : 1), late_frames: this.lateFrames, buckets: this.bucketsFinalized };
   }
@@ -75,6 +132,7 @@ export class BucketAggregator implements Stage {
     }
     acc.addTap(1, frame, meters);
     acc.markWritten(frame.offset, frame.length);
+    this.lastArrivalMs = frame.arrivalMs;
   }
 
   private finalize(acc: BucketAccumulator): void {

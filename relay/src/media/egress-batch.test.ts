@@ -7,19 +7,19 @@ const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length:
 describe('EgressBatchWriter / readEgressBatch', () => {
   it('round-trips records of many stations and taps, in order, past the initial size', () => {
     const w = new EgressBatchWriter(64); // grows several times
-    const sent: { stationId: number; tap: 0 | 1; generation: number; sequence: number; timestampMs: number; arrivalMs: number; data: Uint8Array }[] = [];
+    const sent: { stationId: number; tap: 0 | 1; generation: number; sequence: number; timestampMs: number; arrivalMs: number; history: boolean; data: Uint8Array }[] = [];
     for (let i = 0; i < 50; i++) {
       const r = {
         stationId: 1000 + (i % 7), tap: (i % 2) as 0 | 1, generation: (i * 37) & 0xff, sequence: 4_000_000_000 + i,
-        timestampMs: 1_767_474_903_000 + i * 20, arrivalMs: 1_767_474_903_000.123 + i * 20.5, data: bytes(i * 13 % 300, i),
+        timestampMs: 1_767_474_903_000 + i * 20, arrivalMs: 1_767_474_903_000.123 + i * 20.5, history: i % 3 === 0, data: bytes(i * 13 % 300, i),
       };
       sent.push(r);
-      if (i % 2 === 0) w.append(r.stationId, r.tap, r.generation, r.sequence, r.timestampMs, r.arrivalMs, r.data);
+      if (i % 2 === 0) w.append(r.stationId, r.tap, r.generation, r.sequence, r.timestampMs, r.arrivalMs, r.data, r.history);
       else {
         // The encoder's way: reserve room for the largest packet, write, commit what was written.
         const { target, offset } = w.reserve(1276);
         target.set(r.data, offset);
-        w.commit(r.stationId, r.tap, r.generation, r.sequence, r.timestampMs, r.arrivalMs, r.data.length);
+        w.commit(r.stationId, r.tap, r.generation, r.sequence, r.timestampMs, r.arrivalMs, r.data.length, r.history);
       }
     }
     expect(w.count).toBe(50);

@@ -6,8 +6,11 @@
  * into the buffer it received; a transferred buffer is never written again, so they stay
  * valid. Record layout (little-endian):
  *
- *   u32 stationId | u8 tap (0 PRE, 1 POST) | u8 generation | u16 length |
+ *   u32 stationId | u8 flags | u8 generation | u16 length |
  *   u32 sequence | f64 timestampMs | f64 arrivalMs | payload (length bytes)
+ *
+ * `flags`: bit 0 the tap (0 PRE, 1 POST), bit 1 set for a history packet (egress.ts: audio
+ * the station had already played, encoded when the encoder started).
  *
  * `generation` counts the tap's encoder starts, modulo 256 (station.ts): the control plane
  * drops what an encoder it has since replaced still had in flight. `sequence` counts from 0
@@ -28,9 +31,14 @@ export interface EgressRecord {
   timestampMs: number;
   /** Arrival of the newest ingest packet in it, epoch ms. */
   arrivalMs: number;
+  /** Encoded at the encoder's start from audio already played (egress.ts), not live. */
+  history: boolean;
   /** A view into the batch's buffer. */
   data: Uint8Array;
 }
+
+const FLAG_POST = 1;
+const FLAG_HISTORY = 2;
 
 export class EgressBatchWriter {
   private buf: ArrayBuffer | null = null;
@@ -66,13 +74,13 @@ export class EgressBatchWriter {
   }
 
   /** Records the packet whose `length` bytes were written where `reserve` said. */
-  commit(stationId: number, tap: 0 | 1, generation: number, sequence: number, timestampMs: number, arrivalMs: number, length: number): void {
+  commit(stationId: number, tap: 0 | 1, generation: number, sequence: number, timestampMs: number, arrivalMs: number, length: number, history = false): void {
     const v = this.view;
     const o = this.used;
     if (v === null || this.slot.offset !== o + RECORD_HEADER) throw new Error('commit() without a matching reserve()');
     if (!(length >= 0 && length <= this.reserved)) throw new RangeError(`a ${length}-byte packet is more than the ${this.reserved} bytes reserved`);
     v.setUint32(o, stationId, true);
-    v.setUint8(o + 4, tap);
+    v.setUint8(o + 4, (tap === 1 ? FLAG_POST : 0) | (history ? FLAG_HISTORY : 0));
     v.setUint8(o + 5, generation & 0xff);
     v.setUint16(o + 6, length, true);
     v.setUint32(o + 8, sequence >>> 0, true);
@@ -84,10 +92,10 @@ export class EgressBatchWriter {
   }
 
   /** reserve + copy + commit, for a packet already in a buffer of its own. */
-  append(stationId: number, tap: 0 | 1, generation: number, sequence: number, timestampMs: number, arrivalMs: number, payload: Uint8Array): void {
+  append(stationId: number, tap: 0 | 1, generation: number, sequence: number, timestampMs: number, arrivalMs: number, payload: Uint8Array, history = false): void {
     const { target, offset } = this.reserve(payload.length);
     target.set(payload, offset);
-    this.commit(stationId, tap, generation, sequence, timestampMs, arrivalMs, payload.length);
+    this.commit(stationId, tap, generation, sequence, timestampMs, arrivalMs, payload.length, history);
   }
 
   /** Hands over the filled buffer (to be transferred); the next packet starts a new one. */
@@ -122,14 +130,15 @@ export function* readEgressBatch(buffer: ArrayBuffer, bytes: number): Generator<
     if (o + RECORD_HEADER > bytes) throw new RangeError(`egress batch: a record header at ${o} runs past the end (${bytes} bytes)`);
     const length = v.getUint16(o + 6, true);
     if (o + RECORD_HEADER + length > bytes) throw new RangeError(`egress batch: a ${length}-byte packet at ${o} runs past the end (${bytes} bytes)`);
-    const tap = v.getUint8(o + 4);
+    const flags = v.getUint8(o + 4);
     yield {
       stationId: v.getUint32(o, true),
-      tap: tap === 0 ? 0 : 1,
+      tap: (flags & FLAG_POST) === 0 ? 0 : 1,
       generation: v.getUint8(o + 5),
       sequence: v.getUint32(o + 8, true),
       timestampMs: v.getFloat64(o + 12, true),
       arrivalMs: v.getFloat64(o + 20, true),
+      history: (flags & FLAG_HISTORY) !== 0,
       data: new Uint8Array(buffer, o + RECORD_HEADER, length),
     };
     o += RECORD_HEADER + length;

@@ -3,7 +3,8 @@
  * tone go in through a station's handle, and with `setEgress` on, its Opus packets come
  * back on that handle in order (sequence +1, 20 ms timestamp steps), in batches rather than
  * a message each; PRE and POST differ by a gain scheduled on the station; null stops them,
- * a re-enable starts again at sequence 0, and the station's end stops them.
+ * a re-enable starts again at sequence 0, and the station's end stops them. With
+ * `historyMs`, a start first brings the last second the station played, flagged history.
  */
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -194,12 +195,56 @@ describe('egress through a MediaPool', () => {
     expect(got.PRE).toEqual([]);
   });
 
+  it('with historyMs, a first listener gets the last second at once, history first, then live; a retune none, a restart again', async () => {
+    await startPool();
+    // 5 s buckets with a 1 s grace (the defaults): the last second is held whenever the station has played it.
+    const h = pool!.addStation({ ...spec(), bucketMs: 5000, graceMs: 1000 });
+    const got = collect(h);
+    const audio = tone(-20);
+    let sent = await stream([h], [audio], 2000);
+    await h.sync();
+    const startedAt = now();
+    h.setEgress('POST', { ...OPTIONS, historyMs: 1000 });
+    await waitFor(() => (got.POST.length >= 40 ? true : undefined), 1000, 'history packets');
+    // A second of audio well within the 1 s a browser may wait (it took no real time to make).
+    expect(now() - startedAt).toBeLessThan(500);
+    sent = await stream([h], [audio], 400, sent);
+    await h.sync();
+    const history = got.POST.filter((p) => p.history);
+    // 50, or a few fewer if the clock's jitter allowance still held the newest packets.
+    expect(history.length).toBeGreaterThanOrEqual(45);
+    expect(history.length).toBeLessThanOrEqual(50);
+    expect(got.POST.slice(0, history.length).every((p) => p.history)).toBe(true);
+    expect(got.POST.length - history.length).toBeGreaterThanOrEqual(10);
+    expectInOrder(got.POST); // sequences 0.., 20 ms apart through the seam
+    expect(Math.abs(measureRmsDbfs(decode(got.POST), 5 * 960, (history.length + 10) * 960) - -23)).toBeLessThan(1.5);
+    // A retune: no history.
+    const before = got.POST.length;
+    h.setEgress('POST', { bitrate: 24000, complexity: 3, historyMs: 1000 });
+    sent = await stream([h], [audio], 200, sent);
+    await h.sync();
+    expect(got.POST.slice(before).some((p) => p.history)).toBe(false);
+    expectInOrder(got.POST);
+    // Off and on again: a fresh encoder, history first again.
+    h.setEgress('POST', null);
+    const restart = got.POST.length;
+    h.setEgress('POST', { ...OPTIONS, historyMs: 400 });
+    await stream([h], [audio], 200, sent);
+    await h.sync();
+    const again = got.POST.slice(restart);
+    expectInOrder(again, 0);
+    expect(again.filter((p) => p.history).length).toBeGreaterThanOrEqual(15);
+    expect(again.findIndex((p) => !p.history)).toBe(again.filter((p) => p.history).length);
+  });
+
   it('refuses bad options and taps on the handle, synchronously, with a RangeError naming the value', async () => {
     await startPool();
     const h = pool!.addStation(spec());
     expect(() => h.setEgress('POST', { bitrate: 2000, complexity: 5 })).toThrow('bitrate must be an integer from 6000 to 510000 bit/s, got 2000');
     expect(() => h.setEgress('POST', { bitrate: 32000, complexity: 10.5 })).toThrow(RangeError);
     expect(() => h.setEgress('MID' as 'PRE', OPTIONS)).toThrow("tap must be 'PRE' or 'POST', got MID");
+    expect(() => h.setEgress('POST', { ...OPTIONS, historyMs: 5001 })).toThrow('historyMs must be an integer from 0 to 5000 ms, got 5001');
+    expect(() => h.setEgress('POST', { ...OPTIONS, historyMs: -20 })).toThrow(RangeError);
     // A recorded run (an upload) has no listeners: nothing is started.
     const recorded = pool!.addStation({ ...spec(), recorded: { part: 0 } });
     const got = collect(recorded);

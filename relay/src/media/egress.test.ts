@@ -178,3 +178,135 @@ describe('EgressEncoder on a station', () => {
     station.close(); // safe twice
   });
 });
+
+describe('EgressEncoder history (historyMs)', () => {
+  const HISTORY = { ...OPTIONS, historyMs: 1000 };
+  const level = (x: Float32Array, fromFrame: number, toFrame: number): number => measureRmsDbfs(x, fromFrame * 960, toFrame * 960);
+
+  /** History packets first, sequence 0.., 20 ms apart, the last one 20 ms before the first live one; then the live ones. */
+  function expectHistoryThenLive(records: EgressRecord[], history: number, firstLiveMs: number): void {
+    records.forEach((r, k) => {
+      expect(r.sequence).toBe(k);
+      expect(r.history).toBe(k < history);
+      expect(r.timestampMs).toBe(firstLiveMs + (k - history) * 20);
+    });
+  }
+
+  for (const rate of [48000, 44100, 16000]) {
+    it(`${rate} Hz: a start after 2.5 s sends the last 1 s at once, across the bucket boundary, as history before the live packets`, () => {
+      const { station, send, take } = harness(rate, sine(1000, -20, 4, rate));
+      send(0, 125); // T0 .. T0 + 2500: the current bucket began at T0 + 2000
+      expect(take()).toEqual([]);
+      station.setEgress(1, HISTORY);
+      const history = take();
+      expect(history).toHaveLength(50); // at once, before any live frame
+      send(125, 150);
+      const records = [...history, ...take()];
+      expect(records).toHaveLength(75);
+      expectHistoryThenLive(records, 50, T0 + 125 * 20);
+      expect(records.filter((r) => r.history && r.timestampMs < T0 + 2000)).toHaveLength(25); // from the previous bucket
+      expect(records.every((r) => r.generation === 1 && r.arrivalMs === (r.history ? T0 + 124 * 20 : r.timestampMs))).toBe(true);
+      // The tone at its level (-20 dBFS peak: -23.01 dBFS RMS) in the history, over the seam into live, and live.
+      const audio = decode(records);
+      expect(Math.abs(level(audio, 5, 50) - -23.01)).toBeLessThan(1);
+      expect(Math.abs(level(audio, 45, 55) - -23.01)).toBeLessThan(1);
+      expect(Math.abs(level(audio, 50, 75) - -23.01)).toBeLessThan(1);
+      expect(station.stages().egress_post).toMatchObject({ packets: 75, history_packets: 50, encode_errors: 0 });
+      station.close();
+    });
+  }
+
+  it('reads the tap\'s own side of the buckets: PRE history before the gain, POST after it', () => {
+    const { station, send, take } = harness(48000, sine(1000, -20, 4, 48000));
+    expect(station.schedule(T0 + 2000, mergeKnobs(defaultKnobs(), { 'pcm.input_gain_db': -12 }), 1, 1)).toBeNull();
+    send(0, 150); // the current bucket (from T0 + 2000) has 1 s with the gain
+    station.setEgress(0, HISTORY);
+    station.setEgress(1, HISTORY);
+    const records = take();
+    const pre = decode(records.filter((r) => r.tap === 0));
+    const post = decode(records.filter((r) => r.tap === 1));
+    expect(records.filter((r) => r.history)).toHaveLength(100);
+    expect(Math.abs(level(pre, 5, 50) - -23.01)).toBeLessThan(1);
+    expect(level(pre, 5, 50) - level(post, 5, 50)).toBeCloseTo(12, 0);
+    station.close();
+  });
+
+  it('sends none with historyMs 0 or absent, none on a retune, and history again on a start after null', () => {
+    const { station, send, take } = harness(48000, sine(440, -20, 4, 48000));
+    send(0, 100);
+    station.setEgress(1, { ...OPTIONS, historyMs: 0 });
+    send(100, 105);
+    station.setEgress(0, OPTIONS);
+    send(105, 110);
+    let records = take();
+    expect(records.some((r) => r.history)).toBe(false);
+    expect(records.filter((r) => r.tap === 1).map((r) => r.sequence)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(records.filter((r) => r.tap === 0).map((r) => r.sequence)).toEqual(Array.from({ length: 5 }, (_, i) => i));
+    // A retune (history asked for, or a new historyMs alone) never re-sends history.
+    station.setEgress(1, { bitrate: 64000, complexity: 2, historyMs: 1000 });
+    station.setEgress(1, { bitrate: 64000, complexity: 2, historyMs: 2000 });
+    send(110, 115);
+    records = take().filter((r) => r.tap === 1);
+    expect(records.map((r) => [r.sequence, r.history])).toEqual(Array.from({ length: 5 }, (_, i) => [10 + i, false]));
+    // Stopped and started again: a fresh encoder, history first.
+    station.setEgress(1, null);
+    send(115, 130);
+    station.setEgress(1, { ...OPTIONS, historyMs: 600 });
+    send(130, 135);
+    records = take().filter((r) => r.tap === 1);
+    expect(records.map((r) => r.generation)).toEqual(Array(35).fill(2));
+    expectHistoryThenLive(records, 30, T0 + 130 * 20);
+    station.close();
+  });
+
+  it('gives only what the station has streamed: 300 ms is 15 packets', () => {
+    const { station, send, take } = harness(16000, sine(1000, -20, 1, 16000));
+    send(0, 15);
+    station.setEgress(1, { ...OPTIONS, historyMs: 5000 });
+    send(15, 20);
+    const records = take();
+    expectHistoryThenLive(records, 15, T0 + 15 * 20);
+    expect(records[0].timestampMs).toBe(T0); // the station's first frame
+    station.close();
+  });
+
+  it('starts after a gap the station never sent (a resync), rather than replaying its silence', () => {
+    const { station, send, take } = harness(48000, sine(1000, -20, 4, 48000));
+    send(0, 10);
+    // A 1.5 s stall (more than the 1 s grace), still inside the bucket: the timeline jumps.
+    send(10, 30, (k) => T0 + 1500 + k * 20);
+    station.setEgress(1, HISTORY);
+    const history = take();
+    send(30, 35, (k) => T0 + 1500 + k * 20);
+    const records = [...history, ...take()];
+    expect(history).toHaveLength(20); // the frames after the jump only
+    expectHistoryThenLive(records, 20, records[20].timestampMs);
+    expect(records[0].timestampMs).toBeGreaterThanOrEqual(T0 + 1500);
+    expect(Math.abs(level(decode(records), 5, 25) - -23.01)).toBeLessThan(1);
+    station.close();
+  });
+
+  it('refuses a bad historyMs with a RangeError (TypeError for a non-number), before anything changes', () => {
+    const { station, send, take } = harness(48000, sine(1000, -20, 1, 48000));
+    for (const historyMs of [-1, 5001, 1.5, Number.NaN, Infinity]) {
+      expect(() => station.setEgress(1, { ...OPTIONS, historyMs })).toThrow(RangeError);
+    }
+    expect(() => station.setEgress(1, { ...OPTIONS, historyMs: 6000 })).toThrow('historyMs must be an integer from 0 to 5000 ms, got 6000');
+    expect(() => station.setEgress(1, { ...OPTIONS, historyMs: '100' as unknown as number })).toThrow(TypeError);
+    send(0, 5);
+    expect(take()).toEqual([]);
+    expect(station.stages().egress_post).toEqual({ tap: 'POST', enabled: false });
+    station.setEgress(1, { ...OPTIONS, historyMs: 5000 }); // the largest is fine
+    expect(take().map((r) => r.history)).toEqual(Array(5).fill(true));
+    station.close();
+  });
+
+  it('a recording has no egress, history or not', () => {
+    const rec = harness(48000, sine(1000, -20, 1, 48000), { recorded: { part: 0 } });
+    rec.send(0, 10);
+    rec.station.setEgress(1, HISTORY);
+    rec.send(10, 20);
+    expect(rec.take()).toEqual([]);
+    rec.station.close();
+  });
+});

@@ -177,6 +177,7 @@ export class Mixer implements Stage {
     readonly tap: 0 | 1,
     /** The handle's count of this tap's encoder starts (egress-batch.ts `generation`). */
     readonly generation: number,
+    /** Bitrate and complexity; an EgressOptions `historyMs` is ignored: a mix keeps no audio to replay, its packets are all live. */
     options: OpusStreamOptions,
     batch: EgressBatchWriter,
   ) {

@@ -8,7 +8,7 @@
  * plane with the bucket record as slot numbers (`WireChunks`) and come back the same way
  * once written.
  */
-import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
+import { float32ToInt16, int16ToFloat32 } from '../../../worklets/dsp/pcm.ts';
 import type { SegmentBuffers, SlabViews } from './segment-buffers.ts';
 
 /** A tap's audio in a bucket record: chunk i holds samples [i * chunkSamples, (i + 1) * chunkSamples). */
@@ -60,6 +60,22 @@ export class SampleChunks implements ChunkedSamples {
       if (c !== null) this.pool.release(c);
       this.chunks[i] = null;
     }
+  }
+}
+
+/** Samples [from, from + length) back to floats in dst from dstOffset (missing chunks read as silence); nothing allocated. */
+export function readSamples(c: ChunkedSamples, from: number, dst: Float32Array, dstOffset: number, length: number): void {
+  const size = c.chunkSamples;
+  let i = 0;
+  while (i < length) {
+    const at = from + i;
+    const index = (at / size) | 0;
+    const within = at - index * size;
+    const n = Math.min(length - i, size - within);
+    const chunk = c.chunks[index] ?? null;
+    if (chunk === null) dst.fill(0, dstOffset + i, dstOffset + i + n);
+    else int16ToFloat32(chunk, dst, n, within, dstOffset + i);
+    i += n;
   }
 }
 

@@ -89,8 +89,9 @@ export class StationHandle extends TypedEmitter<StationHandleEvents> {
   /**
    * Listener egress on a tap: options start its Opus encoder (the packets come as `egress`
    * events) or change the running one's bitrate and complexity (the stream and its sequence
-   * go on); null stops it. A start after a stop is a fresh encoder, from sequence 0. Safe to
-   * repeat; ignored for a recorded run (an upload has no listeners) and once the station
+   * go on); null stops it. A start after a stop is a fresh encoder, from sequence 0, whose
+   * first packets are up to `historyMs` of the tap's recent audio, flagged `history`
+   * (egress.ts); a retune sends none. Safe to repeat; ignored for a recorded run (an upload has no listeners) and once the station
    * ended or is gone, but for null, which always stops the events at once. Throws
    * RangeError (TypeError for a non-number) for bad options, and for a tap that is neither
    * 'PRE' nor 'POST'.

@@ -17,13 +17,14 @@
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import { defaultSpectrumFftSize, type BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
+import { PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
 import { BucketAggregator } from './bucket-aggregator.ts';
 import { createDecoder, type FrameDecoder } from './codecs/decoder.ts';
-import { checkOpusStreamOptions } from './codecs/opus-encoder.ts';
 import { CodecConcealment, concealsItself, WaveformConcealment, type Concealment } from './concealment.ts';
 import { DecodeStage } from './decode-stage.ts';
 import { EgressBatchWriter } from './egress-batch.ts';
 import { EgressEncoder } from './egress.ts';
+import { checkEgressOptions } from './egress-switch.ts';
 import { Framer } from './framer.ts';
 import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
@@ -154,13 +155,15 @@ export class Station {
    * Listener egress on a tap (0 PRE, 1 POST; egress.ts). Options start an encoder, or retune
    * the running one (bitrate, complexity: the same stream goes on, its sequence too); null
    * stops and frees it. A start after a stop is a fresh encoder whose sequence starts again
-   * at 0 (the control plane rebuilds its muxer then). Ignored by a recorded run (an upload
-   * replayed faster than real time has no listeners) and by an ended station. Throws
+   * at 0 (the control plane rebuilds its muxer then), and its first packets are the tap's
+   * last `historyMs` of audio the buckets still hold (egress.ts, history). Ignored by a
+   * recorded run (an upload replayed faster than real time has no listeners) and by an
+   * ended station. Throws
    * RangeError or TypeError for bad options, before anything changes.
    */
   setEgress(tap: 0 | 1, options: EgressOptions | null): void {
     if (tap !== 0 && tap !== 1) throw new RangeError(`tap must be 0 (PRE) or 1 (POST), got ${String(tap)}`);
-    if (options !== null) checkOpusStreamOptions(options);
+    if (options !== null) checkEgressOptions(options);
     if (!this.live || this.ended) return;
     const running = this.egress[tap];
     if (options === null) {
@@ -175,6 +178,12 @@ export class Station {
     const generation = ++this.egressStarts[tap];
     const encoder = new EgressEncoder(this.id, tap, generation, this.spec.sampleRate, options, this.egressBatch);
     this.egress[tap] = encoder;
+    const historyFrames = Math.floor((options.historyMs ?? 0) / PROCESSING_FRAME_MS);
+    if (historyFrames > 0) {
+      // One frame's buffer for this start only: the audio itself is read from the buckets.
+      const frame: Frame = { samples: new Float32Array(this.framer.frameSamples), length: 0, bucketTs: 0, offset: 0, arrivalMs: 0, concealed: false };
+      encoder.encodeHistory(this.buckets.recentFrames(tap, historyFrames, frame));
+    }
     (tap === 0 ? this.pre : this.post).attach(encoder);
   }
 

@@ -47,7 +47,9 @@ export class TraceMixHandle extends TypedEmitter<TraceMixHandleEvents> {
    * `egress` events) or change the running one's bitrate and complexity (the stream and its
    * sequence go on); null stops it. A start after a stop is a fresh encoder, from sequence 0.
    * Safe to repeat; ignored once closed, but for null. Throws RangeError (TypeError for a
-   * non-number) for bad options, and for a tap that is neither 'PRE' nor 'POST'.
+   * non-number) for bad options, and for a tap that is neither 'PRE' nor 'POST'. `historyMs`
+   * is checked but ignored: a mix holds no audio to replay (mixer.ts), so it has no history
+   * packets and its first listener waits for the player's buffer in real time.
    */
   setEgress(tap: EgressTap, options: EgressOptions | null): void {
     const index = this.egress.set(tap, options, !this.closed);
