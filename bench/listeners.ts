@@ -10,7 +10,7 @@
  * live 32 kbit/s Opus station, and listened to by N listeners, N growing through the
  * `--listeners` steps (listeners join at `--join-rate` a second and stay for the next step):
  * - Icecast 2.4 (`bench/icecast.ts`): ffmpeg encodes the station's audio into Ogg pages of
- *   the cadence (100 or 20 ms), no burst on connect; listeners `GET` the mount.
+ *   the cadence (20, 100 or 200 ms, ...), no burst on connect; listeners `GET` the mount.
  * - The relay (a real process, `startRelayProcess`): one simulated station streams Opus
  *   48 kHz in real time to `/ws/ingest`; listeners open `/ws/listen?stream_id=..` with
  *   `mode=mse` and the relay's cluster duration set to the cadence (100 ms), or
@@ -75,7 +75,8 @@ const idleSettleS = Number(values['idle-settle']);
 let servers = values.servers.split(',') as ServerKind[];
 type ServerKind = 'icecast' | 'relay';
 for (const s of servers) if (s !== 'icecast' && s !== 'relay') throw new TypeError(`--servers takes icecast and/or relay, got ${s}`);
-for (const c of cadences) if (!(c === 20 || c === 100)) throw new TypeError(`--cadence takes 100 and/or 20 (ms), got ${c}`);
+// 20 ms: packets (one per message); longer: WebM clusters of that length (the relay's default is 200 ms).
+for (const c of cadences) if (!(Number.isInteger(c) && c % 20 === 0 && c >= 20 && c <= 1000)) throw new TypeError(`--cadence takes multiples of 20 ms up to 1000 (20: packets; more: WebM clusters), got ${c}`);
 if (steps.some((n) => !Number.isInteger(n) || n < 1)) throw new TypeError(`--listeners takes counts, got ${values.listeners}`);
 
 /** The goals of issue 12. */

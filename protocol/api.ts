@@ -79,6 +79,27 @@ export const StationStats = T.Object({
 });
 export type StationStats = T.Static<typeof StationStats>;
 
+/** Percentiles of a latency, ms. */
+const LatencySummary = T.Object({ count: Count(), p50: T.Number(), p99: T.Number(), max: T.Number() });
+
+/** One listened-to stream (a station, or a trace's mix) while it has listeners or a running encoder. */
+export const ListenStreamStats = T.Object({
+  stream: T.String({ description: 'a short hash of the stream id (the id itself is a capability), as the logs name it' }),
+  kind: T.Union([T.Literal('station'), T.Literal('mix')]),
+  trace_id: T.String(),
+  station_key: T.Nullable(T.String(), 'null for a mix'),
+  listeners: T.Object({ mse: Count(), packets: Count() }, { description: 'listening now' }),
+  joins: Count('listeners that joined since the stream had its first'),
+  disconnects: T.Record(T.String(), Count(), { description: 'listeners gone, by reason (client_closed, too_slow, stream_ended, ...)' }),
+  bytes_sent: Count('audio bytes handed to its listeners\' sockets'),
+  skips: Count('clusters or packets not sent to a listener that was behind'),
+  client_stalls: Count('underruns its players reported'),
+  client_decode_errors: Count('decode errors its players reported'),
+  encoders: T.Array(T.Object({ tap: T.Union([T.Literal('POST'), T.Literal('PRE')]), packets: Count(), restarts: Count() }), { description: 'running egress encoders' }),
+  ingest_to_send_ms: T.Object({ mse: LatencySummary, packets: LatencySummary }, { description: 'arrival on the relay of the audio to its bytes handed to the sockets' }),
+});
+export type ListenStreamStats = T.Static<typeof ListenStreamStats>;
+
 export const RelayStats = T.Object({
   relay: T.Object({
     connections: Count('ingest connections accepted'),
@@ -100,6 +121,7 @@ export const RelayStats = T.Object({
     { description: 'per-frame pipeline latency since the last reset' },
   ),
   stations: T.Array(StationStats),
+  listen_streams: T.Array(ListenStreamStats),
 });
 export type RelayStats = T.Static<typeof RelayStats>;
 

@@ -381,6 +381,7 @@ export class Relay {
       },
       pipeline_latency_ms: { frames: lat.count, p50: lat.quantile(0.5), p99: lat.quantile(0.99), max: lat.maxMs },
       stations,
+      listen_streams: this.listen.streamStats(),
     };
   }
 

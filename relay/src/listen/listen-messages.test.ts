@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseListenClientMessage, parseListenQuery } from './listen-messages.ts';
 
 describe('parseListenQuery', () => {
-  it('takes stream_id, and tap and mode with their defaults (POST, mse)', () => {
-    expect(parseListenQuery({ stream_id: 'abc' })).toEqual({ ok: true, value: { streamId: 'abc', tap: 'POST', mode: 'mse' } });
-    expect(parseListenQuery({ stream_id: 'abc', tap: 'PRE', mode: 'packets', token: 'ignored' })).toEqual({ ok: true, value: { streamId: 'abc', tap: 'PRE', mode: 'packets' } });
+  it('takes stream_id, and tap, mode and burst with their defaults (POST, mse, default)', () => {
+    expect(parseListenQuery({ stream_id: 'abc' })).toEqual({ ok: true, value: { streamId: 'abc', tap: 'POST', mode: 'mse', burst: 'default' } });
+    expect(parseListenQuery({ stream_id: 'abc', tap: 'PRE', mode: 'packets', burst: 'none', token: 'ignored' })).toEqual({ ok: true, value: { streamId: 'abc', tap: 'PRE', mode: 'packets', burst: 'none' } });
   });
 
   it.each([

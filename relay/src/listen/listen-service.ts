@@ -35,11 +35,13 @@ import {
 } from '../../../protocol/listen.ts';
 import type { Heartbeat } from '../http/heartbeat.ts';
 import type { LiveMix, LiveRegistry, LiveStation, StreamSubject } from '../live/live-registry.ts';
+import { LatencyHistogram } from '../media/latency-histogram.ts';
 import type { TraceMixHandle } from '../media/trace-mix-handle.ts';
+import type { ListenStreamStats } from '../../../protocol/api.ts';
 import { LogThrottle } from '../logging/log-throttle.ts';
 import type { LimitCounters } from '../metrics/limit-counters.ts';
 import { EgressStream, type EgressStreamOptions } from './egress-stream.ts';
-import { countDisconnect, newListenCounters, type ListenCounters } from './listen-counters.ts';
+import { countDisconnect, newListenCounters, type ListenCounters, type ListenDisconnectReason } from './listen-counters.ts';
 import { parseListenQuery } from './listen-messages.ts';
 import { epochNowMs, Listener, type SlowListenerPolicy } from './listener.ts';
 
@@ -69,6 +71,11 @@ interface Audience {
   logId: string;
   listeners: Set<Listener>;
   streams: Map<ListenTap, EgressStream>;
+  /** Its own figures (/api/relay/stats): joins, disconnects, what departed listeners left, latency. */
+  joins: number;
+  disconnects: Map<ListenDisconnectReason, number>;
+  departed: { bytesSent: number; skips: number; clientStalls: number; clientDecodeErrors: number };
+  latency: Record<ListenMode, LatencyHistogram>;
 }
 
 /** Close reasons of ended stations, as a listener reads them in `stream_end`. */
@@ -132,6 +139,38 @@ export class ListenService {
     return n;
   }
 
+  /** Each stream with listeners or a running encoder, with its own figures (`/api/relay/stats`). */
+  streamStats(): ListenStreamStats[] {
+    return [...this.audiences.values()].map((a) => {
+      const listeners = { mse: 0, packets: 0 };
+      const sum = { ...a.departed };
+      for (const l of a.listeners) {
+        listeners[l.request.mode]++;
+        sum.bytesSent += l.bytesSent;
+        sum.skips += l.skipped;
+        sum.clientStalls += l.clientStalls;
+        sum.clientDecodeErrors += l.clientDecodeErrors;
+      }
+      const latency = (h: LatencyHistogram) => ({ count: h.count, p50: h.quantile(0.5), p99: h.quantile(0.99), max: h.maxMs });
+      const { subject } = a;
+      return {
+        stream: a.logId,
+        kind: subject.kind,
+        trace_id: subject.kind === 'station' ? subject.station.traceId : subject.mix.traceId,
+        station_key: subject.kind === 'station' ? subject.station.stationKey : null,
+        listeners,
+        joins: a.joins,
+        disconnects: Object.fromEntries(a.disconnects),
+        bytes_sent: sum.bytesSent,
+        skips: sum.skips,
+        client_stalls: sum.clientStalls,
+        client_decode_errors: sum.clientDecodeErrors,
+        encoders: [...a.streams.values()].filter((e) => !e.isStopped).map((e) => ({ tap: e.tap, packets: e.packets, restarts: e.encoderRestarts })),
+        ingest_to_send_ms: { mse: latency(a.latency.mse), packets: latency(a.latency.packets) },
+      };
+    });
+  }
+
   /** A socket the route upgraded: validate, look up, join (or refuse with an error and a close). */
   accept(socket: WebSocket, query: unknown): void {
     const openedAtMs = epochNowMs();
@@ -186,7 +225,17 @@ export class ListenService {
 
   private newAudience(subject: StreamSubject): Audience {
     const streamId = subject.kind === 'station' ? subject.station.streamId : subject.mix.mixStreamId;
-    const audience: Audience = { subject, mixHandle: null, logId: streamLogId(streamId), listeners: new Set(), streams: new Map() };
+    const audience: Audience = {
+      subject,
+      mixHandle: null,
+      logId: streamLogId(streamId),
+      listeners: new Set(),
+      streams: new Map(),
+      joins: 0,
+      disconnects: new Map(),
+      departed: { bytesSent: 0, skips: 0, clientStalls: 0, clientDecodeErrors: 0 },
+      latency: { mse: new LatencyHistogram(), packets: new LatencyHistogram() },
+    };
     this.audiences.set(subjectKey(subject), audience);
     return audience;
   }
@@ -194,6 +243,7 @@ export class ListenService {
   private join(listener: Listener, audience: Audience): void {
     const { mode } = listener.request;
     audience.listeners.add(listener);
+    audience.joins++;
     this.listeners.add(listener);
     this.modeCounts[mode]++;
     this.counters.joins[mode]++;
@@ -212,6 +262,12 @@ export class ListenService {
     audience.streams.get(listener.request.tap)?.remove(listener);
     const reason = listener.closeReason ?? 'client_closed';
     countDisconnect(this.counters, reason);
+    audience.disconnects.set(reason, (audience.disconnects.get(reason) ?? 0) + 1);
+    const d = audience.departed;
+    d.bytesSent += listener.bytesSent;
+    d.skips += listener.skipped;
+    d.clientStalls += listener.clientStalls;
+    d.clientDecodeErrors += listener.clientDecodeErrors;
     if (reason === 'too_slow') {
       this.limits.count('listener_too_slow');
       const held = this.slowLog.take(audience.logId, Date.now());
@@ -239,7 +295,10 @@ export class ListenService {
       if (source === null) throw new Error('streamFor() before the station has a pipeline');
     }
     stream = new EgressStream(source, tap, this.options, {
-      latency: (mode, s) => this.observer.ingestToSend(mode, s),
+      latency: (mode, s) => {
+        this.observer.ingestToSend(mode, s);
+        audience.latency[mode].record(s * 1000);
+      },
       idle: (s) => this.onStreamIdle(audience, s),
       warn: (message, err) => this.log.warn({ stream: logId, tap, err }, message),
     });

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrame, sequenceDelta, timestampDeltaMs, CODEC_IDS } from '../../../protocol/frame.ts';
+import type { RelayStatsResponse } from '../../../protocol/api.ts';
 import type { StartedMessage } from '../../../protocol/ingest.ts';
 import { BUCKET_MS } from '../../../protocol/metrics.ts';
 import { measureRmsDbfs, sine } from '../audio/signals.ts';
@@ -20,6 +21,7 @@ import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harne
 import { skipWithout } from '../testing/tool-required.ts';
 import { decodeWebm, hasFfmpeg, ListenClient } from './listen-client.ts';
 import { EBML_ID, readCluster, readElements } from './webm-reader.ts';
+import { streamLogId } from './listen-service.ts';
 import { OPUS_PRE_SKIP_48K } from './webm-live-muxer.ts';
 
 const RATE = 48000;
@@ -400,11 +402,24 @@ describe('metrics', () => {
     expect(m1.get('tapwire_listen_ingest_to_send_seconds_count{mode="packets"}')).toBeGreaterThan(0);
     expect(m1.get('tapwire_listen_ingest_to_send_seconds_count{mode="mse"}')).toBeGreaterThan(0);
 
+    // The same per stream, in /api/relay/stats (named by the hash the logs use, not by its id).
+    const stats = (await (await fetch(`${t.httpUrl}/api/relay/stats`, { headers: { authorization: `Bearer ${t.relay.adminToken}` } })).json()) as RelayStatsResponse;
+    const mine = stats.listen_streams.find((x) => x.stream === streamLogId(main.started.stream_id));
+    expect(mine).toMatchObject({ kind: 'station', trace_id: main.started.trace_id, station_key: main.started.station_key, listeners: { mse: 2, packets: 1 } });
+    expect(mine!.bytes_sent).toBeGreaterThanOrEqual(received);
+    expect(mine!.encoders).toEqual([{ tap: 'POST', packets: expect.any(Number), restarts: 0 }]);
+    expect(mine!.ingest_to_send_ms.packets.count).toBeGreaterThan(0);
+    expect(mine!.ingest_to_send_ms.packets.p99).toBeLessThan(50);
+    expect(JSON.stringify(stats)).not.toContain(main.started.stream_id);
+
     for (const c of [a, b, p]) c.ws.close(1000);
     await Promise.all([a.closed, b.closed, p.closed]);
     await waitFor(async () => ((await scrape()).get('tapwire_listen_egress_streams') === 0 ? true : undefined), LINGER_MS + 5000, 'the egress to stop');
     const m2 = await scrape();
     expect(m2.get('tapwire_listeners{mode="mse"}')).toBe(0);
     expect((m2.get('tapwire_listener_disconnects_total{reason="client_closed"}') ?? 0) - (m0.get('tapwire_listener_disconnects_total{reason="client_closed"}') ?? 0)).toBe(3);
+    // Once nobody listens and the encoder has stopped, the stream leaves the stats.
+    const after = (await (await fetch(`${t.httpUrl}/api/relay/stats`, { headers: { authorization: `Bearer ${t.relay.adminToken}` } })).json()) as RelayStatsResponse;
+    expect(after.listen_streams.find((x) => x.stream === streamLogId(main.started.stream_id))).toBeUndefined();
   });
 });

@@ -68,6 +68,9 @@ export class Listener {
   readonly reported: ReportedMetrics = {};
   private lastStalls = 0;
   private lastDecodeErrors = 0;
+  /** What its player reported, summed by increase (its stream's share of the relay's totals). */
+  clientStalls = 0;
+  clientDecodeErrors = 0;
   private windowStartMs = 0;
   private windowMessages = 0;
   private invalidMessages = 0;
@@ -240,11 +243,15 @@ export class Listener {
     const { type: _type, ...values } = m;
     Object.assign(this.reported, values);
     if (m.stalls !== undefined) {
-      this.counters.clientStalls += m.stalls >= this.lastStalls ? m.stalls - this.lastStalls : m.stalls;
+      const added = m.stalls >= this.lastStalls ? m.stalls - this.lastStalls : m.stalls;
+      this.clientStalls += added;
+      this.counters.clientStalls += added;
       this.lastStalls = m.stalls;
     }
     if (m.decode_errors !== undefined) {
-      this.counters.clientDecodeErrors += m.decode_errors >= this.lastDecodeErrors ? m.decode_errors - this.lastDecodeErrors : m.decode_errors;
+      const added = m.decode_errors >= this.lastDecodeErrors ? m.decode_errors - this.lastDecodeErrors : m.decode_errors;
+      this.clientDecodeErrors += added;
+      this.counters.clientDecodeErrors += added;
       this.lastDecodeErrors = m.decode_errors;
     }
   }
