@@ -1,5 +1,5 @@
 /**
- * Live listening fan-out (issue 12): what one station's listeners cost the relay, side by
+ * Live listening fan-out: what one station's listeners cost the relay, side by
  * side with Icecast in one run, through the same client harness at the same join rate.
  *
  *   npm run bench:listeners -- [--listeners 1000,5000] [--seconds 20] [--join-rate 500]
@@ -79,7 +79,7 @@ for (const s of servers) if (s !== 'icecast' && s !== 'relay') throw new TypeErr
 for (const c of cadences) if (!(Number.isInteger(c) && c % 20 === 0 && c >= 20 && c <= 1000)) throw new TypeError(`--cadence takes multiples of 20 ms up to 1000 (20: packets; more: WebM clusters), got ${c}`);
 if (steps.some((n) => !Number.isInteger(n) || n < 1)) throw new TypeError(`--listeners takes counts, got ${values.listeners}`);
 
-/** The goals of issue 12. */
+/** The listening goals: below Icecast's cost per listener-second, and 15,000 listeners. */
 const GOAL_LISTENERS = 15_000;
 /** The idle server is measured over this many seconds, after its station has run for `--idle-settle`. */
 const IDLE_WINDOW_S = 5;
@@ -439,7 +439,7 @@ function printRows(rows: Row[]): void {
 }
 
 function verdict(rows: Row[], pinned: boolean): void {
-  console.log('\nverdict against issue 12:');
+  console.log('\nverdict against the listening goals:');
   for (const c of cadences) {
     for (const n of steps) {
       const ice = rows.find((r) => r.server === 'icecast' && r.cadenceMs === c && r.listeners === n);
@@ -485,7 +485,7 @@ pinSelf(plan.load); // the harness and ffmpeg inherit this core
 const nofile = hardNofile();
 if (steps[steps.length - 1] + 200 > nofile) console.log(`warning: the open-file hard limit is ${nofile}; ${steps[steps.length - 1]} listeners may not all connect`);
 
-console.log(`Tapwire listener fan-out benchmark (issue 12), ${new Date().toISOString()}`);
+console.log(`Tapwire listener fan-out benchmark, ${new Date().toISOString()}`);
 console.log(`command: npm run bench:listeners -- ${process.argv.slice(2).join(' ')}`);
 console.log(`machine: ${machine()}; checkout ${revision()}`);
 console.log(`${plan.label.replace('relay', 'server')}; open files: soft limit raised to ${nofile} for every process`);

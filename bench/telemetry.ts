@@ -1,5 +1,5 @@
 /**
- * Live meter telemetry under load (issue 4): 100 live Opus 48 kHz stations and 500
+ * Live meter telemetry under load: 100 live Opus 48 kHz stations and 500
  * `/ws/telemetry` clients, 100 of which never read.
  *
  *   node --import tsx bench/telemetry.ts [--stations 100] [--clients 500] [--slow 100]

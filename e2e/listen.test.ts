@@ -1,5 +1,5 @@
 /**
- * The listen page in real Chromium against a real relay serving the built app (issue 12):
+ * The listen page in real Chromium against a real relay serving the built app:
  * a simulated station streams a known signal to `/ws/ingest`; a listener page opens
  * `/listen/<stream_id>` and plays it through the MSE player, then through the low-latency
  * player (`?mode=lowlatency`).

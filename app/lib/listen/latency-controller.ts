@@ -1,5 +1,5 @@
 /**
- * How the MSE player holds its latency near the target (seed 002 §9, issue 12): the live
+ * How the MSE player holds its latency near the target (seed 002 §9): the live
  * edge it estimates, when it speeds playback up, when it seeks, where it starts, and what
  * played audio it trims. Plain numbers in seconds of media time, no DOM.
  *

@@ -1,5 +1,5 @@
 /**
- * The level of what a listener hears, measured in the browser (issue 12): the played audio
+ * The level of what a listener hears, measured in the browser: the played audio
  * goes through an AnalyserNode, and every read takes its most recent samples: RMS over the
  * last ~400 ms (the momentary window of BS.1770, unweighted, so it compares with the
  * relay's POST `rms_dbfs`), sample peak over the last ~50 ms. The arithmetic is plain

@@ -1,5 +1,5 @@
 /**
- * The MSE player (seed 002 §8-9, issue 12): the relay's live WebM (`mode=mse`: an init
+ * The MSE player (seed 002 §8-9): the relay's live WebM (`mode=mse`: an init
  * segment, then whole clusters) appended to a SourceBuffer behind an <audio> element, which
  * plays through Web Audio so the page can meter what is heard.
  *

@@ -1,5 +1,5 @@
 /**
- * The low-latency player (issue 12, seed 004 §5): Opus packets from the relay
+ * The low-latency player (seed 004 §5): Opus packets from the relay
  * (`mode=packets`), decoded in a worker, played by an AudioWorklet that holds the adaptive
  * jitter buffer.
  *

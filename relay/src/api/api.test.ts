@@ -1,5 +1,5 @@
 /**
- * The optimizer contract (seed 000 §5, §7, §8 and issue 3), end to end on a real relay:
+ * The optimizer contract (seed 000 §5, §7, §8), end to end on a real relay:
  * real stations stream real audio, real buckets complete, and every endpoint is called over
  * HTTP as an optimizer would call it.
  *
@@ -87,7 +87,7 @@ const snapshot = (query: string): Promise<Res> => call(`/api/optimizer/snapshot?
 
 const applyKnobs = (body: unknown): Promise<Res> => call('/api/optimizer/knobs/apply', { body, token: tokenWith('write:knobs') });
 
-/** Seed 000 §7 / issue 3: `{"success":false,"error":{"code","message"}}`, a message that says something. */
+/** Seed 000 §7: `{"success":false,"error":{"code","message"}}`, a message that says something. */
 function expectError(res: Res, status: number, code?: string): void {
   expect(res.status, `${res.status} ${res.body.toString('utf8')}`).toBe(status);
   expect(res.headers.get('content-type') ?? '').toMatch(/^application\/json/);

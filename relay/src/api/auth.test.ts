@@ -1,5 +1,5 @@
 /**
- * Seed 000 §9 and issue 3, "Auth", on real relays: every `/api` route needs a bearer token
+ * Seed 000 §9, "Auth", on real relays: every `/api` route needs a bearer token
  * (loopback included) with the scope its route names; the first start's admin token sits
  * in a 0600 file; the ingest WebSocket needs a token with scope `ingest` when the relay
  * listens beyond loopback, and none on a loopback-only relay.
@@ -211,7 +211,7 @@ async function startsStreaming(url: string, headers?: Record<string, string>): P
   await st.done;
 }
 
-describe('the ingest WebSocket (issue 3, "Auth")', () => {
+describe('the ingest WebSocket ("Auth")', () => {
   it('on an exposed relay, refuses an upgrade without a token (401) or with an unknown one (401)', async () => {
     await expectRefused(exWs, 401, 'unauthorized');
     await expectRefused(`${exWs}?token=tw_thisisnotatokenthisisnotatoken`, 401, 'unauthorized');

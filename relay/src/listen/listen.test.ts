@@ -1,5 +1,5 @@
 /**
- * Live listening end to end (issue 12, seed 002): a real relay on 127.0.0.1, real stations
+ * Live listening end to end (seed 002): a real relay on 127.0.0.1, real stations
  * streaming Opus from the simulator, real `ws` listeners on `/ws/listen`.
  *
  * The main relay streams `tone` (a 440 Hz sine at -12 dBFS peak, -15.01 dBFS RMS) for the

@@ -1,5 +1,5 @@
 /**
- * The reference optimizer closing the loop on a real relay (issue 3, "Done when"): three
+ * The reference optimizer closing the loop on a real relay: three
  * stations in one trace stream for ~45 s: quiet speech (about -35 dBFS), a hot, clipping
  * source (about -8 dBFS, peaks at full scale) and one already in target (-20 dBFS). The
  * optimizer must bring the first two into target within 6 complete buckets of its start,

@@ -1,5 +1,5 @@
 /**
- * Live meter telemetry (seed 003, issue 4) end to end on a real relay: real stations stream
+ * Live meter telemetry (seed 003) end to end on a real relay: real stations stream
  * real audio, and real clients read `GET /measurements` and `/ws/telemetry`.
  *
  * The main relay, shared by most tests, has small slow-client thresholds (64 KiB for 1 s)
