@@ -44,23 +44,37 @@ export class MeterBlock {
 
   /** Writer: publishes `src` (METER_VALUES numbers). */
   publish(src: Float32Array): void {
-    Atomics.add(this.seq, SEQ, 1);
-    this.values.set(src);
-    Atomics.add(this.seq, SEQ, 1);
+    seqlockPublish(this.seq, this.values, src);
   }
 
   /** Reader: copies the latest consistent reading into `out`; returns its sequence, or -1 if none yet. */
   read(out: Float32Array): number {
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const before = Atomics.load(this.seq, SEQ);
-      if (before === 0) return -1;
-      if (before % 2 === 1) continue;
-      this.scratch.set(this.values);
-      if (Atomics.load(this.seq, SEQ) === before) {
-        out.set(this.scratch);
-        return before;
-      }
-    }
-    return -1;
+    return seqlockRead(this.seq, this.values, this.scratch, out);
   }
+}
+
+/** Seqlock writer: the sequence odd, `values` set from `src`, the sequence even again. */
+export function seqlockPublish(seq: Int32Array, values: Float32Array | Float64Array, src: ArrayLike<number>): void {
+  Atomics.add(seq, SEQ, 1);
+  values.set(src);
+  Atomics.add(seq, SEQ, 1);
+}
+
+/**
+ * Seqlock reader: copies `values` through `scratch` into `out` when the sequence is the same
+ * even number before and after the copy; returns that sequence, or -1 when nothing was
+ * published yet or the writer kept it busy for four tries.
+ */
+export function seqlockRead<A extends Float32Array | Float64Array>(seq: Int32Array, values: A, scratch: A, out: A): number {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const before = Atomics.load(seq, SEQ);
+    if (before === 0) return -1;
+    if (before % 2 === 1) continue;
+    scratch.set(values);
+    if (Atomics.load(seq, SEQ) === before) {
+      out.set(scratch);
+      return before;
+    }
+  }
+  return -1;
 }

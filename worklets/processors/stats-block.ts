@@ -1,12 +1,12 @@
 /**
  * The latest figures of a worklet, published in place for the page to read whenever it
- * likes: a fixed layout of Float64 values guarded by a sequence number (a seqlock, as in
- * meter-block.ts, but of any length and in Float64 so frame counts stay exact past 2^24).
+ * likes: a fixed layout of Float64 values guarded by a sequence number (the seqlock of
+ * meter-block.ts, of any length and in Float64 so frame counts stay exact past 2^24).
  * The writer makes the sequence odd, writes, and makes it even again; a reader that sees
  * the same even sequence before and after its copy has a consistent set.
  */
 
-const SEQ = 0;
+import { seqlockPublish, seqlockRead } from './meter-block.ts';
 
 export interface StatsBlockBuffers {
   seq: SharedArrayBuffer;
@@ -33,23 +33,11 @@ export class StatsBlock {
 
   /** Writer: publishes src[0..length). */
   publish(src: Float64Array): void {
-    Atomics.add(this.seq, SEQ, 1);
-    this.values.set(src.length === this.length ? src : src.subarray(0, this.length));
-    Atomics.add(this.seq, SEQ, 1);
+    seqlockPublish(this.seq, this.values, src.length === this.length ? src : src.subarray(0, this.length));
   }
 
   /** Reader: copies the latest consistent set into `out`; returns its sequence, or -1 if none yet (or the writer kept it busy). */
   read(out: Float64Array): number {
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const before = Atomics.load(this.seq, SEQ);
-      if (before === 0) return -1;
-      if (before % 2 === 1) continue;
-      this.scratch.set(this.values);
-      if (Atomics.load(this.seq, SEQ) === before) {
-        out.set(this.scratch);
-        return before;
-      }
-    }
-    return -1;
+    return seqlockRead(this.seq, this.values, this.scratch, out);
   }
 }

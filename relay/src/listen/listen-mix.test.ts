@@ -5,13 +5,12 @@
  * packets are decoded with libopus and each tone is measured in them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrame } from '../../../protocol/frame.ts';
 import type { StreamMetadataMessage } from '../../../protocol/listen.ts';
 import { measureToneDbfs, sine } from '../audio/signals.ts';
-import { OpusFrameDecoder } from '../media/codecs/opus.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
 import { startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
 import { ListenClient } from './listen-client.ts';
+import { decodeFramedOpus } from '../testing/opus-packets.ts';
 
 const RATE = 48000;
 /** 1 s of a tone at -20 dBFS peak: whole cycles, so it loops without a click. */
@@ -25,22 +24,6 @@ async function listen(query: string): Promise<ListenClient> {
   const c = await ListenClient.connect(t.httpUrl, query);
   clients.push(c);
   return c;
-}
-
-/** Decodes framed Opus packets (mode=packets) at 48 kHz. */
-function decodePackets(frames: Buffer[]): Float32Array {
-  const dec = new OpusFrameDecoder(RATE);
-  const out = new Float32Array(frames.length * 960);
-  const tmp = new Float32Array(5760);
-  let n = 0;
-  for (const f of frames) {
-    const d = decodeFrame(f);
-    if (!d.ok) throw new Error(d.message);
-    const k = dec.decode(d.payload, tmp);
-    out.set(tmp.subarray(0, k), n);
-    n += k;
-  }
-  return out.subarray(0, n);
 }
 
 beforeAll(async () => {
@@ -71,7 +54,7 @@ describe('the mix of a trace', () => {
     expect(meta).toMatchObject({ trace_id: a.trace_id, station_key: null, container: 'none', mode: 'packets', tap: 'POST' });
     const packets = await c.binaryCount(150, 15_000);
     // Skip the first second (stations joining the mix), then measure each tone.
-    const audio = decodePackets(packets.slice(0, 150));
+    const audio = decodeFramedOpus(packets.slice(0, 150));
     const from = 50 * 960;
     expect(Math.abs(measureToneDbfs(audio, 440, RATE, from) - -20)).toBeLessThan(1);
     expect(Math.abs(measureToneDbfs(audio, 1500, RATE, from) - -20)).toBeLessThan(1);

@@ -15,7 +15,6 @@ import type { RelayStatsResponse } from '../../../protocol/api.ts';
 import type { StartedMessage } from '../../../protocol/ingest.ts';
 import { BUCKET_MS } from '../../../protocol/metrics.ts';
 import { measureRmsDbfs, sine } from '../audio/signals.ts';
-import { OpusFrameDecoder } from '../media/codecs/opus.ts';
 import { encodeAudio, SimulatedStation, type EncodedAudio } from '../sim/simulator.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
 import { skipWithout } from '../testing/tool-required.ts';
@@ -23,6 +22,7 @@ import { decodeWebm, hasFfmpeg, ListenClient } from './listen-client.ts';
 import { EBML_ID, readCluster, readElements } from './webm-reader.ts';
 import { streamLogId } from './listen-service.ts';
 import { OPUS_PRE_SKIP_48K } from './webm-live-muxer.ts';
+import { decodeFramedOpus } from '../testing/opus-packets.ts';
 
 const RATE = 48000;
 const TONE_PEAK_DBFS = -12;
@@ -82,22 +82,6 @@ async function scrape(): Promise<Map<string, number>> {
     if (m) out.set(m[1], Number(m[2]));
   }
   return out;
-}
-
-/** Decodes framed Opus packets (mode=packets) at 48 kHz. */
-function decodePackets(frames: Buffer[]): Float32Array {
-  const dec = new OpusFrameDecoder(48000);
-  const out = new Float32Array(frames.length * 960);
-  const tmp = new Float32Array(5760);
-  let n = 0;
-  for (const f of frames) {
-    const d = decodeFrame(f);
-    if (!d.ok) throw new Error(d.message);
-    const k = dec.decode(d.payload, tmp);
-    out.set(tmp.subarray(0, k), n);
-    n += k;
-  }
-  return out.subarray(0, n);
 }
 
 beforeAll(async () => {
@@ -215,7 +199,7 @@ describe('GET /ws/listen, mode=packets', () => {
     }
     // The relay's media time: epoch ms modulo 2^32, close to now.
     expect(Math.abs(timestampDeltaMs(headers[59].timestampMs, Date.now() % 2 ** 32))).toBeLessThan(3000);
-    const audio = decodePackets(frames);
+    const audio = decodeFramedOpus(frames);
     expect(Math.abs(measureRmsDbfs(audio, 3 * 960) - TONE_RMS_DBFS)).toBeLessThan(0.6);
   });
 });
@@ -242,8 +226,8 @@ describe('taps', () => {
     const post = await listen(`stream_id=${g.started.stream_id}&tap=POST&mode=packets`);
     await Promise.all([pre.binaryCount(40), post.binaryCount(40)]);
     expect(t.relay.listen.egressStreamCount).toBe(before + 2);
-    const preDb = measureRmsDbfs(decodePackets(pre.binaries.slice(0, 40)), 3 * 960);
-    const postDb = measureRmsDbfs(decodePackets(post.binaries.slice(0, 40)), 3 * 960);
+    const preDb = measureRmsDbfs(decodeFramedOpus(pre.binaries.slice(0, 40)), 3 * 960);
+    const postDb = measureRmsDbfs(decodeFramedOpus(post.binaries.slice(0, 40)), 3 * 960);
     expect(Math.abs(preDb - TONE_RMS_DBFS)).toBeLessThan(0.6);
     expect(Math.abs(postDb - preDb - -12)).toBeLessThan(0.6);
     g.sim.stop();

@@ -5,11 +5,10 @@
  *
  * The egress stream hands every listener of a (station, tap, mode) the same Buffer;
  * `deliver` is the hot path and does no more than decide and call `ws.send` on the shared
- * bytes: no copy, no JSON, no timer, no closure. Measured on the two-core machine (1000
- * loopback sockets, 100 B and 1 KB messages): about 6 µs of CPU per listener and message,
- * the kernel's write included. A WebSocket frame prepared once and written straight to each
- * socket saved about 0.5 µs of it, but only through ws's internals (`Sender.frame`,
- * `_socket`): not worth it.
+ * bytes: no copy, no JSON, no timer, no closure. The send itself is most of the cost:
+ * `node --import tsx bench/socket-writes.ts` puts `ws.send` at 5.4-6.2 µs of CPU per socket
+ * and message, kernel included, and a frame prepared once and written to the raw socket
+ * 15-22 % lower (docs/PERFORMANCE.md); that path needs ws's private `_socket`.
  *
  * A listener that cannot keep up (more than `backedUpBytes` unsent in the socket) skips: it
  * gets nothing new until it has drained (nothing unsent), then goes on at the live edge,

@@ -14,10 +14,10 @@ import { measureRmsDbfs, sine } from '../audio/signals.ts';
 import { encodeAudio, type EncodedAudio } from '../sim/simulator.ts';
 import { bucketStartMs } from '../time/bucket-clock.ts';
 import { sleep, waitFor } from '../testing/harness.ts';
-import { OpusFrameDecoder } from './codecs/opus.ts';
 import type { StationSpec } from './messages.ts';
 import { MediaPool } from './pool.ts';
 import type { EgressPacket, StationHandle } from './station-handle.ts';
+import { decodeEgress } from '../testing/opus-packets.ts';
 
 /** Short buckets, so a scheduled knob change comes soon; a grace longer than a timer's lateness, so the timeline never resyncs. */
 const BUCKET_MS = 1000;
@@ -65,18 +65,6 @@ function collect(h: StationHandle): { PRE: EgressPacket[]; POST: EgressPacket[] 
   return got;
 }
 
-function decode(packets: EgressPacket[]): Float32Array {
-  const dec = new OpusFrameDecoder(48000);
-  const out = new Float32Array(packets.length * 960);
-  const frame = new Float32Array(5760);
-  packets.forEach((p, i) => {
-    expect(dec.decode(p.data, frame)).toBe(960);
-    out.set(frame.subarray(0, 960), i * 960);
-  });
-  dec.close();
-  return out;
-}
-
 function expectInOrder(packets: EgressPacket[], firstSequence = 0): void {
   packets.forEach((p, i) => expect(p.sequence).toBe(firstSequence + i));
   for (let i = 1; i < packets.length; i++) expect(packets[i].timestampMs - packets[i - 1].timestampMs).toBe(20);
@@ -115,7 +103,7 @@ describe('egress through a MediaPool', () => {
       }
     }
     // Each handle hears its own station: the tones are 12 dB apart.
-    const level = (ps: EgressPacket[]): number => measureRmsDbfs(decode(ps), 10 * 960);
+    const level = (ps: EgressPacket[]): number => measureRmsDbfs(decodeEgress(ps), 10 * 960);
     expect(level(got[0].POST) - level(got[1].POST)).toBeCloseTo(12, 0);
     expect(Math.abs(level(got[0].POST) - -23)).toBeLessThan(1.5);
     // One message carries the packets of both stations and both taps made in one turn.
@@ -141,8 +129,8 @@ describe('egress through a MediaPool', () => {
     const [postBefore, postAfter] = split(got.POST);
     expect(postAfter.length).toBeGreaterThanOrEqual(40);
     // Decoded as one stream each, then measured on either side of the change (skipping the encoder's start and the switch).
-    const pre = decode(got.PRE);
-    const post = decode(got.POST);
+    const pre = decodeEgress(got.PRE);
+    const post = decodeEgress(got.POST);
     const at = (ps: EgressPacket[], before: EgressPacket[]): [number, number] => [before.length * 960 + 5 * 960, (before.length + ps.length) * 960];
     const beforeRange: [number, number] = [10 * 960, preBefore.length * 960];
     expect(Math.abs(measureRmsDbfs(pre, ...beforeRange) - measureRmsDbfs(post, ...beforeRange))).toBeLessThan(0.5);
@@ -217,7 +205,7 @@ describe('egress through a MediaPool', () => {
     expect(got.POST.slice(0, history.length).every((p) => p.history)).toBe(true);
     expect(got.POST.length - history.length).toBeGreaterThanOrEqual(10);
     expectInOrder(got.POST); // sequences 0.., 20 ms apart through the seam
-    expect(Math.abs(measureRmsDbfs(decode(got.POST), 5 * 960, (history.length + 10) * 960) - -23)).toBeLessThan(1.5);
+    expect(Math.abs(measureRmsDbfs(decodeEgress(got.POST), 5 * 960, (history.length + 10) * 960) - -23)).toBeLessThan(1.5);
     // A retune: no history.
     const before = got.POST.length;
     h.setEgress('POST', { bitrate: 24000, complexity: 3, historyMs: 1000 });

@@ -9,12 +9,12 @@ import { CODEC_IDS } from '../../../protocol/frame.ts';
 import { defaultKnobs, mergeKnobs } from '../../../protocol/knobs.ts';
 import { float32ToInt16 } from '../../../worklets/dsp/pcm.ts';
 import { measureRmsDbfs, sine } from '../audio/signals.ts';
-import { OpusFrameDecoder } from './codecs/opus.ts';
 import { EgressBatchWriter, readEgressBatch, type EgressRecord } from './egress-batch.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { StationSpec } from './messages.ts';
 import type { PacketView } from './packet-batch.ts';
 import { Station } from './station.ts';
+import { decodeEgress } from '../testing/opus-packets.ts';
 
 const T0 = Date.parse('2026-01-03T21:15:03.000Z'); // 2 s before a bucket boundary
 const OPTIONS = { bitrate: 32000, complexity: 5 };
@@ -52,19 +52,6 @@ function harness(rate: number, audio: Float32Array, over: Partial<StationSpec> =
   return { station, send, take, batch };
 }
 
-/** Decodes records at 48 kHz, back to back. */
-function decode(records: EgressRecord[]): Float32Array {
-  const dec = new OpusFrameDecoder(48000);
-  const out = new Float32Array(records.length * 960);
-  const frame = new Float32Array(5760);
-  records.forEach((r, i) => {
-    expect(dec.decode(r.data, frame)).toBe(960);
-    out.set(frame.subarray(0, 960), i * 960);
-  });
-  dec.close();
-  return out;
-}
-
 describe('EgressEncoder on a station', () => {
   for (const rate of [48000, 44100, 16000]) {
     it(`${rate} Hz: one packet per frame, sequence from 0, timestamps 20 ms apart on the grid, arrival of the frame's packet`, () => {
@@ -76,7 +63,7 @@ describe('EgressEncoder on a station', () => {
       records.forEach((r, k) => {
         expect(r).toMatchObject({ stationId: 7, tap: 1, generation: 1, sequence: k, timestampMs: T0 + k * 20, arrivalMs: T0 + k * 20 });
       });
-      const audio = decode(records);
+      const audio = decodeEgress(records);
       expect(Math.abs(measureRmsDbfs(audio, 4800) - -23.01)).toBeLessThan(1);
       expect(station.stages().egress_post).toMatchObject({ tap: 'POST', enabled: true, packets: 100, encode_errors: 0, bitrate: 32000, encoder_rate: rate === 44100 ? 48000 : rate });
       expect(station.stages().egress_pre).toEqual({ tap: 'PRE', enabled: false });
@@ -91,8 +78,8 @@ describe('EgressEncoder on a station', () => {
     expect(station.schedule(T0 + 2000, mergeKnobs(defaultKnobs(), { 'pcm.input_gain_db': -12 }), 1, 1)).toBeNull();
     send(0, 200);
     const records = take();
-    const pre = decode(records.filter((r) => r.tap === 0));
-    const post = decode(records.filter((r) => r.tap === 1));
+    const pre = decodeEgress(records.filter((r) => r.tap === 0));
+    const post = decodeEgress(records.filter((r) => r.tap === 1));
     expect(pre.length).toBe(200 * 960);
     // The boundary is frame 100: before it the same level, after it POST is 12 dB down.
     const level = (x: Float32Array, from: number, to: number): number => measureRmsDbfs(x, from * 960, to * 960);
@@ -153,7 +140,7 @@ describe('EgressEncoder on a station', () => {
     const records = take();
     expect(records.map((r) => r.sequence)).toEqual(Array.from({ length: 11 }, (_, i) => i));
     expect(records[10].timestampMs).toBe(T0 + 200);
-    expect(decode(records)).toHaveLength(11 * 960);
+    expect(decodeEgress(records)).toHaveLength(11 * 960);
     expect(station.stages().egress_pre).toEqual({ tap: 'PRE', enabled: false });
     station.close();
 
@@ -207,7 +194,7 @@ describe('EgressEncoder history (historyMs)', () => {
       expect(records.filter((r) => r.history && r.timestampMs < T0 + 2000)).toHaveLength(25); // from the previous bucket
       expect(records.every((r) => r.generation === 1 && r.arrivalMs === (r.history ? T0 + 124 * 20 : r.timestampMs))).toBe(true);
       // The tone at its level (-20 dBFS peak: -23.01 dBFS RMS) in the history, over the seam into live, and live.
-      const audio = decode(records);
+      const audio = decodeEgress(records);
       expect(Math.abs(level(audio, 5, 50) - -23.01)).toBeLessThan(1);
       expect(Math.abs(level(audio, 45, 55) - -23.01)).toBeLessThan(1);
       expect(Math.abs(level(audio, 50, 75) - -23.01)).toBeLessThan(1);
@@ -223,8 +210,8 @@ describe('EgressEncoder history (historyMs)', () => {
     station.setEgress(0, HISTORY);
     station.setEgress(1, HISTORY);
     const records = take();
-    const pre = decode(records.filter((r) => r.tap === 0));
-    const post = decode(records.filter((r) => r.tap === 1));
+    const pre = decodeEgress(records.filter((r) => r.tap === 0));
+    const post = decodeEgress(records.filter((r) => r.tap === 1));
     expect(records.filter((r) => r.history)).toHaveLength(100);
     expect(Math.abs(level(pre, 5, 50) - -23.01)).toBeLessThan(1);
     expect(level(pre, 5, 50) - level(post, 5, 50)).toBeCloseTo(12, 0);
@@ -282,7 +269,7 @@ describe('EgressEncoder history (historyMs)', () => {
     expect(history).toHaveLength(20); // the frames after the jump only
     expectHistoryThenLive(records, 20, records[20].timestampMs);
     expect(records[0].timestampMs).toBeGreaterThanOrEqual(T0 + 1500);
-    expect(Math.abs(level(decode(records), 5, 25) - -23.01)).toBeLessThan(1);
+    expect(Math.abs(level(decodeEgress(records), 5, 25) - -23.01)).toBeLessThan(1);
     station.close();
   });
 

@@ -15,11 +15,11 @@ import { defaultKnobs } from '../../../protocol/knobs.ts';
 import { measureToneDbfs, sine } from '../audio/signals.ts';
 import { encodeAudio, type EncodedAudio } from '../sim/simulator.ts';
 import { sleep, waitFor } from '../testing/harness.ts';
-import { OpusFrameDecoder } from './codecs/opus.ts';
 import type { StationSpec } from './messages.ts';
 import { MediaPool } from './pool.ts';
 import type { EgressPacket, StationHandle } from './station-handle.ts';
 import type { TraceMixHandle } from './trace-mix-handle.ts';
+import { decodeEgress } from '../testing/opus-packets.ts';
 
 const OPTIONS = { bitrate: 32000, complexity: 5 };
 let pool: MediaPool | undefined;
@@ -74,18 +74,6 @@ function collect(mix: TraceMixHandle): EgressPacket[] {
   return got;
 }
 
-function decode(packets: EgressPacket[]): Float32Array {
-  const dec = new OpusFrameDecoder(48000);
-  const out = new Float32Array(packets.length * 960);
-  const frame = new Float32Array(5760);
-  packets.forEach((p, i) => {
-    expect(dec.decode(p.data, frame)).toBe(960);
-    out.set(frame.subarray(0, 960), i * 960);
-  });
-  dec.close();
-  return out;
-}
-
 /** Level of the `hz` component of x[from..), dB re a full-scale sine. */
 const toneDb = (x: Float32Array, hz: number, from: number): number => measureToneDbfs(x, hz, 48000, from);
 
@@ -116,7 +104,7 @@ describe('trace mix through a MediaPool', () => {
     await waitFor(() => (got.length >= 60 ? true : undefined), 5000, 'mix packets');
     expectInOrder(got);
     for (const p of got) expect(p.data.length).toBeGreaterThan(10);
-    const audio = decode(got);
+    const audio = decodeEgress(got);
     const from = 10 * 960; // past both stations' start
     expect(Math.abs(toneDb(audio, 440, from) - -20)).toBeLessThan(1);
     expect(Math.abs(toneDb(audio, 1500, from) - -26)).toBeLessThan(1);
@@ -197,7 +185,7 @@ describe('trace mix through a MediaPool', () => {
     // The same encoder goes on: the sequence continues, the timestamps jump over the silence.
     got.slice(before).forEach((p, i) => expect(p.sequence).toBe(before + i));
     expect(got[before].timestampMs - got[before - 1].timestampMs).toBeGreaterThanOrEqual(300);
-    const audio = decode(got.slice(before + 5));
+    const audio = decodeEgress(got.slice(before + 5));
     expect(Math.abs(toneDb(audio, 1500, 0) - -20)).toBeLessThan(1);
     expect(toneDb(audio, 1000, 0)).toBeLessThan(-50);
   });
@@ -236,7 +224,7 @@ describe('trace mix through a MediaPool', () => {
     await stream([[a, opusTone(440, -20)], [recorded, opusTone(3000, -20)]], 800);
     await a.sync();
     await waitFor(() => (got.length >= 30 ? true : undefined), 3000, 'mix packets');
-    const audio = decode(got);
+    const audio = decodeEgress(got);
     expect(Math.abs(toneDb(audio, 440, 10 * 960) - -20)).toBeLessThan(1);
     expect(toneDb(audio, 3000, 10 * 960)).toBeLessThan(-50);
   });

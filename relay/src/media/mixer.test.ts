@@ -9,10 +9,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { measureToneDbfs, sine } from '../audio/signals.ts';
-import { OpusFrameDecoder } from './codecs/opus.ts';
 import { EgressBatchWriter, readEgressBatch, type EgressRecord } from './egress-batch.ts';
 import { Mixer, MIX_LIMITER_THRESHOLD_DBFS, MIX_TICK_SLACK_MS, type MixSource } from './mixer.ts';
 import type { Frame, TapSink } from './stage.ts';
+import { decodeEgress } from '../testing/opus-packets.ts';
 
 /** A bucket boundary, so slot k is T0 + 20k ms. */
 const T0 = Date.parse('2026-01-03T21:15:00.000Z');
@@ -80,19 +80,6 @@ function setup(): { mixer: Mixer; take: () => EgressRecord[] } {
   return { mixer, take };
 }
 
-/** Decodes packets at 48 kHz, back to back. */
-function decode(records: EgressRecord[]): Float32Array {
-  const dec = new OpusFrameDecoder(48000);
-  const out = new Float32Array(records.length * 960);
-  const frame = new Float32Array(5760);
-  records.forEach((r, i) => {
-    expect(dec.decode(r.data, frame)).toBe(960);
-    out.set(frame.subarray(0, 960), i * 960);
-  });
-  dec.close();
-  return out;
-}
-
 /** Level of the `hz` component of a decoded mix over slots [from, to), dB re a full-scale sine. */
 function toneDb(x: Float32Array, hz: number, from: number, to: number): number {
   return measureToneDbfs(x, hz, 48000, from * 960 + OPUS_DELAY, to * 960 + OPUS_DELAY);
@@ -137,7 +124,7 @@ describe('Mixer', () => {
     // The burst's first frame came 151 ms after its slot's end: the horizon now waits that long, and a slot more.
     expect(stats.horizon_ms).toBe(171);
 
-    const mix = decode(records);
+    const mix = decodeEgress(records);
     const near = (db: number, want: number, tol: number): void => expect(Math.abs(db - want)).toBeLessThan(tol);
     // A alone.
     near(toneDb(mix, 440, 10, 45), -20, 0.5);
@@ -221,7 +208,7 @@ describe('Mixer', () => {
     // clock reached them (not 200 ms early, as A delivered them); from then on they waited for B.
     expect(mixer.contributorStats()).toEqual([]);
     expect(mixer.stats()).toMatchObject({ late_frames: 3, overrun_slots: 0, slots_without_all: 0, contributors: 0 });
-    const mix = decode(records);
+    const mix = decodeEgress(records);
     expect(Math.abs(toneDb(mix, 440, 10, 90) - -20)).toBeLessThan(0.5);
     expect(Math.abs(toneDb(mix, 1500, 10, 90) - -20)).toBeLessThan(0.5);
     mixer.close();
@@ -241,7 +228,7 @@ describe('Mixer', () => {
     expect(mixer.contributorStats()[1]).toEqual({ id: 2, frames: 150, late: 5 });
     expect(mixer.stats().horizon_ms).toBe(120);
     const records = take();
-    const mix = decode(records);
+    const mix = decodeEgress(records);
     expect(Math.abs(toneDb(mix, 1000, 10, 145) - -20)).toBeLessThan(0.5);
     mixer.close();
   });
@@ -259,7 +246,7 @@ describe('Mixer', () => {
     expect(stats.peak_in_dbfs as number).toBeGreaterThan(5.5); // the sum peaks near +6 dBFS
     expect(stats.peak_out_dbfs as number).toBeLessThanOrEqual(MIX_LIMITER_THRESHOLD_DBFS);
     expect(stats.limited_slots).toBeGreaterThan(90);
-    const mix = decode(take());
+    const mix = decodeEgress(take());
     let peak = 0;
     for (let i = 0; i < mix.length; i++) peak = Math.max(peak, Math.abs(mix[i]));
     expect(20 * Math.log10(peak)).toBeLessThan(-0.2); // below 0 dBFS after the codec too: nothing clipped
