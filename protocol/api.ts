@@ -91,7 +91,7 @@ export const ListenStreamStats = T.Object({
   listeners: T.Object({ mse: Count(), packets: Count() }, { description: 'listening now' }),
   joins: Count('listeners that joined since the stream had its first'),
   disconnects: T.Record(T.String(), Count(), { description: 'listeners gone, by reason (client_closed, too_slow, stream_ended, ...)' }),
-  bytes_sent: Count('audio bytes handed to its listeners\' sockets'),
+  bytes_sent: Count('bytes of audio frames written to its listeners\' sockets, WebSocket framing included'),
   skips: Count('clusters or packets not sent to a listener that was behind'),
   client_stalls: Count('underruns its players reported'),
   client_decode_errors: Count('decode errors its players reported'),

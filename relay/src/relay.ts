@@ -219,7 +219,7 @@ export class Relay {
       maxListeners: this.config.maxListeners,
       maxListenersPerAddress: this.config.maxListenersPerAddress,
       limits: this.limits,
-      onListen: (socket, query) => this.listen.accept(socket, query),
+      onListen: (socket, wire, query) => this.listen.accept(socket, wire, query),
     });
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (this.config.mediaNice !== 0) {

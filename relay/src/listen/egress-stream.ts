@@ -16,7 +16,8 @@
  * `history`. Those packets go into the WebM only: a `packets` listener (the low-latency
  * player) starts at the live edge.
  *
- * The fan-out loops call `Listener.deliver*` with the shared Buffer and one clock reading;
+ * Each message is prepared once as a whole WebSocket frame (ws-frame.ts), and the fan-out
+ * loops call `Listener.deliver*` with that shared Buffer and one clock reading;
  * the ingest-to-send latency (the packet's, or the cluster's oldest packet's, arrival on the
  * relay to the bytes handed to the sockets) is observed once per fan-out.
  */
@@ -25,6 +26,7 @@ import type { ListenMode, ListenTap } from '../../../protocol/listen.ts';
 import type { EgressOptions, EgressPacket } from '../media/station-handle.ts';
 import { epochNowMs, type Listener } from './listener.ts';
 import { WebmLiveMuxer } from './webm-live-muxer.ts';
+import { wsBinaryFrame } from './ws-frame.ts';
 
 /** What an egress stream needs of a station's handle (StationHandle). */
 export interface EgressSource {
@@ -54,10 +56,11 @@ export class EgressStream {
   private readonly packetListeners = new Set<Listener>();
   private readonly mseListeners = new Set<Listener>();
   private muxer: WebmLiveMuxer | null = null;
+  /** The init segment's WebSocket frame. */
   private init: Buffer | null = null;
   /** Bumped each time the init segment's bytes change: a listener with another generation gets it first. */
   private initGeneration = 0;
-  /** The newest clusters, oldest first: a joiner's burst. */
+  /** The newest clusters' WebSocket frames, oldest first: a joiner's burst. */
   private readonly recentClusters: Buffer[] = [];
   private readonly burstClusters: number;
   /** The header written before each packet (reused: only its fields change). */
@@ -152,11 +155,12 @@ export class EgressStream {
   }
 
   private fanOutPacket(p: EgressPacket): void {
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + p.data.length);
+    const packet = Buffer.allocUnsafe(FRAME_HEADER_BYTES + p.data.length);
     this.header.timestampMs = Math.floor(p.timestampMs);
     this.header.sequence = p.sequence;
-    writeFrameHeader(this.header, frame, 0);
-    frame.set(p.data, FRAME_HEADER_BYTES);
+    writeFrameHeader(this.header, packet, 0);
+    packet.set(p.data, FRAME_HEADER_BYTES);
+    const frame = wsBinaryFrame(packet);
     const now = epochNowMs();
     let sent = 0;
     for (const l of this.packetListeners) if (l.deliver(frame, now)) sent++;
@@ -167,13 +171,15 @@ export class EgressStream {
     return new WebmLiveMuxer(
       { clusterMs: this.options.clusterMs, startAtPacket },
       {
-        onInit: (init) => {
+        onInit: (segment) => {
+          const init = wsBinaryFrame(segment);
           this.init = init;
           this.initGeneration++;
           const now = epochNowMs();
           for (const l of this.mseListeners) l.deliverInit(init, this.initGeneration, now);
         },
-        onCluster: (cluster, _startMs, firstArrivalMs) => {
+        onCluster: (segment, _startMs, firstArrivalMs) => {
+          const cluster = wsBinaryFrame(segment);
           if (this.burstClusters > 0) {
             this.recentClusters.push(cluster);
             if (this.recentClusters.length > this.burstClusters) this.recentClusters.shift();

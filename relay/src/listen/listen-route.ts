@@ -11,6 +11,7 @@
  * schema: a bad one must get an `error` message and close 1008 (a browser cannot read a
  * refused upgrade's status), so the listen service checks it after the upgrade.
  */
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ERROR_STATUS, type ErrorCode } from '../../../protocol/errors.ts';
@@ -23,8 +24,8 @@ export interface ListenRouteDeps {
   maxListeners: number;
   maxListenersPerAddress: number;
   limits: LimitCounters;
-  /** A socket the route upgraded, with the query as the router parsed it. */
-  onListen(socket: WebSocket, query: unknown): void;
+  /** A socket the route upgraded, the connection under it, and the query as the router parsed it. */
+  onListen(socket: WebSocket, wire: Socket, query: unknown): void;
 }
 
 function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
@@ -45,7 +46,7 @@ export function registerListenRoute(app: FastifyInstance, deps: ListenRouteDeps)
       return sendError(reply, refusal.code, refusal.message);
     },
     handler: async (req, reply) => sendError(reply, 'upgrade_required', `${LISTEN_PATH} is a WebSocket endpoint: connect with a WebSocket client (ws:// or wss://)`),
-    wsHandler: (socket, req) => deps.onListen(socket, req.query),
+    wsHandler: (socket, req) => deps.onListen(socket, req.socket, req.query),
   });
   return limiter;
 }

@@ -21,6 +21,7 @@
  * Logs name a stream by a short hash of its id (`stream`): the id itself is a secret.
  */
 import { createHash } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   LISTEN_CHANNELS,
@@ -172,7 +173,7 @@ export class ListenService {
   }
 
   /** A socket the route upgraded: validate, look up, join (or refuse with an error and a close). */
-  accept(socket: WebSocket, query: unknown): void {
+  accept(socket: WebSocket, wire: Writable, query: unknown): void {
     const openedAtMs = epochNowMs();
     if (this.closed) {
       countDisconnect(this.counters, 'relay_shutdown');
@@ -193,7 +194,7 @@ export class ListenService {
       return this.refuse(socket, 'stream_full', `this stream has ${this.options.maxListenersPerStream} listeners, its limit; try again later`);
     }
 
-    const listener = new Listener(socket, request, openedAtMs, this.options, this.counters, (s) => this.observer.timeToFirstByte(s));
+    const listener = new Listener(socket, wire, request, openedAtMs, this.options, this.counters, (s) => this.observer.timeToFirstByte(s));
     listener.sendText({
       type: 'stream_metadata',
       codec: 'opus',

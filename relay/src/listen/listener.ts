@@ -3,18 +3,20 @@
  * has been sent, whether it is paused or skipping, what its player reported, and the
  * messages it sends.
  *
- * The egress stream hands every listener of a (station, tap, mode) the same Buffer;
- * `deliver` is the hot path and does no more than decide and call `ws.send` on the shared
- * bytes: no copy, no JSON, no timer, no closure. The send itself is most of the cost:
- * `node --import tsx bench/socket-writes.ts` puts `ws.send` at 5.4-6.2 µs of CPU per socket
- * and message, kernel included, and a frame prepared once and written to the raw socket
- * 15-22 % lower (docs/PERFORMANCE.md); that path needs ws's private `_socket`.
+ * The egress stream hands every listener of a (station, tap, mode) the same Buffer: a whole
+ * WebSocket frame, prepared once (ws-frame.ts). `deliver` is the hot path and does no more
+ * than decide and write those bytes to the upgraded socket (`wire`, the request's socket,
+ * which ws also writes to): no copy, no framing, no JSON, no timer, no closure. The write is
+ * most of the cost: `node --import tsx bench/socket-writes.ts` puts it at 4.2-5.2 µs of CPU
+ * per socket and message, kernel included, against 5.4-6.2 µs for `ws.send`
+ * (docs/PERFORMANCE.md). Control messages (JSON) go through ws.
  *
  * A listener that cannot keep up (more than `backedUpBytes` unsent in the socket) skips: it
  * gets nothing new until it has drained (nothing unsent), then goes on at the live edge,
  * with the next cluster or packet. Its unsent bytes are therefore bounded by the threshold
  * plus one message. Skipping for longer than `backedUpMs` closes it with 4008.
  */
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   LISTEN_CLOSE,
@@ -42,8 +44,6 @@ export type ListenerCloseReason = Exclude<ListenDisconnectReason, 'bad_query' | 
 /** The error codes after which the relay closes the socket. */
 type ClosingErrorCode = { [K in ListenErrorCode]: (typeof LISTEN_ERROR_CLOSE)[K] extends null ? never : K }[ListenErrorCode];
 
-/** ws.send's options for audio: one shared object (ws copies it, never changes it). */
-const SEND_BINARY = { binary: true, compress: false } as const;
 const MESSAGE_WINDOW_MS = 10_000;
 
 /** The latest values a player reported (client_metrics), for stats and debugging. */
@@ -78,6 +78,8 @@ export class Listener {
 
   constructor(
     readonly socket: WebSocket,
+    /** The upgraded connection under `socket`, where audio frames are written. */
+    private readonly wire: Writable,
     readonly request: ListenRequest,
     /** When the upgrade completed, epoch ms: time to first byte runs from here. */
     readonly openedAtMs: number,
@@ -94,16 +96,16 @@ export class Listener {
   }
 
   /**
-   * The hot path: sends `buf` unless the listener is paused or behind. Returns whether it
-   * was sent. `nowMs` is the caller's clock, read once per fan-out.
+   * The hot path: sends `frame` (a whole WebSocket frame) unless the listener is paused or
+   * behind. Returns whether it was sent. `nowMs` is the caller's clock, read once per fan-out.
    */
-  deliver(buf: Buffer, nowMs: number): boolean {
+  deliver(frame: Buffer, nowMs: number): boolean {
     if (!this.admit(nowMs)) return false;
-    this.send(buf, nowMs);
+    this.send(frame, nowMs);
     return true;
   }
 
-  /** mode=mse: a cluster, preceded by the init segment if this listener does not have the current one. */
+  /** mode=mse: a cluster's frame, preceded by the init segment's if this listener does not have the current one. */
   deliverCluster(cluster: Buffer, init: Buffer, initGeneration: number, nowMs: number): boolean {
     if (!this.admit(nowMs)) return false;
     if (this.initGeneration !== initGeneration) {
@@ -142,11 +144,11 @@ export class Listener {
     return false;
   }
 
-  private send(buf: Buffer, nowMs: number): void {
-    this.socket.send(buf, SEND_BINARY);
-    this.bytesSent += buf.length;
+  private send(frame: Buffer, nowMs: number): void {
+    this.wire.write(frame);
+    this.bytesSent += frame.length;
     this.messagesSent++;
-    this.counters.bytesSent += buf.length;
+    this.counters.bytesSent += frame.length;
     if (this.firstBinaryAtMs < 0) {
       this.firstBinaryAtMs = nowMs;
       this.firstByte(Math.max(0, nowMs - this.openedAtMs) / 1000);

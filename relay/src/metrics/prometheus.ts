@@ -79,7 +79,7 @@ export class RelayMetrics {
     gauge('tapwire_ingress_queue_depth', 'Packets waiting in the live stations\' ingress queues, in all (seed 001).', () => sources.queueDepth().total);
     gauge('tapwire_ingress_queue_depth_max', 'Packets waiting in the deepest ingress queue (capacity TAPWIRE_INGRESS_QUEUE_FRAMES).', () => sources.queueDepth().max);
     gauge('tapwire_listen_egress_streams', 'Egress Opus encoders running for listeners, one per station and tap (a stopped one lingers a few seconds).', () => sources.listen().egressStreams);
-    counter('tapwire_listener_bytes_sent_total', 'Audio bytes handed to listener sockets (init segments, clusters, framed packets).', () => sources.listen().counters.bytesSent);
+    counter('tapwire_listener_bytes_sent_total', 'Bytes of audio frames written to listener sockets (init segments, clusters, framed packets; WebSocket framing included).', () => sources.listen().counters.bytesSent);
     counter('tapwire_listener_skips_total', 'Clusters or packets not sent to a listener that was behind (its unsent bytes over TAPWIRE_LISTEN_BACKED_UP_BYTES).', () => sources.listen().counters.skips);
     counter('tapwire_listener_client_stalls_total', 'Playback stalls (underruns) the listeners\' players reported (client_metrics).', () => sources.listen().counters.clientStalls);
     counter('tapwire_listener_client_decode_errors_total', 'Decode errors the listeners\' players reported (client_metrics).', () => sources.listen().counters.clientDecodeErrors);
