@@ -2,11 +2,12 @@
  * The capture path's cost in Chromium, measured where it runs (Debian's headless Chromium,
  * the built app served by a real relay on 127.0.0.1):
  *
- *   - the capture worklet (worklets/processors/capture-processor.ts, as built): time per
- *     128-sample render quantum at 48 kHz, from OfflineAudioContext renders of the same
- *     180 s source through it and through an empty processor, alternated over ROUNDS; the
- *     difference over the quanta is the worklet's own cost (goal: under 2 % of the 2.67 ms
- *     quantum, 53 us);
+ *   - the capture worklet (worklets/processors/capture-processor.ts, as built, with its full
+ *     metering: RMS, sample peak, and EBU R128 momentary, short-term and integrated
+ *     loudness, loudness range and true peak): time per 128-sample render quantum at 48 kHz,
+ *     from OfflineAudioContext renders of the same 180 s source through it and through an
+ *     empty processor, alternated over ROUNDS; the difference over the quanta is the
+ *     worklet's own cost (goal: under 2 % of the 2.67 ms quantum, 53 us);
  *   - the Opus encoder (opus-recorder's libopus worker, as the encoder worker drives it:
  *     48 kHz mono, 20 ms frames, one per Ogg page, 32 kbps): 180 s of speech-like audio
  *     pushed as fast as it takes, at complexity 8 (the app's) and 10, twice each; times real time.
@@ -18,9 +19,12 @@ import { join } from 'node:path';
 import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { startTestRelay } from '../relay/src/testing/harness.ts';
 import { launchChromium } from '../e2e/support/chromium.ts';
+import { METER, METER_VALUES } from '../worklets/processors/meter-block.ts';
 
 const SECONDS = 180;
 const ROUNDS = 7;
+/** The worklet's shared meter reading (meter-block.ts): METER_VALUES Float64 values. */
+const METER_BYTES = METER_VALUES * Float64Array.BYTES_PER_ELEMENT;
 
 function builtFile(sub: string, prefix: string): string {
   const dir = join(BUILD_DIR, '_app', 'immutable', sub);
@@ -41,16 +45,19 @@ try {
   const version = browser.context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
 
   const worklet = await page.evaluate(
-    async ({ processorUrl, seconds, rounds }) => {
+    async ({ processorUrl, seconds, rounds, meterBytes }) => {
       const rate = 48000;
       const length = rate * seconds;
       const empty = URL.createObjectURL(
         new Blob([`registerProcessor('empty', class extends AudioWorkletProcessor { process() { return true; } });`], { type: 'text/javascript' }),
       );
+      /** The capture worklet's last published reading (meter-block.ts layout). */
+      let lastReading: number[] = [];
       async function render(kind: 'capture' | 'empty'): Promise<number> {
         const ctx = new OfflineAudioContext(1, length, rate);
         await ctx.audioWorklet.addModule(kind === 'capture' ? processorUrl : empty);
-        // Noise, so the meters do real work; the ring holds the whole render (no overrun path).
+        // Noise, so the meters do real work (its loudness passes the gates, so I and LRA are
+        // computed at every 100 ms step); the ring holds the whole render (no overrun path).
         const buf = ctx.createBuffer(1, length, rate);
         const x = buf.getChannelData(0);
         let s = 1;
@@ -60,6 +67,7 @@ try {
         }
         const src = ctx.createBufferSource();
         src.buffer = buf;
+        const meterValues = new SharedArrayBuffer(meterBytes);
         const options =
           kind === 'capture'
             ? {
@@ -67,7 +75,7 @@ try {
                 numberOfOutputs: 1,
                 processorOptions: {
                   ring: { control: new SharedArrayBuffer(16), data: new SharedArrayBuffer((length + 1) * 4) },
-                  meters: { seq: new SharedArrayBuffer(4), values: new SharedArrayBuffer(7 * 4) },
+                  meters: { seq: new SharedArrayBuffer(4), values: meterValues },
                 },
               }
             : { numberOfInputs: 1, numberOfOutputs: 1 };
@@ -76,7 +84,9 @@ try {
         src.start();
         const t0 = performance.now();
         await ctx.startRendering();
-        return performance.now() - t0;
+        const ms = performance.now() - t0;
+        if (kind === 'capture') lastReading = Array.from(new Float64Array(meterValues));
+        return ms;
       }
       const capture: number[] = [];
       const base: number[] = [];
@@ -86,9 +96,9 @@ try {
         capture.push(await render('capture'));
         base.push(await render('empty'));
       }
-      return { capture, base, quanta: length / 128 };
+      return { capture, base, quanta: length / 128, lastReading };
     },
-    { processorUrl, seconds: SECONDS, rounds: ROUNDS },
+    { processorUrl, seconds: SECONDS, rounds: ROUNDS, meterBytes: METER_BYTES },
   );
 
   const encoder = await page.evaluate(
@@ -152,6 +162,11 @@ try {
   console.log(`Chromium ${version}, crossOriginIsolated ${isolated}, ${SECONDS} s at 48 kHz, ${ROUNDS} rounds`);
   console.log(
     `capture worklet: ${own.toFixed(2)} us per quantum over the empty processor (median; from the fastest renders ${ownBest.toFixed(2)} us) = ${pct(own)} of the ${(quantumUs / 1000).toFixed(2)} ms quantum (goal < 2 %); whole render with it ${whole.toFixed(2)} us = ${pct(whole)}`,
+  );
+  const r = worklet.lastReading;
+  const db = (v: number): string => (Number.isNaN(v) ? 'none' : v.toFixed(2));
+  console.log(
+    `  R128 metering was live: the last reading of a render has M ${db(r[METER.momentaryLufs])}, S ${db(r[METER.shortTermLufs])}, I ${db(r[METER.integratedLufs])} LUFS, LRA ${db(r[METER.loudnessRangeLu])} LU, true peak max ${db(r[METER.maxTruePeakDbtp])} dBTP after ${(r[METER.loudnessSamples] / 48000).toFixed(1)} s`,
   );
   console.log(`  renders, ms: capture ${worklet.capture.map((x) => x.toFixed(0)).join(' ')} | empty ${worklet.base.map((x) => x.toFixed(0)).join(' ')}`);
   for (const [name, r] of [['complexity 8', encoder.c8], ['complexity 8 (again)', encoder.c8b], ['complexity 10', encoder.c10], ['complexity 10 (again)', encoder.c10b]] as const) {

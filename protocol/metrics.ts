@@ -1,14 +1,20 @@
 /**
- * Meter names and the per-bucket aggregate shape (seed 000 §5.2).
+ * Meter names and the per-bucket shapes of a tap's metrics (seed 000 §5.2).
  *
- * Every metric is measured per 20 ms frame at both taps; a bucket keeps
+ * Every per-frame metric is measured per 20 ms frame at both taps; a bucket keeps
  * `{count, min, max, avg, last}` of the frame values. dB values floor at -120 so that JSON
- * never carries NaN or Infinity.
+ * never carries NaN or Infinity. Beside them, two gated loudness entries (ITU-R BS.1770-4,
+ * EBU Tech 3342) that are not frame aggregates: a mean of dB values is not a loudness, so
+ * the bucket's own value is gated over the bucket's 400 ms blocks. A gated value is `null`
+ * where no block passes the gates (silence), never -Infinity.
+ *
+ * A station is mono and metered as one channel (G = 1.0): a 1 kHz sine at -23 dBFS peak
+ * reads -26.0 LUFS, 3.01 LU below the stereo pair of that sine in EBU Tech 3341 case 1.
  */
-import { METRIC_NAMES, TAPS, type MetricName } from './meter-names.ts';
+import { INTEGRATED_LOUDNESS, LATER_METRIC_NAMES, LOUDNESS_RANGE, METRIC_NAMES, TAPS, type LaterMetricName, type MetricName } from './meter-names.ts';
 import * as T from './schema.ts';
 
-export { METRIC_NAMES, TAPS, type MetricName };
+export { INTEGRATED_LOUDNESS, LATER_METRIC_NAMES, LOUDNESS_RANGE, METRIC_NAMES, TAPS, type LaterMetricName, type MetricName };
 
 export const Tap = T.Enum([...TAPS], { description: 'PRE: before the knob chain; POST: after it' });
 export type Tap = T.Static<typeof Tap>;
@@ -23,13 +29,47 @@ export const MetricAggregate = T.Object({
 });
 export type MetricAggregate = T.Static<typeof MetricAggregate>;
 
+/** `loudness.integrated_lufs` of a tap in a bucket. */
+export const GatedLoudness = T.Object({
+  bucket: T.Nullable(
+    T.Number(),
+    'BS.1770-4 gated loudness (absolute gate -70 LUFS, relative gate -10 LU) of the 400 ms blocks (100 ms hop) that end in the bucket, LUFS; null when none passes',
+  ),
+  station: T.Nullable(T.Number(), 'integrated loudness of the station since it started (a recorded run: since its part started), as of the bucket\'s end, LUFS; null when no block passed yet'),
+  active_s: T.Number({
+    minimum: 0,
+    description: 'seconds of the bucket\'s blocks that pass the absolute gate and the relative gate of `station` (0.1 s per block, the 100 ms hop): evidence of speech',
+  }),
+});
+export type GatedLoudness = T.Static<typeof GatedLoudness>;
+
+/** `loudness.range_lu` of a tap in a bucket. */
+export const LoudnessRange = T.Object({
+  station: T.Nullable(T.Number({ minimum: 0 }), 'EBU Tech 3342 loudness range of the station since it started, as of the bucket\'s end, LU; null before a short-term value passed the gates'),
+});
+export type LoudnessRange = T.Static<typeof LoudnessRange>;
+
+const isLater = (name: MetricName): name is LaterMetricName => (LATER_METRIC_NAMES as readonly string[]).includes(name);
+const OptionalAggregate = T.Optional(MetricAggregate);
+const aggregates = Object.fromEntries(METRIC_NAMES.map((name) => [name, isLater(name) ? OptionalAggregate : MetricAggregate])) as Record<
+  Exclude<MetricName, LaterMetricName>,
+  typeof MetricAggregate
+> &
+  Record<LaterMetricName, typeof OptionalAggregate>;
+
 /**
  * Every metric of one tap. A relay may add metrics a client does not know (seed 000 §5.2
- * shows a subset), so clients read the ones they need and ignore the rest.
+ * shows a subset), so clients read the ones they need and ignore the rest. Buckets stored
+ * before the relay measured loudness and true peak lack the later metrics and the gated
+ * entries: they are absent, not zero.
  */
 export const TapMetrics = T.Object(
-  Object.fromEntries(METRIC_NAMES.map((name) => [name, MetricAggregate])) as Record<MetricName, typeof MetricAggregate>,
-  { description: 'metric name -> {count,min,max,avg,last} over the bucket\'s 20 ms frames' },
+  {
+    ...aggregates,
+    [INTEGRATED_LOUDNESS]: T.Optional(GatedLoudness),
+    [LOUDNESS_RANGE]: T.Optional(LoudnessRange),
+  },
+  { description: 'per-frame metric name -> {count,min,max,avg,last} over the bucket\'s 20 ms frames; and the gated loudness entries' },
 );
 export type TapMetrics = T.Static<typeof TapMetrics>;
 

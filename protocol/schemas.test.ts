@@ -132,12 +132,14 @@ describe('seed 000 §5, to the letter', () => {
 
 describe('telemetry messages', () => {
   it('are a union tagged by `type`', () => {
-    const tap = { rms_dbfs: -21.49, peak_dbfs: -12.41, clipping_ratio: 0, momentary_lufs: -32.08 };
+    const tap = { rms_dbfs: -21.49, peak_dbfs: -12.41, clipping_ratio: 0, momentary_lufs: -32.08, short_term_lufs: -31.7, integrated_lufs: -31.95, range_lu: 2.4, true_peak_dbtp: -12.3 };
+    // A silent station: no loudness passed the gates yet.
+    const silent = { ...tap, momentary_lufs: -120, short_term_lufs: -120, integrated_lufs: null, range_lu: null, true_peak_dbtp: -120 };
     const data = {
       ts: '2026-11-21T21:17:07.154Z',
       seq: 122,
       stations: {
-        st_r4jhrhhx: { trace_id: 'trace_abc123', station_key: 'st_r4jhrhhx', label: 'sim-1', PRE: tap, POST: tap, queue_depth: 0, dropped_frames: 0, decode_errors: 0, config_version: 0 },
+        st_r4jhrhhx: { trace_id: 'trace_abc123', station_key: 'st_r4jhrhhx', label: 'sim-1', PRE: tap, POST: silent, queue_depth: 0, dropped_frames: 0, decode_errors: 0, config_version: 0 },
       },
     };
     const measurement = { type: 'measurement', ts: data.ts, seq: 122, data };
@@ -146,5 +148,30 @@ describe('telemetry messages', () => {
     expect(check(telemetry.TelemetryMessage, spectrum)).toBeNull();
     expect(check(telemetry.MeasurementMessage, spectrum)).not.toBeNull();
     expect(check(telemetry.TelemetryMessage, { ...spectrum, type: 'gossip' })).not.toBeNull();
+    const { true_peak_dbtp: _tp, ...withoutTruePeak } = tap;
+    expect(check(telemetry.TapMeters, withoutTruePeak)).not.toBeNull();
+    expect(check(telemetry.TapMeters, { ...tap, range_lu: -1 })).not.toBeNull();
+  });
+});
+
+describe('bucket metrics', () => {
+  const agg = { count: 250, min: -30, max: -10, avg: -20, last: -20 };
+  const aggregates = Object.fromEntries(metrics.METRIC_NAMES.map((n) => [n, agg]));
+
+  it('take the gated loudness entries beside the aggregates, null where nothing passed the gates', () => {
+    const tap = { ...aggregates, 'loudness.integrated_lufs': { bucket: -23.1, station: -22.8, active_s: 3.4 }, 'loudness.range_lu': { station: 6.2 } };
+    expect(check(metrics.BucketMetrics, { PRE: tap, POST: tap })).toBeNull();
+    const silent = { ...aggregates, 'loudness.integrated_lufs': { bucket: null, station: null, active_s: 0 }, 'loudness.range_lu': { station: null } };
+    expect(check(metrics.TapMetrics, silent)).toBeNull();
+    expect(check(metrics.TapMetrics, { ...tap, 'loudness.integrated_lufs': { bucket: -23.1, station: -22.8 } })).not.toBeNull();
+    expect(check(metrics.TapMetrics, { ...tap, 'loudness.integrated_lufs': { bucket: -23.1, station: -22.8, active_s: -1 } })).not.toBeNull();
+    expect(check(metrics.TapMetrics, { ...tap, 'loudness.range_lu': { station: 'wide' } })).not.toBeNull();
+  });
+
+  it('accept a bucket stored before loudness and true peak were measured (five aggregates), and no fewer', () => {
+    const old = Object.fromEntries(['pcm.rms_dbfs', 'pcm.peak_dbfs', 'pcm.clipping_ratio', 'pcm.dc_offset', 'loudness.momentary_lufs'].map((n) => [n, agg]));
+    expect(check(metrics.TapMetrics, old)).toBeNull();
+    const { 'pcm.rms_dbfs': _rms, ...fewer } = old;
+    expect(check(metrics.TapMetrics, fewer)).not.toBeNull();
   });
 });

@@ -10,12 +10,19 @@
 import { Tap } from './metrics.ts';
 import * as T from './schema.ts';
 
-/** One tap's meters over the last publication interval. */
+/**
+ * One tap's meters over the last publication interval. A station is mono and metered as one
+ * channel (BS.1770-4, G = 1.0): a 1 kHz sine at -23 dBFS peak reads -26.0 LUFS.
+ */
 export const TapMeters = T.Object({
   rms_dbfs: T.Number({ description: 'RMS over the interval, dBFS (floor -120)' }),
   peak_dbfs: T.Number({ description: 'sample peak over the interval, dBFS (floor -120)' }),
   clipping_ratio: T.Number({ minimum: 0, maximum: 1, description: 'share of samples at full scale' }),
-  momentary_lufs: T.Number({ description: 'the latest momentary loudness (ITU-R BS.1770-4, 400 ms), LUFS' }),
+  momentary_lufs: T.Number({ description: 'the latest momentary loudness (ITU-R BS.1770-4, 400 ms), LUFS (floor -120)' }),
+  short_term_lufs: T.Number({ description: 'the latest short-term loudness (EBU Tech 3341, 3 s), LUFS (floor -120)' }),
+  integrated_lufs: T.Nullable(T.Number(), 'integrated loudness of the station since it started (BS.1770-4 gating), LUFS; null before a block passed the gates'),
+  range_lu: T.Nullable(T.Number({ minimum: 0 }), 'loudness range of the station since it started (EBU Tech 3342), LU; null before a short-term value passed the gates'),
+  true_peak_dbtp: T.Number({ description: 'the largest true peak over the interval (BS.1770-4 Annex 2), dBTP (floor -120); the previous interval\'s when this one had no audio' }),
 });
 export type TapMeters = T.Static<typeof TapMeters>;
 

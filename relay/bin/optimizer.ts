@@ -1,28 +1,39 @@
 /**
  * `npm run optimizer -- [--url http://127.0.0.1:8080] [--token T | --token-file F]
- *   [--target-rms -20] [--tolerance 2] [--max-step 12] [--max-peak -1] [--grace-ms 1000]`
+ *   [--target rms|loudness] [--level DB] [--tolerance DB] [--max-peak DB] [--max-step 12]
+ *   [--min-audio-s 1] [--min-speech-s 1] [--grace-ms 1000]`
  *
- * The reference optimizer (seed 000 §3) against a running relay. Prints one line per
- * decision, verification, halt and error; SIGINT and SIGTERM stop it.
+ * The reference optimizer (seed 000 §3) against a running relay, deciding from the bucket
+ * rows alone (no audio is fetched). Prints one line per decision, hold, verification, halt
+ * and error; SIGINT and SIGTERM stop it.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OptimizerClient } from '../src/optimizer/client.ts';
 import { Optimizer } from '../src/optimizer/optimizer.ts';
+import { LOUDNESS_TARGETS, RMS_TARGETS, TARGET_MODES, type TargetMode } from '../src/optimizer/targets.ts';
 
 const USAGE = `usage: npm run optimizer -- [--url URL] [--token TOKEN | --token-file FILE]
-  [--target-rms DBFS] [--tolerance DB] [--max-step DB] [--max-peak DBFS] [--grace-ms MS]
+  [--target rms|loudness] [--level DB] [--tolerance DB] [--max-peak DB] [--max-step DB]
+  [--min-audio-s S] [--min-speech-s S] [--grace-ms MS]
 
-  --url          the relay (default http://127.0.0.1:8080)
-  --token        bearer token with read:snapshots, read:audio and write:knobs
-                 (default $TAPWIRE_TOKEN, else the file below)
-  --token-file   file holding the token (default <$TAPWIRE_DATA_DIR or ./data>/admin-token)
-  --target-rms   POST speech level target, dBFS (default -20)
-  --tolerance    half-width of the level target, dB (default 2)
-  --max-step     largest gain change per step, dB (default 12)
-  --max-peak     POST peak limit, dBFS (default -1)
-  --grace-ms     the relay's TAPWIRE_BUCKET_GRACE_MS (default 1000)`;
+  --url           the relay (default http://127.0.0.1:8080)
+  --token         bearer token with read:snapshots and write:knobs
+                  (default $TAPWIRE_TOKEN, else the file below)
+  --token-file    file holding the token (default <$TAPWIRE_DATA_DIR or ./data>/admin-token)
+  --target        what to aim the POST tap at (default rms):
+                    rms       speech level ${RMS_TARGETS.levelDb} ± ${RMS_TARGETS.toleranceDb} dBFS, sample peak ≤ ${RMS_TARGETS.maxPeakDb} dBFS
+                    loudness  EBU R 128: ${LOUDNESS_TARGETS.levelDb} ± ${LOUDNESS_TARGETS.toleranceDb} LUFS, true peak ≤ ${LOUDNESS_TARGETS.maxPeakDb} dBTP
+                  both read the bucket's gated loudness (loudness.integrated_lufs)
+  --level         centre of the level target: dBFS (rms) or LUFS (loudness)
+  --target-rms    the same as --level, for rms mode (kept for older scripts)
+  --tolerance     half-width of the level target, dB or LU
+  --max-peak      POST peak ceiling: dBFS sample peak (rms) or dBTP true peak (loudness)
+  --max-step      largest gain change per step, dB (default ${RMS_TARGETS.maxStepDb})
+  --min-audio-s   hold buckets with less audio than this, s (default ${RMS_TARGETS.minCoveredS})
+  --min-speech-s  hold buckets with less active speech than this, s (default ${RMS_TARGETS.minActiveS})
+  --grace-ms      the relay's TAPWIRE_BUCKET_GRACE_MS (default 1000)`;
 
 function fail(message: string): never {
   console.error(`optimizer: ${message}\n\n${USAGE}`);
@@ -33,10 +44,14 @@ const OPTIONS = {
   url: { type: 'string', default: 'http://127.0.0.1:8080' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
-  'target-rms': { type: 'string', default: '-20' },
-  tolerance: { type: 'string', default: '2' },
-  'max-step': { type: 'string', default: '12' },
-  'max-peak': { type: 'string', default: '-1' },
+  target: { type: 'string', default: 'rms' },
+  level: { type: 'string' },
+  'target-rms': { type: 'string' },
+  tolerance: { type: 'string' },
+  'max-step': { type: 'string' },
+  'max-peak': { type: 'string' },
+  'min-audio-s': { type: 'string' },
+  'min-speech-s': { type: 'string' },
   'grace-ms': { type: 'string', default: '1000' },
   help: { type: 'boolean', default: false },
 } as const;
@@ -73,11 +88,24 @@ function readToken(): string {
   }
 }
 
+/** A flag's number, or undefined when the flag is absent (the mode's default then applies). */
+function opt(name: keyof typeof values, min: number, max: number): number | undefined {
+  const text = values[name];
+  return typeof text === 'string' ? num(name, text, min, max) : undefined;
+}
+
+const mode = values.target as TargetMode;
+if (!(TARGET_MODES as readonly string[]).includes(mode)) fail(`--target must be ${TARGET_MODES.join(' or ')}, got "${values.target}"`);
+if (values['target-rms'] !== undefined && mode !== 'rms') fail('--target-rms is a level in dBFS for --target rms; with --target loudness use --level (LUFS)');
+if (values['target-rms'] !== undefined && values.level !== undefined) fail('give --level or --target-rms, not both');
 const targets = {
-  levelDbfs: num('target-rms', values['target-rms'], -60, 0),
-  toleranceDb: num('tolerance', values.tolerance, 0.1, 20),
-  maxStepDb: num('max-step', values['max-step'], 0.1, 40),
-  maxPeakDbfs: num('max-peak', values['max-peak'], -24, 0),
+  mode,
+  levelDb: opt('level', -70, 0) ?? opt('target-rms', -70, 0),
+  toleranceDb: opt('tolerance', 0.1, 20),
+  maxStepDb: opt('max-step', 0.1, 40),
+  maxPeakDb: opt('max-peak', -24, 0),
+  minCoveredS: opt('min-audio-s', 0, 5),
+  minActiveS: opt('min-speech-s', 0, 5),
 };
 let client: OptimizerClient;
 try {

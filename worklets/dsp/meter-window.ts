@@ -5,7 +5,10 @@
  *
  * Over the window: RMS is the energy mean (each block's mean square weighted by its
  * length), peak the largest block peak, the clipping ratio the share of clipped samples,
- * and the momentary loudness the latest block's (it is already a 400 ms window, BS.1770-4).
+ * the momentary and short-term loudness the latest block's (they are already 400 ms and
+ * 3 s windows, BS.1770-4 and EBU Tech 3341), and the true peak the largest block true peak
+ * (BS.1770-4 Annex 2). Integrated loudness and loudness range are not windowed: readers
+ * take them from the meter's LoudnessIntegrator when they publish.
  * Scalars only: nothing to allocate, and `add` allocates nothing.
  */
 
@@ -22,20 +25,27 @@ export class MeterWindow {
   clippedSamples = 0;
   /** Momentary loudness at the end of the last ended window, LUFS. */
   momentaryLufs = DB_FLOOR;
+  /** Short-term loudness at the end of the last ended window, LUFS. */
+  shortTermLufs = DB_FLOOR;
+  /** Largest block true peak over the last ended window, dBTP, floored at DB_FLOOR. */
+  truePeakDbtp = DB_FLOOR;
   /**
-   * Samples in the last ended window. 0 when it was empty: the five values above then still
+   * Samples in the last ended window. 0 when it was empty: the values above then still
    * hold the last non-empty window's, so a display does not flicker to silence when audio
    * arrives in bursts.
    */
   samples = 0;
 
   // The open window: Σ mean square · length, largest peak (linear), Σ clipped samples
-  // (as clippingRatio · length, exact for FrameMeter's ratios), samples, latest loudness.
+  // (as clippingRatio · length, exact for FrameMeter's ratios), samples, latest momentary
+  // and short-term loudness, largest true peak (dBTP: the max of dB values is the dB of the max).
   private energy = 0;
   private peak = 0;
   private clipped = 0;
   private count = 0;
   private lufs = DB_FLOOR;
+  private shortTerm = DB_FLOOR;
+  private truePeak = DB_FLOOR;
 
   /** Samples added to the open window so far. */
   get pendingSamples(): number {
@@ -44,9 +54,10 @@ export class MeterWindow {
 
   /**
    * Adds one block's meter values (FrameMeter's fields after `process(x, length)`):
-   * `length` samples, RMS and peak in dBFS, clipping share 0..1, momentary loudness in LUFS.
+   * `length` samples, RMS and peak in dBFS, clipping share 0..1, momentary and short-term
+   * loudness in LUFS, the block's true peak in dBTP.
    */
-  add(length: number, rmsDbfs: number, peakDbfs: number, clippingRatio: number, momentaryLufs: number): void {
+  add(length: number, rmsDbfs: number, peakDbfs: number, clippingRatio: number, momentaryLufs: number, shortTermLufs: number, truePeakDbtp: number): void {
     if (!(length >= 0)) throw new RangeError(`length must be >= 0, got ${length}`);
     this.energy += 10 ** (rmsDbfs / 10) * length;
     const peak = 10 ** (peakDbfs / 20);
@@ -54,6 +65,8 @@ export class MeterWindow {
     this.clipped += clippingRatio * length;
     this.count += length;
     this.lufs = momentaryLufs;
+    this.shortTerm = shortTermLufs;
+    if (truePeakDbtp > this.truePeak) this.truePeak = truePeakDbtp;
   }
 
   /**
@@ -68,17 +81,20 @@ export class MeterWindow {
       this.clippingRatio = this.clipped / n;
       this.clippedSamples = Math.round(this.clipped);
       this.momentaryLufs = this.lufs;
+      this.shortTermLufs = this.shortTerm;
+      this.truePeakDbtp = this.truePeak;
     }
     this.samples = n;
     this.energy = this.peak = this.clipped = this.count = 0;
+    this.truePeak = DB_FLOOR;
     return n;
   }
 
   /** Back to the state of a new MeterWindow: no open window, every value at its floor. */
   reset(): void {
     this.energy = this.peak = this.clipped = this.count = 0;
-    this.lufs = DB_FLOOR;
-    this.rmsDbfs = this.peakDbfs = this.momentaryLufs = DB_FLOOR;
+    this.lufs = this.shortTerm = this.truePeak = DB_FLOOR;
+    this.rmsDbfs = this.peakDbfs = this.momentaryLufs = this.shortTermLufs = this.truePeakDbtp = DB_FLOOR;
     this.clippingRatio = this.clippedSamples = this.samples = 0;
   }
 }

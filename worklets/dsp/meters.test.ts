@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Biquad, kWeightingHighpassCoefficients, kWeightingShelfCoefficients } from './biquad.ts';
 import { CLIP_THRESHOLD, dbToAmp } from './constants.ts';
+import { gateBlocks, lufsToPower } from './loudness.ts';
 import { FrameMeter } from './meters.ts';
 import { inBlocks, noise, sine } from './test-signals.ts';
 
@@ -169,5 +170,104 @@ describe('FrameMeter momentary loudness (BS.1770-4)', () => {
     expect(() => new FrameMeter(0)).toThrow(RangeError);
     expect(() => new FrameMeter(Number.NaN)).toThrow(RangeError);
     expect(() => new FrameMeter(4000)).toThrow(RangeError);
+  });
+});
+
+describe('FrameMeter R 128 state (short-term, integrated, range, true peak)', () => {
+  /** A 997 Hz sine of amplitude A reads 20·log10(A) − 3.01 LUFS (mono, BS.1770-4 G = 1.0). */
+  const toneLufs = (amplitude: number) => 20 * Math.log10(amplitude) - 3.0103;
+
+  it('reads a -20 dBFS 997 Hz sine as -23.01 LUFS short-term and integrated, with a range of 0 LU', () => {
+    const m = measure(48000, sine(48000, 997, 0.1, 48000 * 5));
+    expect(Math.abs(m.shortTermLufs - toneLufs(0.1))).toBeLessThan(0.02);
+    expect(Math.abs((m.loudness.integratedLufs() as number) - toneLufs(0.1))).toBeLessThan(0.02);
+    expect(m.loudness.loudnessRangeLu()).toBeCloseTo(0, 6);
+  });
+
+  it('holds short-term loudness at the last completed 100 ms step, DB_FLOOR before the first', () => {
+    const m = new FrameMeter(48000);
+    m.process(sine(48000, 997, 0.5, 4799), 4799);
+    expect(m.shortTermLufs).toBe(-120);
+    m.process(sine(48000, 997, 0.5, 2, 4799), 1);
+    expect(Math.abs(m.shortTermLufs - toneLufs(0.5))).toBeLessThan(0.1);
+  });
+
+  it('reads the true peak of the block: a -6 dB sine at fs/4, 45° reads -6.0 dBTP (+0.2/-0.4) over samples at -9.03 dBFS', () => {
+    const x = sine(48000, 12000, 0.5, 1920, Math.PI / 4);
+    const m = new FrameMeter(48000);
+    m.process(x, 960);
+    m.process(x.subarray(960), 960);
+    expect(m.peakDbfs).toBeCloseTo(-9.03, 2);
+    expect(m.truePeakDbtp).toBeGreaterThanOrEqual(-6.02 - 0.4);
+    expect(m.truePeakDbtp).toBeLessThanOrEqual(-6.02 + 0.2);
+    m.process(new Float32Array(960), 960);
+    m.process(new Float32Array(960), 960);
+    expect(m.truePeakDbtp).toBe(-120);
+  });
+
+  it('feeds one 400 ms block per 100 ms step from the 4th step, whatever the block length (128-sample quanta, 20 ms at 44.1 kHz)', () => {
+    const fs = 44100;
+    const x = noise(fs * 6 + 77, 0.3, 21);
+    const steps = Math.floor(x.length / 4410);
+    let reference: number[] | null = null;
+    for (const block of [128, 882, 1021, 4410, 44100]) {
+      const m = new FrameMeter(fs);
+      const powers: number[] = [];
+      m.loudness.onBlock = (p) => powers.push(p);
+      inBlocks(x, block, (b, n) => m.process(b, n));
+      expect(m.loudness.blocks).toBe(steps - 3);
+      expect(powers.length).toBe(steps - 3);
+      if (reference === null) reference = powers;
+      else for (let k = 0; k < powers.length; k++) expect(powers[k] / reference[k]).toBeCloseTo(1, 9);
+    }
+  });
+
+  it('integrates exactly as gating its own blocks (BS.1770-4 §2.3) on a speech-like on/off signal', () => {
+    // 1.2 s bursts of noise at changing levels with 0.8 s pauses: the relative gate works.
+    const fs = 16000;
+    const parts: Float32Array[] = [];
+    for (let i = 0; i < 20; i++) {
+      parts.push(noise(fs * 1.2, dbToAmp(-10 - (i % 5) * 6), i + 1), new Float32Array(fs * 0.8));
+    }
+    const x = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((o, p) => (x.set(p, o), o + p.length), 0);
+    const m = new FrameMeter(fs);
+    const blocks = new Float64Array(1000);
+    let count = 0;
+    m.loudness.onBlock = (p) => {
+      blocks[count++] = p;
+    };
+    inBlocks(x, 320, (b, n) => m.process(b, n));
+    const exact = gateBlocks(blocks, count);
+    expect(exact.passed).toBeLessThan(count);
+    expect(Math.abs((m.loudness.integratedLufs() as number) - (exact.lufs as number))).toBeLessThan(0.05);
+    expect(m.loudness.loudnessRangeLu()).toBeGreaterThan(5);
+  });
+
+  it('is read at block granularity for M and at step granularity for S: both equal on a steady tone', () => {
+    const m = measure(48000, sine(48000, 997, 0.25, 48000 * 4), 128);
+    expect(m.momentaryLufs).toBeCloseTo(m.shortTermLufs, 2);
+    expect(m.loudness.momentaryLufs).toBeCloseTo(m.momentaryLufs, 2);
+  });
+
+  it('resets all of it', () => {
+    const m = measure(48000, sine(48000, 997, 1, 48000 * 4));
+    m.reset();
+    expect([m.shortTermLufs, m.truePeakDbtp, m.loudness.blocks, m.loudness.lastBlockPower]).toEqual([-120, -120, 0, 0]);
+    expect(m.loudness.integratedLufs()).toBeNull();
+    expect(m.loudness.loudnessRangeLu()).toBeNull();
+    m.process(new Float32Array(960), 960);
+    expect(m.truePeakDbtp).toBe(-120);
+    // No filter or step residue: a fresh meter and a reset one read the same.
+    const fresh = new FrameMeter(48000);
+    fresh.process(new Float32Array(960), 960);
+    const x = sine(48000, 440, 0.3, 48000);
+    inBlocks(x, 960, (b, n) => {
+      m.process(b, n);
+      fresh.process(b, n);
+    });
+    expect(m.shortTermLufs).toBe(fresh.shortTermLufs);
+    expect(m.loudness.integratedLufs()).toBe(fresh.loudness.integratedLufs());
+    expect(lufsToPower(m.momentaryLufs)).toBeCloseTo(lufsToPower(fresh.momentaryLufs), 12);
   });
 });

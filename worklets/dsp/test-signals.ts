@@ -11,18 +11,23 @@ export function sine(sampleRate: number, hz: number, amplitude: number, samples:
   return out;
 }
 
-/** White noise, uniform in [-amplitude, amplitude), from a seeded mulberry32 generator. */
-export function noise(samples: number, amplitude: number, seed = 1): Float32Array {
-  const out = new Float32Array(samples);
+/** mulberry32: a seeded 32-bit generator, uniform in [0, 1); the same sequence everywhere. */
+export function mulberry32(seed: number): () => number {
   let s = seed >>> 0;
-  for (let i = 0; i < samples; i++) {
+  return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    out[i] = amplitude * (2 * u - 1);
-  }
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** White noise, uniform in [-amplitude, amplitude), from a seeded mulberry32 generator. */
+export function noise(samples: number, amplitude: number, seed = 1): Float32Array {
+  const out = new Float32Array(samples);
+  const next = mulberry32(seed);
+  for (let i = 0; i < samples; i++) out[i] = amplitude * (2 * next() - 1);
   return out;
 }
 

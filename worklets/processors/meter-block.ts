@@ -1,10 +1,15 @@
 /**
  * The capture worklet's latest meter reading, published in place for the page to read on
- * each animation frame: a fixed layout of Float32 values guarded by a sequence number
+ * each animation frame: a fixed layout of Float64 values guarded by a sequence number
  * (a seqlock). The writer makes the sequence odd, writes, and makes it even again; a reader
  * that sees the same even sequence before and after its copy has a consistent reading.
+ * Float64 so sample counts stay exact past 2^24 (six minutes at 48 kHz).
  * On a SharedArrayBuffer when the page is cross-origin isolated; otherwise the worklet
  * posts the same values (see capture-processor.ts).
+ *
+ * Levels are dBFS, dBTP, LUFS and LU floored at DB_FLOOR (-120); integrated loudness and
+ * loudness range are NaN while there is none (no 400 ms block, or no short-term value, has
+ * passed the gates yet).
  */
 
 /** Fields of one reading (over the last publication window, about 20 ms). */
@@ -23,32 +28,56 @@ export const METER = {
   totalSamples: 5,
   /** Samples dropped because the encoder's ring was full. */
   ringOverruns: 6,
+  /** Short-term loudness (3 s, EBU Tech 3341) as of the last 100 ms step, LUFS. */
+  shortTermLufs: 7,
+  /** Integrated loudness since the loudness reset (BS.1770-4 gating), LUFS; NaN while none. */
+  integratedLufs: 8,
+  /** Loudness range since the loudness reset (EBU Tech 3342), LU; NaN while none. */
+  loudnessRangeLu: 9,
+  /** Largest true peak over the window (BS.1770-4 Annex 2), dBTP. */
+  truePeakDbtp: 10,
+  /** Largest true peak since the loudness reset, dBTP. */
+  maxTruePeakDbtp: 11,
+  /** Largest momentary loudness since the loudness reset (once 400 ms were seen), LUFS. */
+  maxMomentaryLufs: 12,
+  /** Largest short-term loudness since the loudness reset (once 3 s were seen), LUFS. */
+  maxShortTermLufs: 13,
+  /** Samples measured since the loudness reset: the integration time of I and LRA. */
+  loudnessSamples: 14,
+  /** Loudness resets applied since the worklet started (the page's request is done when this moves). */
+  loudnessResets: 15,
 } as const;
-export const METER_VALUES = 7;
+export const METER_VALUES = 16;
 
 const SEQ = 0;
 
-export class MeterBlock {
-  readonly values: Float32Array;
-  private readonly seq: Int32Array;
-  private readonly scratch = new Float32Array(METER_VALUES);
+export interface MeterBlockBuffers {
+  seq: SharedArrayBuffer;
+  values: SharedArrayBuffer;
+}
 
-  static allocate(): { seq: SharedArrayBuffer; values: SharedArrayBuffer } {
-    return { seq: new SharedArrayBuffer(4), values: new SharedArrayBuffer(METER_VALUES * 4) };
+export class MeterBlock {
+  readonly values: Float64Array;
+  private readonly seq: Int32Array;
+  private readonly scratch = new Float64Array(METER_VALUES);
+
+  static allocate(): MeterBlockBuffers {
+    return { seq: new SharedArrayBuffer(4), values: new SharedArrayBuffer(METER_VALUES * Float64Array.BYTES_PER_ELEMENT) };
   }
 
   constructor(buffers: { seq: SharedArrayBuffer | ArrayBuffer; values: SharedArrayBuffer | ArrayBuffer }) {
     this.seq = new Int32Array(buffers.seq);
-    this.values = new Float32Array(buffers.values);
+    this.values = new Float64Array(buffers.values);
+    if (this.values.length !== METER_VALUES) throw new RangeError(`a meter block holds ${METER_VALUES} Float64 values, got ${this.values.length}`);
   }
 
   /** Writer: publishes `src` (METER_VALUES numbers). */
-  publish(src: Float32Array): void {
+  publish(src: Float64Array): void {
     seqlockPublish(this.seq, this.values, src);
   }
 
   /** Reader: copies the latest consistent reading into `out`; returns its sequence, or -1 if none yet. */
-  read(out: Float32Array): number {
+  read(out: Float64Array): number {
     return seqlockRead(this.seq, this.values, this.scratch, out);
   }
 }

@@ -12,11 +12,12 @@
 import * as Comlink from 'comlink';
 import opusWorkerUrl from 'opus-recorder/dist/encoderWorker.min.js?url';
 import processorUrl from '$worklets/processors/capture-processor.ts?worker&url';
-import { CAPTURE_PROCESSOR, type CaptureProcessorMessage, type CaptureProcessorOptions } from '$worklets/processors/capture-protocol';
+import { CAPTURE_PROCESSOR, type CaptureCommand, type CaptureProcessorMessage, type CaptureProcessorOptions } from '$worklets/processors/capture-protocol';
 import { METER, METER_VALUES, MeterBlock } from '$worklets/processors/meter-block';
 import { SampleRing } from '$worklets/processors/sample-ring';
 import type { StartedMessage } from '$protocol/ingest';
 import { MeterBallistics } from '$lib/meters/ballistics';
+import { loudnessReadout, SILENT_READOUT, type LoudnessReadout } from '$lib/meters/loudness';
 import { session as signIn } from '$lib/session.svelte';
 import type { EncodedPacket, EncoderApi } from './encoder-api';
 import { IngestLink, type LinkState } from './ingest-link';
@@ -61,7 +62,9 @@ export class CaptureSession {
   elapsedMs = $state(0);
   isolated = $state(false);
   /** Meter values for display, refreshed every animation frame. */
-  meter = $state({ rms: -90, peak: -90, hold: -90, lufs: -90, clip: false, clipped: 0 });
+  meter = $state({ rms: -90, peak: -90, hold: -90, clip: false, clipped: 0 });
+  /** EBU R128 figures for display (the worklet's, as they are), refreshed every animation frame. */
+  loudness = $state<LoudnessReadout>({ ...SILENT_READOUT });
   readonly ballistics = new MeterBallistics();
 
   private stream: MediaStream | null = null;
@@ -79,7 +82,7 @@ export class CaptureSession {
   private flushing: Promise<void> = Promise.resolve();
   private raf = 0;
   private block: MeterBlock | null = null;
-  private readonly reading = new Float32Array(METER_VALUES);
+  private readonly reading = new Float64Array(METER_VALUES);
   private lastSeq = -1;
   /** Fallback path: a posted reading not shown yet. */
   private postedReading = false;
@@ -91,6 +94,7 @@ export class CaptureSession {
     if (this.status === 'starting' || this.status === 'capturing') return;
     this.status = 'starting';
     this.error = null;
+    this.loudness = { ...SILENT_READOUT };
     try {
       await this.open(opts);
       this.status = 'capturing';
@@ -304,7 +308,14 @@ export class CaptureSession {
     }
     const b = this.ballistics;
     b.update({ rmsDbfs: r[METER.rmsDbfs], peakDbfs: r[METER.peakDbfs], clippedSamples: r[METER.clippedSamples], momentaryLufs: r[METER.momentaryLufs] }, performance.now());
-    this.meter = { rms: b.rmsDbfs, peak: b.peakDbfs, hold: b.peakHoldDbfs, lufs: b.momentaryLufs, clip: b.clipLatched, clipped: b.clippedSamples };
+    this.meter = { rms: b.rmsDbfs, peak: b.peakDbfs, hold: b.peakHoldDbfs, clip: b.clipLatched, clipped: b.clippedSamples };
+    this.loudness = loudnessReadout(r, this.ctx?.sampleRate ?? SAMPLE_RATE);
+  }
+
+  /** Starts a new integrated loudness, loudness range and maxima (the worklet applies it between render quanta). */
+  resetLoudness(): void {
+    const cmd: CaptureCommand = { type: 'reset-loudness' };
+    this.node?.port.postMessage(cmd);
   }
 
   resetClip(): void {

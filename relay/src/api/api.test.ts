@@ -18,7 +18,7 @@
 import type { ApplyRequest } from '../../../protocol/optimizer-api.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultKnobs, KNOB_NAMES, KNOBS } from '../../../protocol/knobs.ts';
-import { METRIC_NAMES, TAPS } from '../../../protocol/metrics.ts';
+import { INTEGRATED_LOUDNESS, LOUDNESS_RANGE, METRIC_NAMES, TAPS } from '../../../protocol/metrics.ts';
 import { measureRmsDbfs, sine } from '../audio/signals.ts';
 import { readWav } from '../audio/wav.ts';
 import type { Scope } from '../auth/scopes.ts';
@@ -255,7 +255,13 @@ describe('GET /api/optimizer/snapshot (seed 000 §5.2)', () => {
       const metrics = b.metrics as Record<string, Record<string, Record<string, unknown>>>;
       expect(Object.keys(metrics).sort()).toEqual([...TAPS].sort());
       for (const tap of TAPS) {
-        expect(Object.keys(metrics[tap]).sort()).toEqual([...METRIC_NAMES].sort());
+        expect(Object.keys(metrics[tap]).sort()).toEqual([...METRIC_NAMES, INTEGRATED_LOUDNESS, LOUDNESS_RANGE].sort());
+        const gated = metrics[tap][INTEGRATED_LOUDNESS];
+        expect(Object.keys(gated).sort()).toEqual(['active_s', 'bucket', 'station']);
+        for (const f of ['bucket', 'station']) expect(gated[f] === null || Number.isFinite(gated[f]), `${tap} ${f}`).toBe(true);
+        expect(gated.active_s as number).toBeGreaterThanOrEqual(0);
+        expect(gated.active_s as number).toBeLessThanOrEqual(5.1);
+        expect(Object.keys(metrics[tap][LOUDNESS_RANGE])).toEqual(['station']);
         for (const name of METRIC_NAMES) {
           const agg = metrics[tap][name];
           expect(Object.keys(agg).sort(), `${tap} ${name}`).toEqual(['avg', 'count', 'last', 'max', 'min']);

@@ -3,7 +3,8 @@
  * (every station finalizes at the same moment) is spread over the writer's window, the
  * first at once; a small burst is held at most the longest gap per write; a lone bucket
  * is not held back; `drain()` writes what is left without
- * spacing; every row and file arrives whatever the pace.
+ * spacing; every row and file arrives whatever the pace. A recorded bucket two parts share
+ * is gated over both parts' loudness blocks, kept with each part's share.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,11 +73,28 @@ function record(stationKey: string, recordedPart: number | null = null): BucketR
     pre: { chunkSamples: samples, chunks: [audio] },
     post: { chunkSamples: samples, chunks: [audio.slice()] },
     recordedPart,
+    loudnessBlocks: recordedPart === null ? null : { PRE: new Float64Array(0), POST: new Float64Array(0) },
     client: 'address:127.0.0.1',
   };
 }
 
 const rows = (): number => store.listBuckets('tr', {}).length;
+
+/** BS.1770-4 eq. 2, mono: the mean square of a 400 ms block that reads `lufs`. */
+const power = (lufs: number): number => 10 ** ((lufs + 0.691) / 10);
+
+/** Part `part`'s share of the recorded bucket: samples [from, to), `n` blocks at `lufs`, the station at `station` LUFS. */
+function recordedShare(part: number, from: number, to: number, n: number, lufs: number, station: number): BucketRecord {
+  const r = record(`rec${part}`, part);
+  const metrics = metrics_();
+  for (const tap of ['PRE', 'POST'] as const) {
+    metrics[tap]['loudness.integrated_lufs'] = { bucket: lufs, station, active_s: n / 10 };
+    metrics[tap]['loudness.range_lu'] = { station: 5 + part };
+  }
+  const b = new Float64Array(n).fill(power(lufs));
+  return { ...r, stationKey: 'rec', sampleStart: from, samples: to, metrics, loudnessBlocks: { PRE: b, POST: b.slice() } };
+}
+const metrics_ = (): BucketMetrics => structuredClone(metrics());
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('a burst of live buckets', () => {
@@ -145,5 +163,43 @@ describe('a burst of live buckets', () => {
     await writer.drain();
     expect(done).toEqual(['a', 'b']);
     expect(writer.oldestPendingBucketTs()).toBe(Infinity);
+  });
+});
+
+describe('a recorded bucket two parts share', () => {
+  const half = (RATE * BUCKET_MS) / 2000;
+
+  it('is gated over the blocks of both, which each part\'s share keeps', async () => {
+    record('rec', null); // the station row
+    writer.enqueue(recordedShare(1, 0, half, 20, -20, -21));
+    writer.enqueue(recordedShare(2, half, 2 * half, 20, -40, -23));
+    await writer.drain();
+    const row = store.getBucket('tr', 'rec', T0)!;
+    // 20 blocks at -20 LUFS and 20 at -40 read -22.97 together; the relative gate (-32.97)
+    // leaves the -20 blocks: -20.0 (BS.1770-4 §2.8). Station values: the later part's.
+    const g = row.metrics.PRE['loudness.integrated_lufs']!;
+    expect(g.bucket).toBeCloseTo(-20, 6);
+    expect([g.station, g.active_s]).toEqual([-23, 2]);
+    expect(row.metrics.POST['loudness.range_lu']).toEqual({ station: 7 });
+    const kept = store.db.prepare('SELECT part, loudness_blocks FROM recorded_bucket_parts ORDER BY part').all() as { part: number; loudness_blocks: string }[];
+    expect(kept.map((k) => [k.part, (JSON.parse(k.loudness_blocks) as { PRE: number[] }).PRE.length])).toEqual([[1, 20], [2, 20]]);
+    expect((JSON.parse(kept[0].loudness_blocks) as { PRE: number[] }).PRE[0]).toBe(power(-20)); // exact
+  });
+
+  it('leaves the gated loudness out next to a share stored without blocks, and the row still reads', async () => {
+    record('rec', null);
+    writer.enqueue(recordedShare(1, 0, half, 20, -20, -21));
+    await writer.drain();
+    // As a share written before the blocks were kept: no loudness_blocks, no gated entries.
+    const old = metrics_();
+    store.db
+      .prepare('UPDATE recorded_bucket_parts SET loudness_blocks = NULL, metrics = ? WHERE part = 1')
+      .run(JSON.stringify(old));
+    writer.enqueue(recordedShare(2, half, 2 * half, 20, -40, -23));
+    await writer.drain();
+    const row = store.getBucket('tr', 'rec', T0)!;
+    expect(row.metrics.PRE['loudness.integrated_lufs']).toBeUndefined();
+    expect(row.metrics.PRE['loudness.range_lu']).toEqual({ station: 7 });
+    expect(row.metrics.PRE['pcm.rms_dbfs'].count).toBe(500);
   });
 });

@@ -142,7 +142,7 @@ export class BucketWriter {
     const t0 = performance.now();
     try {
       const part = r.recordedPart as number;
-      const share = { part, sampleStart: r.sampleStart, samples: r.samples, metrics: r.metrics, ingest: r.ingest };
+      const share = { part, sampleStart: r.sampleStart, samples: r.samples, metrics: r.metrics, ingest: r.ingest, loudnessBlocks: r.loudnessBlocks };
       const others = this.shares.shares(r.traceId, r.stationKey, r.bucketTs).filter((s) => s.part !== part);
       if (others.length === 0) {
         // The only part in this bucket (or this part run again): written as a live bucket is.

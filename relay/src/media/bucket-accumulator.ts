@@ -1,6 +1,9 @@
 import type { KnobValues } from '../../../protocol/knobs.ts';
-import { METRIC_NAMES, TAPS } from '../../../protocol/meter-names.ts';
+import { INTEGRATED_LOUDNESS, LOUDNESS_RANGE, METRIC_NAMES, TAPS } from '../../../protocol/meter-names.ts';
 import type { BucketMetrics, MetricAggregate, TapMetrics } from '../../../protocol/metrics.ts';
+import { STEP_MS, type LoudnessIntegrator } from '../../../worklets/dsp/loudness.ts';
+import { gatedLoudness } from './gated-loudness.ts';
+import type { LoudnessBlocks } from './messages.ts';
 import type { SampleChunks } from './sample-chunks.ts';
 import type { Frame } from './stage.ts';
 
@@ -14,6 +17,11 @@ const FIELDS = 4; // min, max, sum, last (count is shared by a tap)
  * metric the running {count, min, max, sum, last}, and the PRE/POST audio as 16-bit PCM at
  * its place in the bucket (sample i is at bucket_ts + i / rate; unreceived samples are 0),
  * held in chunks allocated as audio arrives (sample-chunks.ts).
+ *
+ * Loudness is gated, not averaged (BS.1770-4 §2.8): per tap, the mean squares of the 400 ms
+ * blocks that end in the bucket (one per 100 ms step) go into an array sized for the bucket
+ * when it opens, and are gated when the bucket is finalized; the station's integrated
+ * loudness and range are read from its meters once, when its audio leaves the bucket.
  */
 export class BucketAccumulator {
   readonly pre: SampleChunks;
@@ -30,6 +38,12 @@ export class BucketAccumulator {
   runStart = 0;
   frames = 0;
   private readonly agg = new Float64Array(TAPS.length * METRIC_NAMES.length * FIELDS);
+  /** Per tap, the mean squares of the 400 ms blocks that ended in this bucket, oldest first. */
+  private readonly blocks: readonly [Float64Array, Float64Array];
+  private readonly blockCount = [0, 0];
+  /** PRE integrated, PRE range, POST integrated, POST range of the station as of the bucket's end; NaN for none. */
+  private readonly station = new Float64Array(4).fill(NaN);
+  private stationRead = false;
 
   constructor(
     readonly bucketTs: number,
@@ -38,6 +52,8 @@ export class BucketAccumulator {
     readonly knobs: KnobValues,
     readonly configVersion: number,
     readonly lastKnobEventId: number | null,
+    /** Bucket length, ms: sizes the block arrays (one block ends per 100 ms step). */
+    bucketMs: number,
   ) {
     this.pre = pre;
     this.post = post;
@@ -45,6 +61,38 @@ export class BucketAccumulator {
       this.agg[i] = Infinity;
       this.agg[i + 1] = -Infinity;
     }
+    // Steps are cut on the station's sample count, not on the bucket's edges: one spare.
+    const maxBlocks = Math.ceil(bucketMs / STEP_MS) + 1;
+    this.blocks = [new Float64Array(maxBlocks), new Float64Array(maxBlocks)];
+  }
+
+  /** A 400 ms block of a tap (0 = PRE, 1 = POST) ended in this bucket with mean square `power`. */
+  addBlock(tap: 0 | 1, power: number): void {
+    const n = this.blockCount[tap];
+    const blocks = this.blocks[tap];
+    // Cannot overflow with whole frames inside the bucket; bounded all the same.
+    if (n === blocks.length) return;
+    blocks[n] = power;
+    this.blockCount[tap] = n + 1;
+  }
+
+  /**
+   * The station's audio has left this bucket: reads its integrated loudness and range (each
+   * tap's meter, as of the bucket's last sample). Only the first call counts.
+   */
+  endLoudness(pre: LoudnessIntegrator, post: LoudnessIntegrator): void {
+    if (this.stationRead) return;
+    this.stationRead = true;
+    const s = this.station;
+    s[0] = pre.integratedLufs() ?? NaN;
+    s[1] = pre.loudnessRangeLu() ?? NaN;
+    s[2] = post.integratedLufs() ?? NaN;
+    s[3] = post.loudnessRangeLu() ?? NaN;
+  }
+
+  /** Each tap's block powers, copied out (a recorded run's bucket carries them, messages.ts). */
+  loudnessBlocks(): LoudnessBlocks {
+    return { PRE: this.blocks[0].slice(0, this.blockCount[0]), POST: this.blocks[1].slice(0, this.blockCount[1]) };
   }
 
   /** Adds one frame at a tap (0 = PRE, 1 = POST): its metric values, and its audio at its offset. */
@@ -90,6 +138,10 @@ export class BucketAccumulator {
         };
         tapOut[name] = agg;
       });
+      const station = this.station[t * 2];
+      tapOut[INTEGRATED_LOUDNESS] = gatedLoudness(this.blocks[t], this.blockCount[t], Number.isNaN(station) ? null : station);
+      const range = this.station[t * 2 + 1];
+      tapOut[LOUDNESS_RANGE] = { station: Number.isNaN(range) ? null : round(range) };
       out[tap] = tapOut;
     });
     return out;

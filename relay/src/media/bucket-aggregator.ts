@@ -1,11 +1,15 @@
 /**
  * The bucket aggregator: hangs off both taps and keeps, per 5 s wall-clock bucket, each
  * meter's {count, min, max, avg, last} and the PRE and POST audio at its place in the
- * bucket (bucket-accumulator.ts). A bucket is finalized, and handed on as a record, once
- * the station's clock passes its end plus the grace; audio for a bucket already finalized
- * is counted late and kept out of storage.
+ * bucket (bucket-accumulator.ts). It also hangs on each tap's loudness integrator: the
+ * 400 ms blocks that end in a bucket are kept for its gated loudness, and the station's
+ * integrated loudness and range are read when its audio moves on to the next bucket. A
+ * bucket is finalized, and handed on as a record, once the station's clock passes its end
+ * plus the grace; audio for a bucket already finalized is counted late and kept out of
+ * storage.
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
+import type { LoudnessIntegrator } from '../../../worklets/dsp/loudness.ts';
 import { BucketAccumulator } from './bucket-accumulator.ts';
 import type { BucketRecord, IngestCounters, StationSpec } from './messages.ts';
 import { SampleChunks, chunkSamplesFor, readSamples } from './sample-chunks.ts';
@@ -35,9 +39,15 @@ export class BucketAggregator implements Stage {
     /** The station's counters when a bucket is finalized (they ride on its record). */
     private readonly counters: () => IngestCounters,
     private readonly onBucket: (record: BucketRecord) => void,
+    /** The PRE and POST meters' loudness integrators (FrameMeter.loudness): their blocks are hooked here. */
+    private readonly loudness: readonly [LoudnessIntegrator, LoudnessIntegrator],
   ) {
     this.chunkSamples = chunkSamplesFor(spec.sampleRate);
     this.bucketSamples = (spec.sampleRate * spec.bucketMs) / 1000;
+    // A block completes inside the meter's pass over a frame, before the sinks see that
+    // frame: the frame's bucket is already `current` (enterBucket comes first).
+    loudness[0].onBlock = (power) => this.current?.addBlock(0, power);
+    loudness[1].onBlock = (power) => this.current?.addBlock(1, power);
   }
 
   /** True once nothing is left to finalize. */
@@ -47,11 +57,15 @@ export class BucketAggregator implements Stage {
 
   /** The station's frames move to a new bucket, with these knobs in force from its first sample. */
   enterBucket(bucketTs: number, knobs: KnobValues, configVersion: number, lastKnobEventId: number | null): void {
-    if (this.current !== null) this.closed.push(this.current);
+    if (this.current !== null) {
+      // The station's loudness as of the bucket's end: no frame of the next bucket is metered yet.
+      this.current.endLoudness(this.loudness[0], this.loudness[1]);
+      this.closed.push(this.current);
+    }
     this.current = null;
     if (bucketTs <= this.lastFinalizedTs) return; // late: its frames are counted, not kept
     const audio = (): SampleChunks => new SampleChunks(this.chunkSamples, this.bucketSamples, this.buffers);
-    this.current = new BucketAccumulator(bucketTs, audio(), audio(), knobs, configVersion, lastKnobEventId);
+    this.current = new BucketAccumulator(bucketTs, audio(), audio(), knobs, configVersion, lastKnobEventId, this.spec.bucketMs);
   }
 
   /** Finalizes the buckets complete at `nowMs` (the station's clock); all of them with Infinity. */
@@ -142,6 +156,8 @@ export class BucketAggregator implements Stage {
       acc.post.release();
       return;
     }
+    // The current bucket, finalized before the station moved on: its last frame was the station's last.
+    acc.endLoudness(this.loudness[0], this.loudness[1]);
     this.bucketsFinalized++;
     const s = this.spec;
     this.onBucket({
@@ -160,6 +176,7 @@ export class BucketAggregator implements Stage {
       pre: { chunkSamples: acc.pre.chunkSamples, chunks: acc.pre.chunks },
       post: { chunkSamples: acc.post.chunkSamples, chunks: acc.post.chunks },
       recordedPart: s.recorded?.part ?? null,
+      loudnessBlocks: s.recorded === undefined ? null : acc.loudnessBlocks(),
       client: s.client,
     });
   }

@@ -74,7 +74,21 @@ export interface BucketRecord {
   post: ChunkedSamples;
   /** The part's first packet index for a recorded run's bucket (merged with other parts'); null for live ones. */
   recordedPart: number | null;
+  /**
+   * A recorded run's bucket only (null for live ones): each tap's 400 ms block powers, so
+   * that a bucket another part shares can be gated over the blocks of both (recorded-merge.ts).
+   */
+  loudnessBlocks: LoudnessBlocks | null;
   client: string;
+}
+
+/**
+ * The mean squares (K-weighted, BS.1770-4) of a tap's 400 ms gating blocks that end in a
+ * bucket, oldest first: what the bucket's gated loudness is computed from.
+ */
+export interface LoudnessBlocks {
+  PRE: Float64Array;
+  POST: Float64Array;
 }
 
 /** A bucket record as it crosses from the worker: the audio as slot numbers. */
@@ -144,8 +158,15 @@ export type FromWorker =
   | { type: 'egress'; buffer: ArrayBuffer; bytes: number; count: number };
 
 /**
- * Layout of a station's record in a `meters` message: its id, PRE and POST
- * (rms_dbfs, peak_dbfs, clipping_ratio, momentary_lufs), then ingest state.
+ * One tap's published meters, in this order (protocol/telemetry.ts TapMeters). In the
+ * Float64Array layout, `integrated_lufs` and `range_lu` are NaN where the JSON says null.
  */
-export const METER_FIELDS = 13;
-export const METER_OFFSET = { id: 0, pre: 1, post: 5, queueDepth: 9, droppedFrames: 10, decodeErrors: 11, configVersion: 12 } as const;
+export const TAP_METER_FIELDS = ['rms_dbfs', 'peak_dbfs', 'clipping_ratio', 'momentary_lufs', 'short_term_lufs', 'integrated_lufs', 'range_lu', 'true_peak_dbtp'] as const;
+const TAP = TAP_METER_FIELDS.length;
+
+/**
+ * Layout of a station's record in a `meters` message: its id, PRE and POST (TAP_METER_FIELDS
+ * each), then ingest state.
+ */
+export const METER_OFFSET = { id: 0, pre: 1, post: 1 + TAP, queueDepth: 1 + 2 * TAP, droppedFrames: 2 + 2 * TAP, decodeErrors: 3 + 2 * TAP, configVersion: 4 + 2 * TAP } as const;
+export const METER_FIELDS = 5 + 2 * TAP;

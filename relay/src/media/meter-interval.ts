@@ -1,29 +1,66 @@
 /**
  * Meter values of one station over one telemetry publication interval (seed 003): per tap,
- * RMS (energy over the interval's frames), sample peak, clipping ratio and the latest
- * momentary loudness. Updated per frame without allocating; read and restarted at each
- * publication. An interval with no audio repeats the previous values, so a meter does not
- * flicker to silence when frames arrive in bursts. The aggregation is the shared kernel
- * (worklets/dsp/meter-window.ts, as in the capture worklet); this lays two taps out flat.
+ * RMS (energy over the interval's frames), sample peak, clipping ratio, the latest
+ * momentary and short-term loudness and the largest true peak; and, read from each tap's
+ * loudness integrator at publication, the station's integrated loudness and loudness range
+ * (EBU R128, since the station started). Updated per frame without allocating; read and
+ * restarted at each publication. An interval with no audio repeats the previous values, so
+ * a meter does not flicker to silence when frames arrive in bursts. The aggregation is the
+ * shared kernel (worklets/dsp/meter-window.ts, as in the capture worklet); this lays two
+ * taps out flat.
  */
+import { METRIC_NAMES, type MetricName } from '../../../protocol/meter-names.ts';
 import { DB_FLOOR } from '../../../worklets/dsp/constants.ts';
+import type { LoudnessIntegrator } from '../../../worklets/dsp/loudness.ts';
 import { MeterWindow } from '../../../worklets/dsp/meter-window.ts';
+import { TAP_METER_FIELDS } from './messages.ts';
 
 /** Published fields per tap, in this order. */
-export const TAP_FIELDS = ['rms_dbfs', 'peak_dbfs', 'clipping_ratio', 'momentary_lufs'] as const;
+export const TAP_FIELDS = TAP_METER_FIELDS;
+const F = TAP_FIELDS.length;
+const at = (name: (typeof TAP_FIELDS)[number]): number => TAP_FIELDS.indexOf(name);
+const RMS = at('rms_dbfs');
+const PEAK = at('peak_dbfs');
+const CLIPPING = at('clipping_ratio');
+const MOMENTARY = at('momentary_lufs');
+const SHORT_TERM = at('short_term_lufs');
+const INTEGRATED = at('integrated_lufs');
+const RANGE = at('range_lu');
+const TRUE_PEAK = at('true_peak_dbtp');
+// Where the meters are in a tap's per-frame values (protocol/meter-names.ts METRIC_NAMES).
+const value = (name: MetricName): number => METRIC_NAMES.indexOf(name);
+const RMS_VALUE = value('pcm.rms_dbfs');
+const PEAK_VALUE = value('pcm.peak_dbfs');
+const CLIPPING_VALUE = value('pcm.clipping_ratio');
+const MOMENTARY_VALUE = value('loudness.momentary_lufs');
+const SHORT_TERM_VALUE = value('loudness.short_term_lufs');
+const TRUE_PEAK_VALUE = value('pcm.true_peak_dbtp');
 
 export class MeterInterval {
   private readonly taps = [new MeterWindow(), new MeterWindow()] as const;
-  /** The last published values: [PRE rms, peak, clip, lufs, POST rms, peak, clip, lufs]. */
-  readonly published = new Float64Array(8).fill(DB_FLOOR);
+  private readonly loudness: [LoudnessIntegrator | null, LoudnessIntegrator | null] = [null, null];
+  /**
+   * The last published values, TAP_FIELDS for PRE then for POST. Integrated loudness and
+   * range are NaN while there is none (JSON null).
+   */
+  readonly published = new Float64Array(2 * F).fill(DB_FLOOR);
 
   constructor() {
-    this.published[2] = 0;
-    this.published[6] = 0;
+    for (let tap = 0; tap < 2; tap++) {
+      this.published[tap * F + CLIPPING] = 0;
+      this.published[tap * F + INTEGRATED] = NaN;
+      this.published[tap * F + RANGE] = NaN;
+    }
   }
 
-  add(tap: 0 | 1, length: number, rmsDbfs: number, peakDbfs: number, clippingRatio: number, momentaryLufs: number): void {
-    this.taps[tap].add(length, rmsDbfs, peakDbfs, clippingRatio, momentaryLufs);
+  /** The integrator whose integrated loudness and range a tap (0 PRE, 1 POST) publishes. */
+  watch(tap: 0 | 1, loudness: LoudnessIntegrator): void {
+    this.loudness[tap] = loudness;
+  }
+
+  /** Adds a frame of `length` samples: a tap's values, in METRIC_NAMES order (Tap.values). */
+  add(tap: 0 | 1, length: number, values: Float64Array): void {
+    this.taps[tap].add(length, values[RMS_VALUE], values[PEAK_VALUE], values[CLIPPING_VALUE], values[MOMENTARY_VALUE], values[SHORT_TERM_VALUE], values[TRUE_PEAK_VALUE]);
   }
 
   /** Closes the interval: `published` then holds its values. */
@@ -32,11 +69,19 @@ export class MeterInterval {
     for (let tap = 0; tap < 2; tap++) {
       const w = this.taps[tap];
       w.endWindow();
-      const o = tap * TAP_FIELDS.length;
-      p[o] = w.rmsDbfs;
-      p[o + 1] = w.peakDbfs;
-      p[o + 2] = w.clippingRatio;
-      p[o + 3] = w.momentaryLufs;
+      const o = tap * F;
+      p[o + RMS] = w.rmsDbfs;
+      p[o + PEAK] = w.peakDbfs;
+      p[o + CLIPPING] = w.clippingRatio;
+      p[o + MOMENTARY] = w.momentaryLufs;
+      p[o + SHORT_TERM] = w.shortTermLufs;
+      p[o + TRUE_PEAK] = w.truePeakDbtp;
+      // The integrator computes these at most once per 100 ms step, however often they are read.
+      const l = this.loudness[tap];
+      if (l !== null) {
+        p[o + INTEGRATED] = l.integratedLufs() ?? NaN;
+        p[o + RANGE] = l.loudnessRangeLu() ?? NaN;
+      }
     }
   }
 }

@@ -100,7 +100,7 @@ export class Station {
     this.pre = new Tap(0, rate, fftSize, this.meterInterval);
     this.knobs = new KnobStage(rate, spec.knobs, spec.configVersion, spec.lastKnobEventId);
     this.post = new Tap(1, rate, fftSize, this.meterInterval);
-    this.buckets = new BucketAggregator(spec, buffers, () => this.counters(), events.bucket);
+    this.buckets = new BucketAggregator(spec, buffers, () => this.counters(), events.bucket, [this.pre.meter.loudness, this.post.meter.loudness]);
     this.pre.attach(this.buckets.pre);
     this.post.attach(this.buckets.post);
     if (this.live) this.post.attach(new LatencyProbe(latency));

@@ -15,7 +15,10 @@ import type { Frame, Stage, StageStats, TapSink } from './stage.ts';
 
 export class Tap implements Stage {
   readonly meter: FrameMeter;
-  /** The last frame's values in METRIC_NAMES order: rms, peak, clipping ratio, DC offset, momentary loudness. */
+  /**
+   * The last frame's values in METRIC_NAMES order: rms, peak, clipping ratio, DC offset,
+   * momentary and short-term loudness, true peak.
+   */
   readonly values = new Float64Array(METRIC_NAMES.length);
   readonly spectrum: BandSpectrum;
   private readonly sinks: TapSink[] = [];
@@ -30,6 +33,7 @@ export class Tap implements Stage {
   ) {
     this.meter = new FrameMeter(sampleRate);
     this.spectrum = new BandSpectrum(sampleRate, { fftSize: spectrumFftSize });
+    interval.watch(index, this.meter.loudness);
   }
 
   /** Hangs a sink off this tap; sinks see frames in the order they were attached. */
@@ -54,13 +58,23 @@ export class Tap implements Stage {
     v[2] = m.clippingRatio;
     v[3] = m.dcOffset;
     v[4] = m.momentaryLufs;
-    this.interval.add(this.index, frame.length, v[0], v[1], v[2], v[4]);
+    v[5] = m.shortTermLufs;
+    v[6] = m.truePeakDbtp;
+    this.interval.add(this.index, frame.length, v);
     this.spectrum.push(frame.samples, frame.length);
     for (let i = 0; i < this.sinks.length; i++) this.sinks[i].consume(frame, v);
     this.frames++;
   }
 
   stats(): StageStats {
-    return { tap: this.index === 0 ? 'PRE' : 'POST', frames: this.frames, rms_dbfs: this.values[0], momentary_lufs: this.values[4] };
+    return {
+      tap: this.index === 0 ? 'PRE' : 'POST',
+      frames: this.frames,
+      rms_dbfs: this.values[0],
+      momentary_lufs: this.values[4],
+      short_term_lufs: this.values[5],
+      true_peak_dbtp: this.values[6],
+      integrated_lufs: this.meter.loudness.integratedLufs(),
+    };
   }
 }

@@ -26,7 +26,7 @@ import { ApiRequestError, OptimizerError } from './errors.ts';
 export interface ClientOptions {
   /** The relay, e.g. http://127.0.0.1:8080 (a trailing slash is fine). */
   baseUrl: string;
-  /** Bearer token with read:snapshots, read:audio and write:knobs (seed 000 §9). */
+  /** Bearer token with read:snapshots and write:knobs (seed 000 §9); read:audio too for segment(), which the optimizer does not call. */
   token: string;
   /** Retries after the first attempt (default 3, seed 000 §8). */
   maxRetries?: number;
@@ -121,7 +121,9 @@ export class OptimizerClient {
 
   /**
    * §5.3: the WAV behind an `audio.PRE.endpoint` / `audio.POST.endpoint` path, at the
-   * station's own rate, or resampled by the relay to `rate` Hz.
+   * station's own rate, or resampled by the relay to `rate` Hz. The reference optimizer
+   * decides from the snapshot alone and never calls this; it is here for tools and tests
+   * that want the audio.
    */
   async segment(endpoint: string, signal?: AbortSignal, rate?: SegmentRate): Promise<WavAudio> {
     if (!endpoint.startsWith('/api/audio/segment?')) throw new TypeError(`not a segment endpoint: "${endpoint}"`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dbToGain, sine, speechLike, whiteNoise } from '../audio/signals.ts';
-import { chainGainDb, speechLevel } from './level.ts';
+import { sine, whiteNoise } from '../audio/signals.ts';
+import { speechLevel } from './level.ts';
 
 const RATE = 16000;
 const FRAME = 320; // 20 ms at 16 kHz
@@ -76,21 +76,5 @@ describe('speechLevel', () => {
 
   it('rejects a sample rate that is not a positive integer', () => {
     expect(() => speechLevel(new Float32Array(10), 0)).toThrow(TypeError);
-  });
-});
-
-describe('chainGainDb', () => {
-  it('measures the gain between PRE and POST, however loud the talker', () => {
-    for (const level of [-45, -30, -15]) {
-      const pre = speechLike(level, 5, RATE, 5);
-      const post = pre.map((v) => v * dbToGain(6));
-      expect(chainGainDb(pre, post, RATE)).toBeCloseTo(6, 4);
-      expect(chainGainDb(pre, pre.map((v) => v * dbToGain(-12)), RATE)).toBeCloseTo(-12, 4);
-    }
-  });
-
-  it('is null without speech in PRE and -120 when POST is silent', () => {
-    expect(chainGainDb(new Float32Array(1000), new Float32Array(1000), RATE)).toBeNull();
-    expect(chainGainDb(sine(1000, -20, 1, RATE), new Float32Array(RATE), RATE)).toBe(-120);
   });
 });

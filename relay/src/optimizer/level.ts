@@ -1,13 +1,16 @@
 /**
- * The speech level of a segment, as the optimizer judges it.
+ * The active speech level of a segment: an independent yardstick for the optimizer's tests,
+ * which measure the POST segments the relay serves with it. The optimizer itself decides
+ * from the bucket rows' gated loudness (targets.ts) and fetches no audio.
  *
  * A bucket's `pcm.rms_dbfs.avg` is a plain mean of per-frame dB values in which silent frames
  * read -120, so a talker who pauses a third of the time looks 40 dB quieter than they are.
- * The optimizer therefore measures segments itself: the RMS over the "active" 20 ms frames
- * only, energy-averaged (a mean of mean squares, not of dB values), in the spirit of the
- * relative gate of ITU-R BS.1770-4 §5.1 and the active speech level of ITU-T P.56, but
- * simpler: a frame is active when it is within `relativeGateDb` (40 dB) of the segment's
- * loudest frame and above `absoluteGateDbfs` (-70 dBFS).
+ * This is the RMS over the "active" 20 ms frames only, energy-averaged (a mean of mean
+ * squares, not of dB values), in the spirit of the relative gate of ITU-R BS.1770-4 §5.1 and
+ * the active speech level of ITU-T P.56, but simpler: a frame is active when it is within
+ * `relativeGateDb` (40 dB) of the segment's loudest frame and above `absoluteGateDbfs`
+ * (-70 dBFS). It differs from BS.1770 gating in its weighting (none) and its gate (relative
+ * to the loudest 20 ms frame rather than 10 LU under the mean of 400 ms blocks).
  *
  * Levels are dBFS relative to a full-scale sample value of 1.0: a sine peaking at -26 dBFS
  * that talks only part of the time has a level of -29.01 dBFS, whatever the pauses.
@@ -104,29 +107,4 @@ export function speechLevel(x: Float32Array, sampleRate: number, opts: LevelOpti
     activeFrames,
     frames,
   };
-}
-
-/**
- * The gain the knob chain applied, dB: POST energy over PRE energy across the frames where
- * PRE is active. Both segments start at the same bucket_ts, so sample i of one is sample i
- * of the other. Unlike the difference of two levels, this does not depend on the talker,
- * who is louder in one bucket than in the next; null when PRE has no active frame.
- */
-export function chainGainDb(pre: Float32Array, post: Float32Array, sampleRate: number, opts: LevelOptions = {}): number | null {
-  const n = Math.min(pre.length, post.length);
-  const view = pre.length === n ? pre : pre.subarray(0, n);
-  const { frameSamples, minMeanSquare } = gatesFor(view, sampleRate, opts);
-  let preEnergy = 0;
-  let postEnergy = 0;
-  for (let start = 0; start < n; start += frameSamples) {
-    const end = Math.min(n, start + frameSamples);
-    if (meanSquare(pre, start, end) <= minMeanSquare) continue;
-    for (let i = start; i < end; i++) {
-      preEnergy += pre[i] * pre[i];
-      postEnergy += post[i] * post[i];
-    }
-  }
-  if (preEnergy === 0) return null;
-  // A chain that silenced the speech entirely (a gate) reads as the meters' floor.
-  return postEnergy > 0 ? toDb(postEnergy / preEnergy) : -120;
 }

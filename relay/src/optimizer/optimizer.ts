@@ -4,13 +4,17 @@
  *   1. discover active traces (§5.1);
  *   2. pull the complete buckets since the last pull, ONE snapshot call per trace (§5.2;
  *      at most one per trace per 5 s, §8);
- *   3. analyze PRE vs POST: the speech level and the chain's gain measured in the WAV
- *      segments (level.ts), peaks and clipping from the relay's meters (analysis.ts);
- *   4. decide (policy.ts), after verifying the previous change (6.);
+ *   3. analyze PRE vs POST from the snapshot alone (analysis.ts): the gated loudness, the
+ *      chain's gain, peaks and clipping of each bucket are in its row, so no audio segment
+ *      is fetched (docs/OPTIMIZER.md: why the segments would add nothing);
+ *   4. decide (policy.ts), after verifying the previous change (6.): a bucket that is not
+ *      evidence enough (evidence.ts) is held, with its reason in the log;
  *   5. schedule the change for the NEXT bucket, the one after the bucket in progress by the
  *      wall clock (§4), with a fresh idempotency key (§5.4);
  *   6. on the next loops, verify it (verify.ts, §6) before deciding anything else, so one
- *      step takes two buckets: the one in progress, and the one that carries the change.
+ *      step takes three buckets: the one in progress, the one that carries the change (its
+ *      knobs are checked), and the first one measured wholly under it (its metrics are
+ *      checked, and the next decision is taken on it).
  * Each loop runs shortly after a bucket completes: bucket end + the relay's grace (1 s) +
  * `loopDelayMs` (300 ms) for the write.
  *
@@ -21,17 +25,19 @@
  * carries it, and resumes from there. Restarting the optimizer also resets every station.
  */
 import { randomUUID } from 'node:crypto';
-import { analyze, type Analysis } from './analysis.ts';
+import { analyze } from './analysis.ts';
 import type { ActiveTrace, SnapshotEntry } from './api-types.ts';
 import { sleep, type OptimizerClient } from './client.ts';
 import { ApiRequestError, OptimizerError } from './errors.ts';
 import { clockOf, formatKnobs, type LogEntry, type Logger, printLogger } from './log.ts';
-import { decide, DEFAULT_TARGETS, type Targets } from './policy.ts';
+import { decide } from './policy.ts';
+import { checkTargets, describeTargets, targetsFor, type Targets } from './targets.ts';
 import { describeStation, newStationState, type StationState } from './station-state.ts';
 import { verify } from './verify.ts';
 
 export interface OptimizerOptions {
   client: OptimizerClient;
+  /** The target mode (default rms) and any target to change from that mode's defaults (targets.ts). */
   targets?: Partial<Targets>;
   /** Receives every log entry (default: one line each on stdout). */
   log?: Logger;
@@ -79,21 +85,21 @@ export class Optimizer {
 
   constructor(opts: OptimizerOptions) {
     this.client = opts.client;
-    this.targets = { ...DEFAULT_TARGETS, ...opts.targets };
+    const { mode = 'rms', ...overrides } = opts.targets ?? {};
+    this.targets = targetsFor(mode, overrides);
+    checkTargets(this.targets);
     this.log = opts.log ?? printLogger;
     this.source = opts.source ?? 'reference_optimizer';
     this.bucketMs = opts.bucketMs ?? 5000;
     this.graceMs = opts.graceMs ?? 1000;
     this.loopDelayMs = opts.loopDelayMs ?? 300;
     this.snapshotIntervalMs = opts.snapshotIntervalMs ?? 5000;
-    const t = this.targets;
-    if (!(t.toleranceDb > 0) || !(t.maxStepDb > 0) || !(t.maxClippingRatio > 0)) throw new TypeError('toleranceDb, maxStepDb and maxClippingRatio must be positive');
   }
 
   /** Starts the loop; the first run is at the next bucket end + grace + delay. */
   start(): void {
     if (this.stopping || this.timer || this.running) return;
-    this.emit({ kind: 'info', message: `optimizing every ${this.bucketMs / 1000} s against ${this.client.baseUrl}: level ${this.targets.levelDbfs} ± ${this.targets.toleranceDb} dBFS, peak ≤ ${this.targets.maxPeakDbfs} dBFS, clipping < ${this.targets.maxClippingRatio}, steps ≤ ${this.targets.maxStepDb} dB` });
+    this.emit({ kind: 'info', message: `optimizing every ${this.bucketMs / 1000} s against ${this.client.baseUrl}, ${describeTargets(this.targets)}` });
     this.schedule();
   }
 
@@ -231,22 +237,14 @@ export class Optimizer {
   private async runStation(trace: TraceState, st: StationState, entries: SnapshotEntry[], signal: AbortSignal): Promise<void> {
     const latest = entries[entries.length - 1];
     st.lastBucketMs = Date.parse(latest.bucket_ts);
-    const analyses = new Map<string, Promise<Analysis>>();
-    const analysisOf = (e: SnapshotEntry): Promise<Analysis> => {
-      let a = analyses.get(e.bucket_ts);
-      if (a === undefined) {
-        a = this.analyzeEntry(e, signal);
-        analyses.set(e.bucket_ts, a);
-      }
-      return a;
-    };
-
+    const previousConfigVersion = entries.length >= 2 ? entries[entries.length - 2].config_version : st.lastConfigVersion;
+    st.lastConfigVersion = latest.config_version;
     // Step 6 of the previous decision comes first: no new step before the last one is verified.
     if (st.phase.kind === 'pending') {
       const change = st.phase.change;
       for (const e of entries) {
         if (Date.parse(e.bucket_ts) < change.applyAtMs) continue;
-        const v = verify(change, await analysisOf(e), this.targets, this.bucketMs);
+        const v = verify(change, analyze(e), this.targets, this.bucketMs);
         if (v.status === 'wait') continue;
         if (v.status === 'verified') {
           st.phase = { kind: 'ready' };
@@ -275,8 +273,8 @@ export class Optimizer {
       return;
     }
 
-    const before = await analysisOf(latest);
-    const d = decide(before.post, before.knobs, this.targets);
+    const before = analyze(latest, previousConfigVersion);
+    const d = decide(before, this.targets);
     if (d.kind === 'hold') {
       this.hold(st, d.code, latest.bucket_ts, d.reason);
       return;
@@ -307,13 +305,6 @@ export class Optimizer {
       this.emit({ kind: 'error', traceId: trace.traceId, stationKey: st.stationKey, bucketTs: latest.bucket_ts, reason: d.reason, message: `apply of ${formatKnobs(d.knobs)} at ${clockOf(applyAt)} refused${code}: ${(err as Error).message} (decided: ${d.reason})` });
       if (err instanceof ApiRequestError && err.code === 'station_not_live') trace.stations.delete(st.stationKey);
     }
-  }
-
-  /** Step 3: the PRE and POST segments of one entry, measured. */
-  private async analyzeEntry(e: SnapshotEntry, signal: AbortSignal): Promise<Analysis> {
-    const [pre, post] = await Promise.all([this.client.segment(e.audio.PRE.endpoint, signal), this.client.segment(e.audio.POST.endpoint, signal)]);
-    if (pre.sampleRate !== post.sampleRate) throw new OptimizerError('bad_response', `PRE is ${pre.sampleRate} Hz but POST is ${post.sampleRate} Hz in ${e.station_key} ${e.bucket_ts}`);
-    return analyze(e, pre.samples, post.samples, pre.sampleRate);
   }
 
   private hold(st: StationState, code: StationState['lastHold'], bucketTs: string, reason: string): void {

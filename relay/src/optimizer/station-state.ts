@@ -24,6 +24,8 @@ export interface StationState {
   phase: StationPhase;
   /** The newest bucket seen, epoch ms (-Infinity before the first). */
   lastBucketMs: number;
+  /** That bucket's config_version (null before the first): tells whether the next one carries a knob change (evidence.ts rule 5). */
+  lastConfigVersion: number | null;
   /**
    * Decide nothing until a bucket shows at least this config_version: a change someone
    * scheduled (before the optimizer started, or an operator's reset) is not in force yet.
@@ -34,7 +36,7 @@ export interface StationState {
 }
 
 export function newStationState(traceId: string, stationKey: string): StationState {
-  return { traceId, stationKey, phase: { kind: 'ready' }, lastBucketMs: -Infinity, awaitConfigVersion: 0, lastHold: null };
+  return { traceId, stationKey, phase: { kind: 'ready' }, lastBucketMs: -Infinity, lastConfigVersion: null, awaitConfigVersion: 0, lastHold: null };
 }
 
 /** The state as JSON, for a status line or a test. */

@@ -1,62 +1,23 @@
 /**
- * Verification against buckets made the way the relay makes them: the real knob chain and
- * the real meters over 20 ms frames, then 16-bit PCM as in the WAV segments.
+ * Verification against buckets made the way the relay makes them (snapshot-fixtures.ts): the
+ * real knob chain, the relay's meters over 20 ms frames and its gating of each bucket's
+ * 400 ms blocks. Like the optimizer, verification reads only the rows.
  */
 import { describe, expect, it } from 'vitest';
 import { defaultKnobs, mergeKnobs, type KnobPatch, type KnobValues } from '../../../protocol/knobs.ts';
-import { METRIC_NAMES, type MetricAggregate, type TapMetrics } from '../../../protocol/metrics.ts';
-import { ProcessingChain } from '../../../worklets/dsp/chain.ts';
-import { FrameMeter } from '../../../worklets/dsp/meters.ts';
-import { dbToGain, speechLike, toInt16, whiteNoise } from '../audio/signals.ts';
+import { dbToGain, speechLike, whiteNoise } from '../audio/signals.ts';
 import { analyze, type Analysis } from './analysis.ts';
-import type { SnapshotEntry } from './api-types.ts';
-import { decide, DEFAULT_TARGETS } from './policy.ts';
+import { decide } from './policy.ts';
+import { meteredEntry, T0 } from './snapshot-fixtures.ts';
+import { LOUDNESS_TARGETS, RMS_TARGETS, type Targets } from './targets.ts';
 import { verify, type PendingChange } from './verify.ts';
 
 const RATE = 16000;
-const FRAME = 320;
-const T0 = Date.parse('2026-01-03T21:15:00.000Z');
+const DEFAULT_TARGETS = RMS_TARGETS;
 
-function aggregate(values: number[]): MetricAggregate {
-  return { count: values.length, min: Math.min(...values), max: Math.max(...values), avg: values.reduce((a, b) => a + b, 0) / values.length, last: values[values.length - 1] };
-}
-
-/** One bucket of `source` through the chain with `knobs`, as the relay would store it. */
+/** One bucket of `source` through the chain with `knobs`, as the relay would store its row. */
 function bucket(index: number, source: Float32Array, knobs: KnobValues, configVersion: number): Analysis {
-  const chain = new ProcessingChain(RATE);
-  chain.setKnobs(knobs);
-  const meters = { PRE: new FrameMeter(RATE), POST: new FrameMeter(RATE) };
-  const values = { PRE: METRIC_NAMES.map(() => [] as number[]), POST: METRIC_NAMES.map(() => [] as number[]) };
-  const post = new Float32Array(source.length);
-  const frame = new Float32Array(FRAME);
-  for (let at = 0; at + FRAME <= source.length; at += FRAME) {
-    frame.set(source.subarray(at, at + FRAME));
-    for (const tap of ['PRE', 'POST'] as const) {
-      if (tap === 'POST') chain.process(frame, FRAME);
-      const m = meters[tap];
-      m.process(frame, FRAME);
-      [m.rmsDbfs, m.peakDbfs, m.clippingRatio, m.dcOffset, m.momentaryLufs].forEach((v, i) => values[tap][i].push(v));
-    }
-    post.set(frame, at);
-  }
-  const bucketTs = new Date(T0 + index * 5000).toISOString();
-  const metrics = {
-    PRE: Object.fromEntries(METRIC_NAMES.map((n, i) => [n, aggregate(values.PRE[i])])) as TapMetrics,
-    POST: Object.fromEntries(METRIC_NAMES.map((n, i) => [n, aggregate(values.POST[i])])) as TapMetrics,
-  };
-  const entry: SnapshotEntry = {
-    bucket_ts: bucketTs,
-    bucket_ms: 5000,
-    station_key: 'st_test',
-    knobs_snapshot: knobs,
-    metrics,
-    audio: { PRE: { endpoint: '/api/audio/segment?pre' }, POST: { endpoint: '/api/audio/segment?post' } },
-    config_version: configVersion,
-    last_knob_event_id: configVersion === 0 ? null : configVersion,
-  };
-  // The stored segments are 16-bit: clamp and quantize as the relay does.
-  const pcm = (x: Float32Array): Float32Array => Float32Array.from(toInt16(x), (v) => v / 32768);
-  return analyze(entry, pcm(source), pcm(post), RATE);
+  return analyze(meteredEntry(index, source, RATE, knobs, configVersion));
 }
 
 /** Five seconds of speech at a given active level; `seed` makes each bucket different. */
@@ -64,10 +25,11 @@ function talk(levelDbfs: number, seed: number): Float32Array {
   return speechLike(levelDbfs - 2.1, 5, RATE, seed); // active level ≈ full-length RMS + 2.1 dB for this signal
 }
 
-function pendingFrom(before: Analysis, applyAtIndex: number, configVersion: number): PendingChange {
-  const d = decide(before.post, before.knobs);
+/** The change `decide` makes on `before`, applied at the bucket before `verifyAtIndex` (so that bucket is the first measured wholly under it). */
+function pendingFrom(before: Analysis, verifyAtIndex: number, configVersion: number, t: Targets = DEFAULT_TARGETS): PendingChange {
+  const d = decide(before, t);
   if (d.kind !== 'change') throw new Error(`expected a change: ${d.reason}`);
-  return { applyAtMs: T0 + applyAtIndex * 5000, configVersion, effectiveKnobs: d.knobs, expect: d.expect, before };
+  return { applyAtMs: T0 + (verifyAtIndex - 1) * 5000, configVersion, effectiveKnobs: d.knobs, expect: d.expect, before };
 }
 
 describe('verify', () => {
@@ -88,17 +50,24 @@ describe('verify', () => {
     const before = bucket(0, hot, defaultKnobs(), 4);
     expect(before.post.clippingRatio).toBeGreaterThan(0.001);
     const p = pendingFrom(before, 2, 5);
-    expect(p.effectiveKnobs).toEqual({ 'pcm.input_gain_db': -12, 'limiter.enabled': true, 'limiter.threshold_dbfs': -1 });
+    // The gated level of the clipped talker is -8.9 dBFS: 11.1 dB over -20 (rounded to the 0.1 dB the gain moves in).
+    expect(p.effectiveKnobs).toEqual({ 'pcm.input_gain_db': -(Math.round(((before.post.bucketLufs as number) + 20) * 10) / 10), 'limiter.enabled': true, 'limiter.threshold_dbfs': -1 });
+    expect(p.effectiveKnobs['pcm.input_gain_db']).toBeLessThan(-10);
     const hot2 = Float32Array.from(talk(-28, 4), (v) => Math.max(-1, Math.min(1, v * dbToGain(21))));
     const v = verify(p, bucket(2, hot2, mergeKnobs(defaultKnobs(), p.effectiveKnobs), 5), DEFAULT_TARGETS);
     expect(v).toMatchObject({ status: 'verified' });
     expect(v.reason).toContain('clipping');
   });
 
-  it('waits for the bucket that carries the change', () => {
+  it('waits through the bucket that carries the change, which must show it in force', () => {
     const before = bucket(0, talk(-35, 1), defaultKnobs(), 0);
     const p = pendingFrom(before, 2, 1);
-    expect(verify(p, bucket(1, talk(-35, 2), defaultKnobs(), 0), DEFAULT_TARGETS).status).toBe('wait');
+    const knobs = mergeKnobs(defaultKnobs(), p.effectiveKnobs);
+    const carrying = verify(p, bucket(1, talk(-35, 2), knobs, 1), DEFAULT_TARGETS);
+    expect(carrying).toMatchObject({ status: 'wait' });
+    expect(carrying.reason).toContain('carries the change; the next one is measured wholly under it');
+    expect(verify(p, bucket(1, talk(-35, 2), defaultKnobs(), 0), DEFAULT_TARGETS)).toMatchObject({ status: 'failed' });
+    expect(verify(p, bucket(0, talk(-35, 2), defaultKnobs(), 0), DEFAULT_TARGETS).status).toBe('wait');
   });
 
   it('fails when config_version did not increase or the knobs are not in force', () => {
@@ -124,21 +93,60 @@ describe('verify', () => {
 
   it('fails a limiter that leaves the peaks over target', () => {
     const before = bucket(0, talk(-19, 5), defaultKnobs(), 0);
-    const loud = { ...before, post: { ...before.post, peakDbfs: -0.5 } };
+    const loud = { ...before, post: { ...before.post, samplePeakDbfs: -0.5, truePeakDbtp: -0.3 } };
     const p = pendingFrom(loud, 1, 1);
     expect(p.effectiveKnobs).toEqual({ 'limiter.enabled': true, 'limiter.threshold_dbfs': -1 });
     const limited = bucket(1, talk(-19, 6), mergeKnobs(defaultKnobs(), p.effectiveKnobs), 1);
     expect(verify(p, limited, DEFAULT_TARGETS).status).toBe('verified');
     const tooHigh = bucket(1, talk(-10, 6), mergeKnobs(defaultKnobs(), { ...p.effectiveKnobs }), 1);
-    const unlimited = { ...tooHigh, post: { ...tooHigh.post, peakDbfs: 0.3 } };
+    const unlimited = { ...tooHigh, post: { ...tooHigh.post, samplePeakDbfs: 0.3 } };
     expect(verify(p, unlimited, DEFAULT_TARGETS).status).toBe('failed');
   });
 
+  it('in loudness mode, verifies a gain step by the gated loudness and the limiter by the true peak', () => {
+    const T = LOUDNESS_TARGETS;
+    const before = bucket(0, talk(-33, 11), defaultKnobs(), 0);
+    const p = pendingFrom(before, 1, 1, T);
+    const step = p.expect.gainStepDb;
+    expect(step).toBeCloseTo(-23 - (before.post.bucketLufs as number), 1);
+    const after = bucket(1, talk(-33, 12), mergeKnobs(defaultKnobs(), p.effectiveKnobs), 1);
+    const v = verify(p, after, T);
+    expect(v.status, v.reason).toBe('verified');
+    expect(Math.abs((after.post.bucketLufs as number) - -23)).toBeLessThanOrEqual(1);
+
+    // Speech in target with clicks (2 ms bursts at -0.4 dBFS, once a second): a sample-peak
+    // limiter 1 dB under the -1 dBTP ceiling keeps the true peak under it.
+    const clicky = (seed: number): Float32Array => {
+      const x = talk(-23, seed);
+      for (let at = RATE / 2; at < x.length; at += RATE) for (let i = 0; i < 32; i++) x[at + i] += 0.95 * Math.sin((2 * Math.PI * 3000 * i) / RATE);
+      return x;
+    };
+    const loud = bucket(0, clicky(13), defaultKnobs(), 0);
+    expect(loud.post.truePeakDbtp).toBeGreaterThan(-1);
+    const fix = pendingFrom(loud, 1, 1, T);
+    expect(fix.effectiveKnobs).toMatchObject({ 'limiter.enabled': true, 'limiter.threshold_dbfs': -2 });
+    const limited = bucket(1, clicky(14), mergeKnobs(defaultKnobs(), fix.effectiveKnobs), 1);
+    // A 3 kHz click limited at 16 kHz overshoots its sample peak by more than the 1 dB margin:
+    // the true peak came down but is still over; that is progress, and the next step lowers the limiter.
+    const w = verify(fix, limited, T);
+    expect(w.status, w.reason).toBe('verified');
+    expect(w.reason).toMatch(/peak 1\.\d → -0\.\d dBTP \(still over -1\.0 dBTP: the limiter goes lower next\)/);
+    const retune = pendingFrom(limited, 2, 2, T);
+    expect(retune.effectiveKnobs).toEqual({ 'limiter.enabled': true, 'limiter.threshold_dbfs': -2.5 });
+    const lower = bucket(2, clicky(15), mergeKnobs(defaultKnobs(), retune.effectiveKnobs), 2);
+    const x = verify(retune, lower, T);
+    expect(x.status, x.reason).toBe('verified');
+    expect(lower.post.truePeakDbtp).toBeLessThanOrEqual(-1);
+    // Without any progress it fails: the same bucket as before the change.
+    expect(verify(retune, { ...limited, bucketMs: lower.bucketMs, configVersion: 2, knobs: lower.knobs }, T).status).toBe('failed');
+  });
+
   it('verifies the compressor by POST crest factor under PRE in the same bucket', () => {
-    // A quiet talker who shouts for 600 ms, 15 dB louder: the loudest frame is far over the level.
+    // A quiet talker who shouts for 600 ms, 10 dB louder: the loudest frame is far over the
+    // level (11.5 dB; 7-8.5 dB for this talker without the shout).
     const shout = (seed: number): Float32Array => {
       const x = talk(-38, seed);
-      for (let i = Math.round(1.5 * RATE); i < Math.round(2.1 * RATE); i++) x[i] *= dbToGain(15);
+      for (let i = Math.round(1.5 * RATE); i < Math.round(2.1 * RATE); i++) x[i] *= dbToGain(10);
       return x;
     };
     const before = bucket(0, shout(7), defaultKnobs(), 0);

@@ -146,4 +146,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE traces ADD COLUMN mix_stream_id TEXT;
   CREATE UNIQUE INDEX traces_mix_stream_id ON traces(mix_stream_id) WHERE mix_stream_id IS NOT NULL;
   `,
+  // Gated loudness (BS.1770-4) of a recorded bucket that two parts share is gated over both
+  // parts' 400 ms blocks, so each share keeps them: JSON {"PRE": [...], "POST": [...]} of
+  // mean squares. NULL for shares stored before (recorded-merge.ts then leaves the bucket's
+  // gated loudness out). Bucket rows need no change: their metrics JSON simply lacks the
+  // entries added since (protocol/metrics.ts declares them optional).
+  `
+  ALTER TABLE recorded_bucket_parts ADD COLUMN loudness_blocks TEXT;
+  `,
 ];

@@ -29,6 +29,8 @@ interface Latest {
 }
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
+/** The media workers' NaN (no value yet) is JSON's null. */
+const orNull = (v: number): number | null => (Number.isNaN(v) ? null : round2(v));
 
 const centresByRate = new Map<number, Float32Array>();
 /** Band centres depend only on the rate: computed once per rate. */
@@ -226,7 +228,17 @@ export class TelemetryHub {
         const l = s.handle === null ? undefined : this.latest.get(s.handle.id);
         if (l === undefined) continue;
         const v = l.values;
-        const tap = (o: number): TapMeters => ({ rms_dbfs: round2(v[o]), peak_dbfs: round2(v[o + 1]), clipping_ratio: round6(v[o + 2]), momentary_lufs: round2(v[o + 3]) });
+        // In TAP_METER_FIELDS order (media/messages.ts).
+        const tap = (o: number): TapMeters => ({
+          rms_dbfs: round2(v[o]),
+          peak_dbfs: round2(v[o + 1]),
+          clipping_ratio: round6(v[o + 2]),
+          momentary_lufs: round2(v[o + 3]),
+          short_term_lufs: round2(v[o + 4]),
+          integrated_lufs: orNull(v[o + 5]),
+          range_lu: orNull(v[o + 6]),
+          true_peak_dbtp: round2(v[o + 7]),
+        });
         // Station keys are unique within a trace; across traces the later one is qualified.
         const key = stations[s.stationKey] === undefined ? s.stationKey : `${s.traceId}:${s.stationKey}`;
         stations[key] = {

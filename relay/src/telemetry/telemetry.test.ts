@@ -37,7 +37,9 @@ const HZ = 20;
 const BUCKET_MS = 5000;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-const TAP_KEYS = ['rms_dbfs', 'peak_dbfs', 'clipping_ratio', 'momentary_lufs'];
+const TAP_KEYS = ['rms_dbfs', 'peak_dbfs', 'clipping_ratio', 'momentary_lufs', 'short_term_lufs', 'integrated_lufs', 'range_lu', 'true_peak_dbtp'];
+/** The only fields that may be null: the station's gated loudness before a block passed the gates. */
+const NULLABLE = /^(integrated_lufs|range_lu)$/;
 const STATION_KEYS = ['trace_id', 'station_key', 'label', 'PRE', 'POST', 'queue_depth', 'dropped_frames', 'decode_errors', 'config_version'];
 
 interface Received {
@@ -199,6 +201,7 @@ async function getMeasurement(query = '', httpUrl = t.httpUrl): Promise<{ text: 
 /** Every leaf of `v` is a string or a finite number (JSON turns NaN and ±Infinity into null). */
 function leavesAreFinite(v: unknown, path: string): void {
   if (typeof v === 'string') return;
+  if (v === null && NULLABLE.test(path.slice(path.lastIndexOf('.') + 1))) return;
   if (typeof v === 'number') {
     expect(Number.isFinite(v), `${path} = ${v}`).toBe(true);
     return;
@@ -342,7 +345,7 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
         }
       }
       leavesAreFinite(json, 'measurement');
-      expect(text).not.toMatch(/NaN|Infinity|null/);
+      expect(text.replace(/"(integrated_lufs|range_lu)":null/g, '')).not.toMatch(/NaN|Infinity|null/);
     });
 
     it('narrows to one trace with ?trace_id=, and to nothing for a trace that is not live', async () => {
@@ -436,6 +439,12 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
         expect(Math.abs(m.PRE.rms_dbfs - TONE_RMS_DBFS)).toBeLessThanOrEqual(0.2);
         // BS.1770: at 1 kHz the K-weighting gain (+0.69 dB) and the -0.691 offset cancel.
         expect(Math.abs(m.PRE.momentary_lufs - TONE_RMS_DBFS), `lufs ${m.PRE.momentary_lufs}`).toBeLessThanOrEqual(0.2);
+        // So do short-term and integrated loudness of a steady tone (EBU Tech 3341 case 1,
+        // ±0.1 LU, less 3.01 LU for one channel); a sine's true peak is its peak (+0.2/-0.4 dB).
+        expect(Math.abs(m.PRE.short_term_lufs - TONE_RMS_DBFS), `short-term ${m.PRE.short_term_lufs}`).toBeLessThanOrEqual(0.1);
+        expect(Math.abs((m.PRE.integrated_lufs ?? NaN) - TONE_RMS_DBFS), `integrated ${m.PRE.integrated_lufs}`).toBeLessThanOrEqual(0.1);
+        expect(m.PRE.true_peak_dbtp).toBeGreaterThanOrEqual(TONE_PEAK_DBFS - 0.4);
+        expect(m.PRE.true_peak_dbtp).toBeLessThanOrEqual(TONE_PEAK_DBFS + 0.2);
         expect(m.POST).toEqual(m.PRE);
         expect(m.config_version).toBe(0);
         expect(m.dropped_frames).toBe(0);
