@@ -114,6 +114,27 @@ const CASES: Record<string, () => Promise<Res[]>> = {
     ];
   },
 
+  'GET /api/audio/export': async () => {
+    const range = `trace_id=${traceId}&station_key=${STATION}&from=${iso(Date.parse(entry.bucket_ts) - 1000)}&to=${iso(Date.parse(entry.bucket_ts) + 5000)}`;
+    return [
+      await get(`/api/audio/export?${range}&tap=PRE&format=wav`),
+      await get(`/api/audio/export?${range}&tap=PRE&format=mp3`),
+      await get(`/api/audio/export?${range.replace(`trace_id=${traceId}`, 'trace_id=trace_nothere')}&tap=POST`),
+      await get(`/api/audio/export?${range.replace(`station_key=${STATION}`, 'station_key=nobody')}&tap=POST`),
+      await get(`/api/audio/export?${range}&tap=PRE`, token('read:snapshots')),
+    ];
+  },
+
+  'GET /api/audio/export/sidecar': async () => {
+    const range = `trace_id=${traceId}&station_key=${STATION}&from=${iso(Date.parse(entry.bucket_ts) - 1000)}&to=${iso(Date.parse(entry.bucket_ts) + 5000)}`;
+    return [
+      await get(`/api/audio/export/sidecar?${range}`, token('read:snapshots')),
+      await get(`/api/audio/export/sidecar?${range.replace(/from=[^&]+/, 'from=soon')}`),
+      await get(`/api/audio/export/sidecar?${range.replace(`station_key=${STATION}`, 'station_key=nobody')}`),
+      await get(`/api/audio/export/sidecar?${range}`, null),
+    ];
+  },
+
   'POST /api/optimizer/knobs/apply': async () => {
     const body = {
       trace_id: traceId,
@@ -153,6 +174,18 @@ const CASES: Record<string, () => Promise<Res[]>> = {
     await get('/api/traces/trace_nothere'),
     await get(`/api/traces/${'x'.repeat(200)}`),
   ],
+
+  'GET /api/traces': async () => {
+    const first = await get('/api/traces?limit=1');
+    return [
+      first,
+      await get(`/api/traces?limit=1&cursor=${first.json.next_cursor}`),
+      await get('/api/traces?kind=recorded&label=contract&active=false&from=2020-01-01T00:00:00.000Z&to=2100-01-01T00:00:00.000Z'),
+      await get('/api/traces?limit=0'),
+      await get('/api/traces?cursor=nonsense'),
+      await get('/api/traces', token('ingest')),
+    ];
+  },
 
   'PUT /api/uploads/{upload_id}': async () => {
     const startedAt = Date.now() - 60_000;

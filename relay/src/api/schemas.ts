@@ -11,6 +11,7 @@
 import type { Readable } from 'node:stream';
 import { Health, OpenApiDocument, RelayStatsResponse, StatsQuery, TraceParams, TraceResponse } from '../../../protocol/api.ts';
 import { ERROR_STATUS, ErrorEnvelope, type ErrorCode, type ErrorStatus } from '../../../protocol/errors.ts';
+import { EXPORT_MAX_RANGE_MS, ExportQuery, SidecarQuery, SidecarResponse } from '../../../protocol/export.ts';
 import {
   ActiveTracesResponse,
   ApplyRequest,
@@ -24,6 +25,7 @@ import {
   SnapshotResponse,
 } from '../../../protocol/optimizer-api.ts';
 import { Measurement, MeasurementsQuery, TelemetryQuery } from '../../../protocol/telemetry.ts';
+import { TraceListQuery, TraceListResponse } from '../../../protocol/traces.ts';
 import {
   UploadChunkQuery,
   UploadChunkResponse,
@@ -112,6 +114,36 @@ export const segmentRoute = route(
   ['invalid_request', 'trace_not_found', 'bucket_not_found', 'audio_not_found', 'range_not_satisfiable'],
 );
 
+const exportErrors: readonly ErrorCode[] = ['invalid_request', 'trace_not_found', 'station_not_found'];
+
+export const exportRoute = route(
+  {
+    summary: `A station's PRE or POST audio over [from, to) as one 16-bit PCM mono WAV at its rate, streamed; silence where no audio was stored; at most ${EXPORT_MAX_RANGE_MS / 60_000} min`,
+    tags: ['optimizer'],
+    operationId: 'exportAudio',
+    querystring: ExportQuery,
+  },
+  {
+    200: wav('the WAV file: round((to - from) * rate) samples, sample i at from + i / rate', {
+      'X-Sample-Rate': { type: 'integer', description: "Hz: the station's rate" },
+      'X-Channels': { type: 'integer', description: '1 (mono)' },
+      'Content-Disposition': { type: 'string', description: 'attachment; filename="<trace>_<station>_<tap>_<from>.wav"' },
+    }),
+  },
+  exportErrors,
+);
+
+export const sidecarRoute = route(
+  {
+    summary: 'The buckets (metrics, knobs, config version) and knob events of a station over [from, to): the JSON beside an export',
+    tags: ['optimizer'],
+    operationId: 'exportSidecar',
+    querystring: SidecarQuery,
+  },
+  { 200: SidecarResponse },
+  exportErrors,
+);
+
 export const applyRoute = route(
   {
     summary: 'Schedule knob changes for the first sample of a future bucket (seed 000 §5.4)',
@@ -150,6 +182,17 @@ export const traceRoute = route(
   { summary: 'One trace, live or ended, with its stations and bucket range', tags: ['traces'], operationId: 'trace', params: TraceParams },
   { 200: TraceResponse },
   ['invalid_request', 'trace_not_found', 'not_found'],
+);
+
+export const traceListRoute = route(
+  {
+    summary: 'Every trace the relay keeps, live, ended or recorded, newest first; filtered by kind, activity, station label and time, paged with a cursor',
+    tags: ['traces'],
+    operationId: 'listTraces',
+    querystring: TraceListQuery,
+  },
+  { 200: TraceListResponse },
+  ['invalid_request'],
 );
 
 // The relay -------------------------------------------------------------------------------------

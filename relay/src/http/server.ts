@@ -18,8 +18,10 @@ import type { Health, HealthInfo, RelayStats } from '../../../protocol/api.ts';
 import { ERROR_STATUS, type ErrorCode } from '../../../protocol/errors.ts';
 import * as T from '../../../protocol/schema.ts';
 import { MeasurementMessage, SpectrumMessage, TelemetryMessage, type MeasurementsQuery } from '../../../protocol/telemetry.ts';
+import { registerExportRoutes } from '../api/export-routes.ts';
 import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
 import { healthRoute, measurementsRoute, openApiRoute, statsRoute, telemetrySocketRoute } from '../api/schemas.ts';
+import { registerTraceListRoutes } from '../api/trace-list-routes.ts';
 import { registerUploadRoutes } from '../api/upload-routes.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
@@ -284,6 +286,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 
   registerOptimizerRoutes(app, deps.api);
   registerUploadRoutes(app, deps.uploads);
+  registerExportRoutes(app, deps.api);
+  registerTraceListRoutes(app, deps.api);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
   api.get('/api/relay/stats', { schema: statsRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
     const body = { success: true as const, ...deps.stats() };

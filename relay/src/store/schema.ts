@@ -154,4 +154,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE recorded_bucket_parts ADD COLUMN loudness_blocks TEXT;
   `,
+  // The trace list (GET /api/traces) pages newest first by (started_at, trace_id): a keyset
+  // page is one range scan of this index, however many traces the relay keeps.
+  `
+  CREATE INDEX traces_started ON traces(started_at, trace_id);
+  `,
 ];

@@ -89,6 +89,29 @@ export interface SegmentRef {
 }
 const SEGMENT_REF = 'trace_id, station_key, bucket_ts, pre_path, post_path, segment_bytes, client';
 
+/** What `listTraceSummaries` filters on (all optional); `after` is the last row of the previous page. */
+export interface TraceListFilter {
+  kind?: 'live' | 'recorded';
+  active?: boolean;
+  label?: string;
+  fromMs?: number;
+  toMs?: number;
+  after?: { startedAt: number; traceId: string };
+}
+
+export interface TraceSummaryRow {
+  trace_id: string;
+  kind: 'live' | 'recorded';
+  started_at: number;
+  ended_at: number | null;
+  /** Labels of its stations that have one, by ordinal. */
+  labels: string[];
+  station_count: number;
+  first_bucket_ts: number | null;
+  last_bucket_ts: number | null;
+  bucket_count: number;
+}
+
 type RawBucket = Omit<BucketRow, 'metrics' | 'knobs' | 'ingest'> & { metrics: string; knobs: string; ingest: string };
 
 export class Store {
@@ -319,6 +342,52 @@ export class Store {
 
   listTraces(): TraceRow[] {
     return prepared(this.db, 'SELECT * FROM traces ORDER BY started_at DESC').all() as TraceRow[];
+  }
+
+  /**
+   * One page of traces, newest first (started_at, then trace_id, both descending), each with
+   * its station labels and counts and its bucket range: keyset paging on the traces_started
+   * index, so a page costs its own rows whatever the offset. `activeIds` are the traces with
+   * a station streaming (the live registry knows, the store does not); `active` filters on
+   * them. Times are epoch ms; `from`/`to` keep traces overlapping [from, to).
+   */
+  listTraceSummaries(q: TraceListFilter, activeIds: readonly string[], limit: number): TraceSummaryRow[] {
+    const where: string[] = [];
+    if (q.kind !== undefined) where.push('t.kind = @kind');
+    if (q.active === true) where.push('t.trace_id IN (SELECT value FROM json_each(@activeIds))');
+    if (q.active === false) where.push('t.trace_id NOT IN (SELECT value FROM json_each(@activeIds))');
+    // instr rather than LIKE: the search text's % and _ are plain characters.
+    if (q.label !== undefined) where.push('EXISTS (SELECT 1 FROM stations s WHERE s.trace_id = t.trace_id AND instr(lower(s.label), lower(@label)) > 0)');
+    if (q.toMs !== undefined) where.push('t.started_at < @toMs');
+    if (q.fromMs !== undefined) where.push('(t.ended_at IS NULL OR t.ended_at > @fromMs)');
+    if (q.after !== undefined) where.push('(t.started_at, t.trace_id) < (@afterStartedAt, @afterTraceId)');
+    // The page first (a range scan of traces_started), then its labels and bucket ranges:
+    // one pass over each listed trace's rows of the buckets primary key.
+    const sql = `WITH page AS (
+        SELECT t.trace_id, t.kind, t.started_at, t.ended_at FROM traces t
+        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ORDER BY t.started_at DESC, t.trace_id DESC LIMIT @limit
+      ), ranges AS (
+        SELECT trace_id, MIN(bucket_ts) AS first_bucket_ts, MAX(bucket_ts) AS last_bucket_ts, COUNT(*) AS bucket_count
+          FROM buckets WHERE trace_id IN (SELECT trace_id FROM page) GROUP BY trace_id
+      )
+      SELECT p.trace_id, p.kind, p.started_at, p.ended_at,
+        (SELECT json_group_array(label) FROM (SELECT label FROM stations s WHERE s.trace_id = p.trace_id AND label IS NOT NULL ORDER BY ordinal)) AS labels,
+        (SELECT COUNT(*) FROM stations s WHERE s.trace_id = p.trace_id) AS station_count,
+        r.first_bucket_ts, r.last_bucket_ts, COALESCE(r.bucket_count, 0) AS bucket_count
+      FROM page p LEFT JOIN ranges r ON r.trace_id = p.trace_id
+      ORDER BY p.started_at DESC, p.trace_id DESC`;
+    const rows = prepared(this.db, sql).all({
+      kind: q.kind,
+      activeIds: JSON.stringify(activeIds),
+      label: q.label,
+      toMs: q.toMs,
+      fromMs: q.fromMs,
+      afterStartedAt: q.after?.startedAt,
+      afterTraceId: q.after?.traceId,
+      limit,
+    }) as (Omit<TraceSummaryRow, 'labels'> & { labels: string })[];
+    return rows.map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
   }
 
   listKnobEvents(traceId: string, stationKey?: string, page: { afterId?: number; limit?: number } = {}): KnobEventRow[] {

@@ -1,0 +1,240 @@
+/**
+ * Exports of a station's audio over a time range, end to end on a real relay: a station
+ * streams a 1 kHz tone for 13 s from about 2 s into bucket B0; during B0 a knob change is
+ * scheduled for B2. The export of [B0 + 1 s, B0 + 14 s) spans B0, B1 and B2 and starts
+ * before the station did.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPORT_MAX_RANGE_MS } from '../../../protocol/export.ts';
+import { measureRmsDbfs, sine } from '../audio/signals.ts';
+import { readWav } from '../audio/wav.ts';
+import type { Scope } from '../auth/scopes.ts';
+import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
+import { alignToBucket, sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
+
+const RATE = 16000;
+const BUCKET_MS = 5000;
+const STATION = 'export-tone';
+const TONE_PEAK_DBFS = -20;
+const SINE_RMS_OFFSET_DB = -3.0103; // the RMS of a sine is its peak minus 3.01 dB
+const FFMPEG = '/usr/bin/ffmpeg';
+
+interface Res {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  json: any;
+}
+
+let t: TestRelay;
+let station: SimulatedStation;
+let streaming: Promise<void> = Promise.resolve();
+let traceId = '';
+let b0 = 0;
+let fromMs = 0;
+let toMs = 0;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const tokenWith = (...scopes: Scope[]): string => t.relay.tokens.create(scopes, 'export.test').token;
+
+async function get(path: string, token: string | null = t.relay.adminToken as string): Promise<Res> {
+  const r = await fetch(`${t.httpUrl}${path}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+  const body = Buffer.from(await r.arrayBuffer());
+  const json = (r.headers.get('content-type') ?? '').includes('json') ? JSON.parse(body.toString('utf8')) : undefined;
+  return { status: r.status, headers: r.headers, body, json };
+}
+
+const query = (over: Record<string, string> = {}): string =>
+  new URLSearchParams({ trace_id: traceId, station_key: STATION, tap: 'PRE', from: iso(fromMs), to: iso(toMs), format: 'wav', ...over }).toString();
+const exportOf = (over: Record<string, string> = {}, token?: string | null): Promise<Res> => get(`/api/audio/export?${query(over)}`, token);
+const sidecarOf = (over: Record<string, string> = {}, token: string | null = tokenWith('read:snapshots')): Promise<Res> => {
+  const q = new URLSearchParams(query(over));
+  q.delete('tap');
+  q.delete('format');
+  return get(`/api/audio/export/sidecar?${q.toString()}`, token);
+};
+
+function expectError(res: Res, status: number, code: string, message: RegExp): void {
+  expect(res.status, res.body.toString('utf8')).toBe(status);
+  expect(res.json).toEqual({ success: false, error: { code, message: expect.stringMatching(message) } });
+}
+
+/** A WAV's 16-bit samples (after the canonical 44-byte header) as integers. */
+const int16 = (wav: Buffer): Int16Array => new Int16Array(wav.buffer.slice(wav.byteOffset + 44, wav.byteOffset + wav.length));
+
+/** A bucket's segment as the segment route serves it, as integers. */
+async function segmentSamples(bucketTs: number, tap: 'PRE' | 'POST'): Promise<Int16Array> {
+  const res = await get(`/api/audio/segment?${new URLSearchParams({ trace_id: traceId, station_key: STATION, tap, bucket_ts: iso(bucketTs) }).toString()}`);
+  expect(res.status).toBe(200);
+  return Int16Array.from(readWav(res.body).samples, (s) => Math.round(s * 32768));
+}
+
+beforeAll(async () => {
+  t = await startTestRelay();
+  const audio = encodeAudio(sine(1000, TONE_PEAK_DBFS, 13, RATE), RATE, 'pcm16');
+  await alignToBucket(2000);
+  b0 = Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS;
+  station = new SimulatedStation({ url: t.wsUrl, audio, stationKey: STATION, label: 'export', durationS: 13 });
+  traceId = (await station.connect()).trace_id;
+  streaming = runStations([station]);
+  fromMs = b0 + 1000;
+  toMs = b0 + 14_000;
+  const apply = await fetch(`${t.httpUrl}/api/optimizer/knobs/apply`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tokenWith('write:knobs')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      trace_id: traceId,
+      station_key: STATION,
+      apply_at_bucket_ts: iso(b0 + 2 * BUCKET_MS),
+      idempotency_key: `export-${process.pid}-${Date.now()}`,
+      source: 'export.test',
+      knobs: { 'pcm.input_gain_db': -6 },
+    }),
+  });
+  expect(apply.status).toBe(200);
+  await waitFor(() => t.relay.store.getBucket(traceId, STATION, b0 + 2 * BUCKET_MS), 30_000, 'bucket B2 stored');
+}, 60_000);
+
+afterAll(async () => {
+  station?.stop();
+  await Promise.race([streaming, sleep(5000)]);
+  await t?.close();
+});
+
+describe('GET /api/audio/export', () => {
+  it('streams one WAV of the range: exact header and length, decodable by ffmpeg, silence before the station, the tone at its level, the segments\' samples', async () => {
+    const res = await exportOf({}, tokenWith('read:audio'));
+    expect(res.status, res.body.toString('utf8').slice(0, 200)).toBe(200);
+    const n = ((toMs - fromMs) * RATE) / 1000;
+    expect(n).toBe(208_000);
+    expect(res.headers.get('content-type')).toBe('audio/wav');
+    expect(res.headers.get('content-length')).toBe(String(44 + 2 * n));
+    expect(res.headers.get('x-sample-rate')).toBe(String(RATE));
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${traceId}_${STATION}_PRE_${iso(fromMs).replace(/:/g, '-')}.wav"`);
+    const wav = res.body;
+    expect(wav.length).toBe(44 + 2 * n);
+    expect(wav.toString('ascii', 0, 4)).toBe('RIFF');
+    expect(wav.readUInt32LE(4)).toBe(36 + 2 * n);
+    expect(wav.toString('ascii', 8, 16)).toBe('WAVEfmt ');
+    expect([wav.readUInt16LE(20), wav.readUInt16LE(22), wav.readUInt32LE(24), wav.readUInt32LE(28), wav.readUInt16LE(32), wav.readUInt16LE(34)]).toEqual([1, 1, RATE, 2 * RATE, 2, 16]);
+    expect(wav.toString('ascii', 36, 40)).toBe('data');
+    expect(wav.readUInt32LE(40)).toBe(2 * n);
+
+    // ffmpeg reads it without a complaint, and decodes exactly n samples.
+    const file = join(t.dataDir, 'export.wav');
+    writeFileSync(file, wav);
+    const check = spawnSync(FFMPEG, ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stderr).toBe('');
+    const raw = spawnSync(FFMPEG, ['-v', 'error', '-i', file, '-f', 's16le', '-'], { maxBuffer: 16 * 1024 * 1024 });
+    expect(raw.status).toBe(0);
+    expect(raw.stdout.length).toBe(2 * n);
+
+    const x = int16(wav);
+    // Silence up to the station's first sample (B0's sample_start), which is after `from`.
+    const first = t.relay.store.getBucket(traceId, STATION, b0);
+    expect(first).toBeDefined();
+    const leadIn = (first as { sample_start: number }).sample_start - ((fromMs - b0) * RATE) / 1000;
+    expect(leadIn).toBeGreaterThan(RATE / 2);
+    expect(x.subarray(0, leadIn).every((s) => s === 0)).toBe(true);
+    // The tone in B1, at the level it was sent (PRE: before the knob chain).
+    const b1 = ((b0 + BUCKET_MS - fromMs) * RATE) / 1000;
+    const f = Float32Array.from(x.subarray(b1 + RATE / 2, b1 + (9 * RATE) / 2), (s) => s / 32768);
+    const rms = measureRmsDbfs(f);
+    console.log(`export: lead-in ${leadIn} samples (${((leadIn / RATE) * 1000).toFixed(1)} ms), B1 RMS ${rms.toFixed(3)} dBFS, expected ${(TONE_PEAK_DBFS + SINE_RMS_OFFSET_DB).toFixed(3)}`);
+    expect(Math.abs(rms - (TONE_PEAK_DBFS + SINE_RMS_OFFSET_DB))).toBeLessThan(0.5);
+
+    // Every sample is the segment's sample at the same time.
+    let compared = 0;
+    for (const bucketTs of [b0, b0 + BUCKET_MS, b0 + 2 * BUCKET_MS]) {
+      const seg = await segmentSamples(bucketTs, 'PRE');
+      const offset = ((bucketTs - fromMs) * RATE) / 1000;
+      for (let j = Math.max(0, -offset); j < seg.length && offset + j < n; j++) {
+        if (x[offset + j] !== seg[j]) throw new Error(`export sample ${offset + j} is ${x[offset + j]}, bucket ${iso(bucketTs)} sample ${j} is ${seg[j]}`);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(n - leadIn - RATE);
+  });
+
+  it('exports the tap asked for (POST: after the knob change of B2)', async () => {
+    const res = await exportOf({ tap: 'POST' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toContain('_POST_');
+    const x = int16(res.body);
+    const b2 = ((b0 + 2 * BUCKET_MS - fromMs) * RATE) / 1000;
+    const seg = await segmentSamples(b0 + 2 * BUCKET_MS, 'POST');
+    expect(Array.from(x.subarray(b2, b2 + RATE))).toEqual(Array.from(seg.subarray(0, RATE)));
+    const pre = int16((await exportOf()).body);
+    const level = (a: Int16Array): number => measureRmsDbfs(Float32Array.from(a.subarray(b2 + RATE / 2, b2 + 2 * RATE), (s) => s / 32768));
+    console.log(`export: B2 PRE ${level(pre).toFixed(2)} dBFS, POST ${level(x).toFixed(2)} dBFS`);
+    expect(level(pre) - level(x)).toBeGreaterThan(3);
+  });
+
+  it('answers 401 without a token and 403 without read:audio', async () => {
+    expectError(await exportOf({}, null), 401, 'unauthorized', /./);
+    expectError(await exportOf({}, tokenWith('read:snapshots')), 403, 'forbidden', /read:audio/);
+  });
+
+  it('answers 400 naming the parameter for a bad tap, format or date, a reversed or too long range', async () => {
+    expectError(await exportOf({ tap: 'MID' }), 400, 'invalid_request', /tap/);
+    expectError(await exportOf({ format: 'mp3' }), 400, 'invalid_request', /format.*"wav"/);
+    expectError(await exportOf({ from: 'yesterday' }), 400, 'invalid_request', /^from must be an ISO-8601.*"yesterday"/);
+    expectError(await exportOf({ to: '2026-13-01T00:00:00.000Z' }), 400, 'invalid_request', /^to must be an ISO-8601/);
+    expectError(await exportOf({ from: iso(toMs), to: iso(fromMs) }), 400, 'invalid_request', /from .* must be before to/);
+    expectError(await exportOf({ to: iso(fromMs) }), 400, 'invalid_request', /must be before to/);
+    expectError(await exportOf({ to: iso(fromMs + EXPORT_MAX_RANGE_MS + 1000) }), 400, 'invalid_request', /at most 120 min/);
+    // Exactly the cap is allowed (headers only: the body is 230 MB of mostly silence).
+    const ctrl = new AbortController();
+    const r = await fetch(`${t.httpUrl}/api/audio/export?${query({ to: iso(fromMs + EXPORT_MAX_RANGE_MS) })}`, {
+      headers: { authorization: `Bearer ${t.relay.adminToken}` },
+      signal: ctrl.signal,
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-length')).toBe(String(44 + 2 * (EXPORT_MAX_RANGE_MS / 1000) * RATE));
+    ctrl.abort();
+    expectError(await get(`/api/audio/export?trace_id=${traceId}&station_key=${STATION}&tap=PRE&from=${iso(fromMs)}`), 400, 'invalid_request', /to/);
+  });
+
+  it('answers 404 for an unknown trace or station', async () => {
+    expectError(await exportOf({ trace_id: 'trace_nothere' }), 404, 'trace_not_found', /trace_nothere/);
+    expectError(await exportOf({ station_key: 'nobody' }), 404, 'station_not_found', /nobody/);
+  });
+});
+
+describe('GET /api/audio/export/sidecar', () => {
+  it('lists the buckets overlapping the range and the knob event applied in it', async () => {
+    const res = await sidecarOf();
+    expect(res.status, res.body.toString('utf8')).toBe(200);
+    const body = res.json;
+    expect(body).toMatchObject({ success: true, trace_id: traceId, station_key: STATION, from: iso(fromMs), to: iso(toMs), sample_rate: RATE });
+    expect(body.buckets.map((b: { bucket_ts: string }) => b.bucket_ts)).toEqual([iso(b0), iso(b0 + BUCKET_MS), iso(b0 + 2 * BUCKET_MS)]);
+    for (const b of body.buckets) expect(Object.keys(b).sort()).toEqual(['bucket_ts', 'config_version', 'knobs_snapshot', 'metrics']);
+    expect(body.buckets[1].knobs_snapshot['pcm.input_gain_db']).toBe(0);
+    expect(body.buckets[2].knobs_snapshot['pcm.input_gain_db']).toBe(-6);
+    expect(body.buckets[2].config_version).toBeGreaterThan(body.buckets[1].config_version);
+    expect(body.buckets[1].metrics.PRE['pcm.rms_dbfs'].avg).toBeCloseTo(TONE_PEAK_DBFS + SINE_RMS_OFFSET_DB, 0);
+    expect(body.knob_events).toHaveLength(1);
+    expect(body.knob_events[0]).toMatchObject({ apply_at_bucket_ts: iso(b0 + 2 * BUCKET_MS), station_key: STATION, source: 'export.test', superseded_by: null });
+    expect(body.knob_events[0].knobs_effective['pcm.input_gain_db']).toBe(-6);
+    expect(body.knob_events[0].config_version).toBe(body.buckets[2].config_version);
+
+    // A range ending before B2: its buckets, and no event.
+    const before = (await sidecarOf({ to: iso(b0 + 2 * BUCKET_MS) })).json;
+    expect(before.buckets.map((b: { bucket_ts: string }) => b.bucket_ts)).toEqual([iso(b0), iso(b0 + BUCKET_MS)]);
+    expect(before.knob_events).toEqual([]);
+  });
+
+  it('answers 401, 403 without read:snapshots, 400 and 404 with messages', async () => {
+    expectError(await sidecarOf({}, null), 401, 'unauthorized', /./);
+    expectError(await sidecarOf({}, tokenWith('read:audio')), 403, 'forbidden', /read:snapshots/);
+    expectError(await sidecarOf({ from: 'x' }), 400, 'invalid_request', /^from must be/);
+    expectError(await sidecarOf({ from: iso(toMs) }), 400, 'invalid_request', /must be before to/);
+    expectError(await sidecarOf({ to: iso(fromMs + EXPORT_MAX_RANGE_MS + 1) }), 400, 'invalid_request', /at most 120 min/);
+    expectError(await sidecarOf({ trace_id: 'trace_nothere' }), 404, 'trace_not_found', /trace_nothere/);
+    expectError(await sidecarOf({ station_key: 'nobody' }), 404, 'station_not_found', /nobody/);
+  });
+});
