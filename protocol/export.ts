@@ -1,5 +1,6 @@
 /**
- * Exports of a station's audio over a time range: one WAV of the range
+ * Exports of a station's audio over a time range: one audio file of the range (WAV, or Opus
+ * in Ogg)
  * (`GET /api/audio/export`) and its JSON sidecar of bucket metrics, knobs and knob events
  * (`GET /api/audio/export/sidecar`). Declared once here; the relay validates requests and
  * writes its OpenAPI document from these shapes.
@@ -12,8 +13,13 @@ import * as T from './schema.ts';
 export const EXPORT_MAX_RANGE_MS = 2 * 3600_000;
 
 /** Formats an export can be written in. */
-export const EXPORT_FORMATS = ['wav'] as const;
+export const EXPORT_FORMATS = ['wav', 'ogg'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Opus bitrate of an `ogg` export, bit/s: the default and the range a request may ask for. */
+export const EXPORT_OPUS_BITRATE_DEFAULT = 64_000;
+export const EXPORT_OPUS_BITRATE_MIN = 16_000;
+export const EXPORT_OPUS_BITRATE_MAX = 256_000;
 
 const TraceId = T.String({ minLength: 1, description: 'e.g. trace_abc123' });
 const StationKey = T.String({ minLength: 1, description: 'e.g. St_3_3333' });
@@ -31,7 +37,19 @@ export const ExportQuery = T.Object(
   {
     ...RangeQuery,
     tap: Tap,
-    format: T.Optional(T.Enum([...EXPORT_FORMATS], { default: 'wav', description: 'wav: 16-bit PCM mono at the station\'s rate' })),
+    format: T.Optional(
+      T.Enum([...EXPORT_FORMATS], {
+        default: 'wav',
+        description: "wav: 16-bit PCM mono at the station's rate; ogg: Opus in Ogg (RFC 7845), mono, decoded at 48 kHz to exactly (to - from) × 48000 samples",
+      }),
+    ),
+    bitrate: T.Optional(
+      T.Integer({
+        minimum: EXPORT_OPUS_BITRATE_MIN,
+        maximum: EXPORT_OPUS_BITRATE_MAX,
+        description: `bit/s, ogg only: the Opus target bitrate (VBR around it); default ${EXPORT_OPUS_BITRATE_DEFAULT}`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );

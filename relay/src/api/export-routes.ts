@@ -1,16 +1,19 @@
 /**
  * Exports of a station's audio over a time range (protocol/export.ts): the WAV of one tap,
- * streamed from the segments (store/segment-export.ts), and its JSON sidecar of the
+ * streamed from the segments (store/segment-export.ts), or the same samples as Opus in Ogg
+ * encoded while streaming (store/segment-export-opus.ts), and its JSON sidecar of the
  * buckets' metrics and knobs and the knob events that took effect in the range. Requests
  * arrive checked against protocol/'s schemas; refusals are coded (ApiError) and the
  * server's error handler gives them their HTTP status.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { EXPORT_MAX_RANGE_MS, type SidecarBucket } from '../../../protocol/export.ts';
+import { EXPORT_MAX_RANGE_MS, EXPORT_OPUS_BITRATE_DEFAULT, type ExportFormat, type SidecarBucket } from '../../../protocol/export.ts';
+import { STREAM_SAMPLE_RATE } from '../media/codecs/opus-encoder.ts';
 import { ApiError } from '../errors.ts';
 import { needsToken } from '../http/access.ts';
-import { bucketsOverlapping, exportBytes, wavExportStream } from '../store/segment-export.ts';
+import { bucketsOverlapping, exportBytes, wavExportStream, type ExportPlan } from '../store/segment-export.ts';
+import { oggOpusExportStream } from '../store/segment-export-opus.ts';
 import type { SegmentStore } from '../store/segment-store.ts';
 import type { StationRow, Store } from '../store/store.ts';
 import { isoOf, parseIsoMs } from '../time/bucket-clock.ts';
@@ -58,34 +61,43 @@ function resolveRange(deps: ExportDeps, q: { trace_id: string; station_key: stri
 /** A file name part safe in a quoted header value and on any file system. */
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '-');
 
-export function exportFileName(traceId: string, stationKey: string, tap: string, fromMs: number): string {
-  return `${safe(traceId)}_${safe(stationKey)}_${safe(tap)}_${safe(isoOf(fromMs))}.wav`;
+export function exportFileName(traceId: string, stationKey: string, tap: string, fromMs: number, format: ExportFormat = 'wav'): string {
+  return `${safe(traceId)}_${safe(stationKey)}_${safe(tap)}_${safe(isoOf(fromMs))}.${format}`;
 }
+
+const CONTENT_TYPES: Record<ExportFormat, string> = { wav: 'audio/wav', ogg: 'audio/ogg' };
 
 export function registerExportRoutes(server: FastifyInstance, deps: ExportDeps): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get('/api/audio/export', { schema: exportRoute, config: { access: needsToken('read:audio') } }, async (req, reply) => {
     const q = req.query;
+    const format = q.format ?? 'wav';
+    if (q.bitrate !== undefined && format === 'wav') throw new ApiError('invalid_request', `bitrate applies to format ogg only, not ${format}: leave it out or ask for format=ogg`);
     const { fromMs, toMs, station } = resolveRange(deps, q);
     const rate = station.sample_rate;
     const size = exportBytes(fromMs, toMs, rate);
-    if (size === null) throw new ApiError('invalid_request', `the range is too long for one WAV file at ${rate} Hz (over 4 GiB): split it into several`);
+    if (format === 'wav' && size === null) throw new ApiError('invalid_request', `the range is too long for one WAV file at ${rate} Hz (over 4 GiB): split it into several`);
     const rows = bucketsOverlapping(deps.store, q.trace_id, q.station_key, fromMs, toMs, deps.bucketMs);
     const segments = rows.map((r) => {
       const rel = q.tap === 'PRE' ? r.pre_path : r.post_path;
       return { bucketTs: r.bucket_ts, path: rel === null || r.sample_rate !== rate ? null : deps.segments.absolute(rel) };
     });
-    const stream = wavExportStream({ fromMs, toMs, sampleRate: rate, segments });
+    const plan: ExportPlan = { fromMs, toMs, sampleRate: rate, segments };
+    reply
+      .header('Content-Type', CONTENT_TYPES[format])
+      .header('X-Channels', '1')
+      .header('Content-Disposition', `attachment; filename="${exportFileName(q.trace_id, q.station_key, q.tap, fromMs, format)}"`)
+      .header('Cache-Control', 'private, no-store');
     // Fastify destroys the stream when the response closes early (a client gone): no more reads.
+    if (format === 'ogg') {
+      // Encoded while it streams: no length known up front (chunked).
+      return reply.header('X-Sample-Rate', String(STREAM_SAMPLE_RATE)).send(oggOpusExportStream(plan, { bitrate: q.bitrate ?? EXPORT_OPUS_BITRATE_DEFAULT }));
+    }
     return reply
-      .header('Content-Type', 'audio/wav')
       .header('Content-Length', String(size))
       .header('X-Sample-Rate', String(rate))
-      .header('X-Channels', '1')
-      .header('Content-Disposition', `attachment; filename="${exportFileName(q.trace_id, q.station_key, q.tap, fromMs)}"`)
-      .header('Cache-Control', 'private, no-store')
-      .send(stream);
+      .send(wavExportStream(plan));
   });
 
   app.get('/api/audio/export/sidecar', { schema: sidecarRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {

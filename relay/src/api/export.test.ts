@@ -21,6 +21,9 @@ const STATION = 'export-tone';
 const TONE_PEAK_DBFS = -20;
 const SINE_RMS_OFFSET_DB = -3.0103; // the RMS of a sine is its peak minus 3.01 dB
 const FFMPEG = '/usr/bin/ffmpeg';
+/** Opus decodes at 48 kHz, in 20 ms frames. */
+const OPUS_RATE = 48000;
+const OPUS_FRAME_48K = 960;
 
 interface Res {
   status: number;
@@ -181,7 +184,7 @@ describe('GET /api/audio/export', () => {
 
   it('answers 400 naming the parameter for a bad tap, format or date, a reversed or too long range', async () => {
     expectError(await exportOf({ tap: 'MID' }), 400, 'invalid_request', /tap/);
-    expectError(await exportOf({ format: 'mp3' }), 400, 'invalid_request', /format.*"wav"/);
+    expectError(await exportOf({ format: 'mp3' }), 400, 'invalid_request', /format.*"wav".*"ogg"/);
     expectError(await exportOf({ from: 'yesterday' }), 400, 'invalid_request', /^from must be an ISO-8601.*"yesterday"/);
     expectError(await exportOf({ to: '2026-13-01T00:00:00.000Z' }), 400, 'invalid_request', /^to must be an ISO-8601/);
     expectError(await exportOf({ from: iso(toMs), to: iso(fromMs) }), 400, 'invalid_request', /from .* must be before to/);
@@ -202,6 +205,98 @@ describe('GET /api/audio/export', () => {
   it('answers 404 for an unknown trace or station', async () => {
     expectError(await exportOf({ trace_id: 'trace_nothere' }), 404, 'trace_not_found', /trace_nothere/);
     expectError(await exportOf({ station_key: 'nobody' }), 404, 'station_not_found', /nobody/);
+  });
+});
+
+/** ffmpeg's decoding of an exported file: its 16-bit mono samples at 48 kHz, and what it said. */
+function decode(name: string, bytes: Buffer): { samples: Int16Array; stderr: string } {
+  const file = join(t.dataDir, name);
+  writeFileSync(file, bytes);
+  const check = spawnSync(FFMPEG, ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+  expect(check.status, check.stderr).toBe(0);
+  const raw = spawnSync(FFMPEG, ['-v', 'error', '-i', file, '-ac', '1', '-ar', String(OPUS_RATE), '-f', 's16le', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  expect(raw.status, raw.stderr.toString('utf8')).toBe(0);
+  const pcm = raw.stdout as Buffer;
+  return { samples: new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.length)), stderr: check.stderr + raw.stderr.toString('utf8') };
+}
+
+const levelOf = (x: Int16Array, start: number, end: number): number => measureRmsDbfs(Float32Array.from(x.subarray(start, end), (s) => s / 32768));
+
+/** Ogg pages of a file (RFC 3533): header type, granule position, serial, sequence. */
+function oggPages(b: Buffer): { type: number; granule: bigint; serial: number; sequence: number; body: Buffer }[] {
+  const pages = [];
+  for (let at = 0; at < b.length; ) {
+    expect(b.toString('ascii', at, at + 4)).toBe('OggS');
+    const n = b[at + 26];
+    let body = 0;
+    for (let i = 0; i < n; i++) body += b[at + 27 + i];
+    pages.push({ type: b[at + 5], granule: b.readBigUInt64LE(at + 6), serial: b.readUInt32LE(at + 14), sequence: b.readUInt32LE(at + 18), body: b.subarray(at + 27 + n, at + 27 + n + body) });
+    at += 27 + n + body;
+  }
+  return pages;
+}
+
+describe('GET /api/audio/export?format=ogg', () => {
+  it('streams Opus in Ogg that ffmpeg decodes without a complaint to the range\'s length, with the WAV\'s silence and level', async () => {
+    const res = await exportOf({ format: 'ogg' }, tokenWith('read:audio'));
+    expect(res.status, res.body.toString('utf8').slice(0, 200)).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/ogg');
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(res.headers.get('x-sample-rate')).toBe(String(OPUS_RATE));
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${traceId}_${STATION}_PRE_${iso(fromMs).replace(/:/g, '-')}.ogg"`);
+
+    // RFC 7845: OpusHead alone on the first page (BOS), OpusTags, then audio; the last page
+    // (EOS) ends the range exactly: pre-skip + (to - from) × 48000.
+    const pages = oggPages(res.body);
+    const n48 = ((toMs - fromMs) * OPUS_RATE) / 1000;
+    expect(pages[0].type).toBe(2);
+    expect(pages[0].body.toString('ascii', 0, 8)).toBe('OpusHead');
+    const preSkip = pages[0].body.readUInt16LE(10);
+    expect(pages[0].body.readUInt32LE(12)).toBe(RATE);
+    expect(pages[1].body.toString('ascii', 0, 8)).toBe('OpusTags');
+    expect(pages.map((p) => p.sequence)).toEqual(pages.map((_, i) => i));
+    expect(new Set(pages.map((p) => p.serial)).size).toBe(1);
+    const last = pages[pages.length - 1];
+    expect(last.type).toBe(4);
+    expect(last.granule).toBe(BigInt(preSkip + n48));
+    for (let i = 3; i < pages.length; i++) expect(pages[i].granule).toBeGreaterThan(pages[i - 1].granule);
+
+    const { samples: x, stderr } = decode('export.ogg', res.body);
+    expect(stderr).toBe('');
+    console.log(`export ogg: ${res.body.length} bytes (${((res.body.length * 8) / ((toMs - fromMs) / 1000) / 1000).toFixed(1)} kbit/s), pre-skip ${preSkip}, decoded ${x.length} samples, range ${n48}`);
+    expect(Math.abs(x.length - n48)).toBeLessThanOrEqual(OPUS_FRAME_48K);
+
+    // The same instants in the WAV export (16 kHz: one sample per three).
+    const wav = int16((await exportOf()).body);
+    const first = t.relay.store.getBucket(traceId, STATION, b0) as { sample_start: number };
+    const leadIn48 = (first.sample_start - ((fromMs - b0) * RATE) / 1000) * (OPUS_RATE / RATE);
+    const silent = levelOf(x, 0, leadIn48 - 2 * OPUS_FRAME_48K);
+    const b1 = ((b0 + BUCKET_MS - fromMs) * OPUS_RATE) / 1000;
+    const ogg = levelOf(x, b1 + OPUS_RATE / 2, b1 + (9 * OPUS_RATE) / 2);
+    const ref = levelOf(wav, b1 / 3 + RATE / 2, b1 / 3 + (9 * RATE) / 2);
+    console.log(`export ogg: lead-in ${silent} dBFS, B1 ${ogg.toFixed(3)} dBFS, WAV ${ref.toFixed(3)} dBFS`);
+    expect(silent).toBeLessThan(-60);
+    expect(Math.abs(ogg - ref)).toBeLessThan(1);
+    // Aligned with the WAV (pre-skip right): the tone starts where the WAV's does, within 1 ms.
+    const onset = (a: Int16Array, from: number): number => a.findIndex((s, i) => i >= from && Math.abs(s) > 1000);
+    expect(Math.abs(onset(x, 0) / OPUS_RATE - onset(wav, 0) / RATE)).toBeLessThan(0.001);
+  });
+
+  it('encodes at the bitrate asked for', async () => {
+    const low = await exportOf({ format: 'ogg', bitrate: '16000' });
+    const high = await exportOf({ format: 'ogg', bitrate: '128000' });
+    expect([low.status, high.status]).toEqual([200, 200]);
+    const kbps = (b: Buffer): number => (b.length * 8) / ((toMs - fromMs) / 1000) / 1000;
+    console.log(`export ogg: 16000 → ${kbps(low.body).toFixed(1)} kbit/s, 128000 → ${kbps(high.body).toFixed(1)} kbit/s`);
+    expect(kbps(high.body)).toBeGreaterThan(3 * kbps(low.body));
+    expect(decode('export-low.ogg', low.body).samples.length).toBe(((toMs - fromMs) * OPUS_RATE) / 1000);
+  });
+
+  it('answers 400 naming bitrate for one out of range, not an integer, or with format=wav', async () => {
+    expectError(await exportOf({ format: 'ogg', bitrate: '8000' }), 400, 'invalid_request', /bitrate/);
+    expectError(await exportOf({ format: 'ogg', bitrate: '256001' }), 400, 'invalid_request', /bitrate/);
+    expectError(await exportOf({ format: 'ogg', bitrate: 'fast' }), 400, 'invalid_request', /bitrate/);
+    expectError(await exportOf({ format: 'wav', bitrate: '64000' }), 400, 'invalid_request', /^bitrate applies to format ogg/);
   });
 });
 

@@ -118,16 +118,25 @@ const exportErrors: readonly ErrorCode[] = ['invalid_request', 'trace_not_found'
 
 export const exportRoute = route(
   {
-    summary: `A station's PRE or POST audio over [from, to) as one 16-bit PCM mono WAV at its rate, streamed; silence where no audio was stored; at most ${EXPORT_MAX_RANGE_MS / 60_000} min`,
+    summary: `A station's PRE or POST audio over [from, to), streamed: one 16-bit PCM mono WAV at its rate, or Opus in Ogg (48 kHz mono, encoded while it streams); silence where no audio was stored; at most ${EXPORT_MAX_RANGE_MS / 60_000} min`,
     tags: ['optimizer'],
     operationId: 'exportAudio',
     querystring: ExportQuery,
   },
   {
-    200: wav('the WAV file: round((to - from) * rate) samples, sample i at from + i / rate', {
-      'X-Sample-Rate': { type: 'integer', description: "Hz: the station's rate" },
-      'X-Channels': { type: 'integer', description: '1 (mono)' },
-      'Content-Disposition': { type: 'string', description: 'attachment; filename="<trace>_<station>_<tap>_<from>.wav"' },
+    // Sent as a stream, never serialized.
+    200: T.Unsafe<Uint8Array | Readable>({
+      description:
+        'format=wav: round((to - from) * rate) samples, sample i at from + i / rate, with Content-Length. format=ogg: Opus in Ogg (RFC 7845), chunked; it decodes to exactly (to - from) * 48000 samples (pre-skip and end trimming), sample j at from + j / 48000',
+      headers: {
+        'X-Sample-Rate': { type: 'integer', description: "Hz: the station's rate (wav), 48000 (ogg: the rate it decodes at)" },
+        'X-Channels': { type: 'integer', description: '1 (mono)' },
+        'Content-Disposition': { type: 'string', description: 'attachment; filename="<trace>_<station>_<tap>_<from>.<format>"' },
+      },
+      content: {
+        'audio/wav': { schema: { type: 'string', contentMediaType: 'audio/wav' } },
+        'audio/ogg': { schema: { type: 'string', contentMediaType: 'audio/ogg' } },
+      },
     }),
   },
   exportErrors,

@@ -59,8 +59,17 @@ export function wavExportStream(plan: ExportPlan): Readable {
 }
 
 async function* wavPieces(plan: ExportPlan): AsyncGenerator<Buffer> {
+  yield wavHeader(exportSamples(plan.fromMs, plan.toMs, plan.sampleRate) * BYTES_PER_SAMPLE, plan.sampleRate, 1);
+  yield* pcmPieces(plan);
+}
+
+/**
+ * The samples of a plan, as 16-bit little-endian PCM mono at its rate, in pieces of at most
+ * CHUNK_BYTES (whole samples): exactly exportSamples() of them, silence where no segment
+ * holds audio. The WAV's data, and what the Opus export encodes.
+ */
+export async function* pcmPieces(plan: ExportPlan): AsyncGenerator<Buffer> {
   const total = exportSamples(plan.fromMs, plan.toMs, plan.sampleRate);
-  yield wavHeader(total * BYTES_PER_SAMPLE, plan.sampleRate, 1);
   let pos = 0; // samples emitted
   for (const seg of plan.segments) {
     if (seg.path === null || pos >= total) continue;

@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Measurement } from '$protocol/telemetry';
+import { TelemetryTransport, type SocketLike, type TransportState } from './telemetry-transport';
+
+class FakeSocket implements SocketLike {
+  onopen: SocketLike['onopen'] = null;
+  onmessage: SocketLike['onmessage'] = null;
+  onclose: SocketLike['onclose'] = null;
+  onerror: SocketLike['onerror'] = null;
+  closed = false;
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const measurement = (seq: number): Measurement => ({ ts: '2026-01-03T21:15:00.000Z', seq, stations: {} });
+const frame = (seq: number): string => JSON.stringify({ type: 'measurement', ts: '2026-01-03T21:15:00.000Z', seq, data: measurement(seq) });
+
+describe('TelemetryTransport', () => {
+  let sockets: FakeSocket[];
+  let polls: number;
+  let pollOk: boolean;
+  let seqs: number[];
+  let states: TransportState[];
+  let nextSeq: number;
+  let t: TelemetryTransport;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    sockets = [];
+    polls = 0;
+    pollOk = true;
+    seqs = [];
+    states = [];
+    nextSeq = 1;
+    t = new TelemetryTransport({
+      measurementsUrl: '/measurements',
+      socketUrl: () => 'ws://relay/ws/telemetry',
+      openSocket: () => {
+        const s = new FakeSocket();
+        sockets.push(s);
+        return s;
+      },
+      fetch: async () => {
+        polls++;
+        if (!pollOk) throw new TypeError('network error');
+        return new Response(JSON.stringify(measurement(nextSeq++)));
+      },
+      now: () => Date.now(),
+      onMeasurement: (m) => seqs.push(m.seq),
+      onState: (s) => states.push(s),
+    });
+  });
+
+  afterEach(() => {
+    t.close();
+    vi.useRealTimers();
+  });
+
+  it('bootstraps from a snapshot, goes live on the socket, polls and reconnects with backoff when it drops', async () => {
+    t.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(polls).toBe(1);
+    expect(t.state).toBe('polling');
+    const first = sockets[0];
+    first.onopen?.({});
+    first.onmessage?.({ data: frame(10) });
+    expect(t.state).toBe('live');
+    expect(seqs).toEqual([1, 10]);
+    // A spectrum message or garbage is ignored.
+    first.onmessage?.({ data: '{"type":"spectrum"}' });
+    first.onmessage?.({ data: 'not json' });
+    expect(seqs).toEqual([1, 10]);
+
+    // Live: no polling.
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(polls).toBe(1);
+
+    // Dropped: polling every second, the state is polling, reconnection after 0.5-0.6 s.
+    nextSeq = 11;
+    first.onclose?.({});
+    expect(t.state).toBe('polling');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(polls).toBe(3); // one at once, one a second later
+    expect(t.state).toBe('polling');
+    expect(seqs.slice(-2)).toEqual([11, 12]);
+    expect(sockets).toHaveLength(2);
+    // The second attempt fails: the next waits about twice as long.
+    sockets[1].onclose?.({});
+    await vi.advanceTimersByTimeAsync(900);
+    expect(sockets).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(sockets).toHaveLength(3);
+    expect(polls).toBeGreaterThanOrEqual(3);
+
+    // Back: live again, polling stops, attempts reset.
+    sockets[2].onopen?.({});
+    sockets[2].onmessage?.({ data: frame(50) });
+    expect(t.state).toBe('live');
+    expect(t.attempts).toBe(0);
+    const pollsThen = polls;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(polls).toBe(pollsThen);
+    expect(states).toEqual(['polling', 'live', 'polling', 'live']);
+  });
+
+  it('goes stale when neither socket nor polling delivers, keeping the last measurement', async () => {
+    pollOk = false;
+    t.start();
+    sockets[0].onopen?.({});
+    sockets[0].onmessage?.({ data: frame(5) });
+    expect(t.state).toBe('live');
+    sockets[0].onclose?.({});
+    await vi.advanceTimersByTimeAsync(3600);
+    expect(t.state).toBe('stale');
+    expect(seqs).toEqual([5]);
+  });
+
+  it('drops a socket that is open but silent, and ignores late poll answers', async () => {
+    t.start();
+    await vi.advanceTimersByTimeAsync(0);
+    sockets[0].onopen?.({});
+    sockets[0].onmessage?.({ data: frame(20) });
+    sockets[0].onmessage?.({ data: frame(19) });
+    expect(seqs).toEqual([1, 20]);
+    await vi.advanceTimersByTimeAsync(4500);
+    expect(sockets[0].closed).toBe(true);
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('close() stops everything and is safe twice', async () => {
+    t.start();
+    t.close();
+    t.close();
+    expect(sockets[0].closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sockets).toHaveLength(1);
+  });
+});
