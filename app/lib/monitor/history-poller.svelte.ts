@@ -1,0 +1,144 @@
+/**
+ * Follows one trace for the monitor's trace page: its details (`GET /api/traces/:id`), its
+ * complete buckets (`GET /api/optimizer/snapshot`, pages of up to 100 buckets after the last
+ * one seen) and its knob events (`GET /api/optimizer/events`), every 5 s (one bucket).
+ *
+ * The snapshot is rate-limited per token and trace (seed 000 §8): a 429 waits its
+ * Retry-After. Events are fetched from the oldest one that can still change: an event is
+ * superseded only before its bucket starts, so events whose bucket is complete are final.
+ */
+import { session } from '$lib/session.svelte';
+import type { TraceDetail } from '$protocol/api';
+import { BUCKET_MS } from '../../../protocol/metrics.ts';
+import { EVENTS_MAX_LIMIT, SNAPSHOT_MAX_LIMIT, type KnobEvent, type SnapshotEntry } from '../../../protocol/optimizer-api.ts';
+import { StationHistory } from './history';
+import { verifyKnobEvent, type Verification } from './verification';
+
+/** Poll interval, ms: one bucket. */
+export const HISTORY_POLL_MS = BUCKET_MS;
+/** Knob events kept (the newest). */
+export const HISTORY_MAX_EVENTS = 1000;
+
+export interface EventRow {
+  event: KnobEvent;
+  verification: Verification;
+}
+
+class RateLimited extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super(`rate limited, retry in ${retryAfterMs} ms`);
+  }
+}
+
+export class TraceHistory {
+  detail = $state.raw<TraceDetail | null>(null);
+  error = $state<string | null>(null);
+  /** Station keys in the order they appear, each with its history. */
+  stationKeys = $state.raw<string[]>([]);
+  /** Bumped whenever a history changes, so charts redraw. */
+  version = $state(0);
+  events = $state.raw<EventRow[]>([]);
+
+  readonly histories = new Map<string, StationHistory>();
+  #events = new Map<number, KnobEvent>();
+  /** Verdicts that can no longer change (kept when their bucket leaves the window). */
+  #final = new Map<number, Verification>();
+  #sinceBucketTs: string | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #abort = new AbortController();
+  #closed = false;
+
+  constructor(readonly traceId: string) {}
+
+  start(): void {
+    if (this.#closed || this.#timer !== null) return;
+    void this.#tick();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#abort.abort();
+  }
+
+  async #get<T>(path: string): Promise<T> {
+    const res = await session.fetch(path, { signal: this.#abort.signal });
+    if (res.status === 429) throw new RateLimited(Number(res.headers.get('retry-after') ?? '1') * 1000);
+    const body = (await res.json().catch(() => null)) as (T & { error?: { message?: string } }) | null;
+    if (!res.ok || body === null) throw new Error(`${path}: ${res.status} ${body?.error?.message ?? ''}`.trim());
+    return body;
+  }
+
+  async #tick(): Promise<void> {
+    let delayMs = HISTORY_POLL_MS;
+    try {
+      const id = encodeURIComponent(this.traceId);
+      if (this.detail === null || this.detail.active) this.detail = (await this.#get<{ trace: TraceDetail }>(`/api/traces/${id}`)).trace;
+      const full = await this.#pullBuckets(id);
+      await this.#pullEvents(id);
+      this.#verify();
+      this.error = null;
+      // A full page means more are waiting: fetch the next one at once.
+      if (full) delayMs = 0;
+    } catch (e) {
+      if (this.#closed) return;
+      if (e instanceof RateLimited) delayMs = e.retryAfterMs;
+      else this.error = e instanceof Error ? e.message : String(e);
+    }
+    if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), delayMs);
+  }
+
+  /** One page of complete buckets after the last seen; true when the page was full. */
+  async #pullBuckets(id: string): Promise<boolean> {
+    // The first page starts before the trace's first bucket ("strictly after").
+    const since = this.#sinceBucketTs ?? new Date(0).toISOString();
+    const q = `trace_id=${id}&since_bucket_ts=${encodeURIComponent(since)}&limit=${SNAPSHOT_MAX_LIMIT}`;
+    const { buckets } = await this.#get<{ buckets: SnapshotEntry[] }>(`/api/optimizer/snapshot?${q}`);
+    let changed = false;
+    const bucketTs = new Set<string>();
+    for (const entry of buckets) {
+      bucketTs.add(entry.bucket_ts);
+      let h = this.histories.get(entry.station_key);
+      if (h === undefined) {
+        h = new StationHistory(entry.station_key);
+        this.histories.set(entry.station_key, h);
+        this.stationKeys = [...this.stationKeys, entry.station_key];
+      }
+      if (h.add(entry)) changed = true;
+      if (this.#sinceBucketTs === null || entry.bucket_ts > this.#sinceBucketTs) this.#sinceBucketTs = entry.bucket_ts;
+    }
+    if (changed) this.version++;
+    return bucketTs.size >= SNAPSHOT_MAX_LIMIT;
+  }
+
+  async #pullEvents(id: string): Promise<void> {
+    // Re-read from the oldest event that may still change (pending), else after the newest.
+    let afterId = 0;
+    for (const ev of this.#events.values()) {
+      if (this.#verdict(ev).state === 'pending') {
+        afterId = ev.id - 1;
+        break;
+      }
+      afterId = ev.id;
+    }
+    const { events } = await this.#get<{ events: KnobEvent[] }>(`/api/optimizer/events?trace_id=${id}&after_id=${afterId}&limit=${EVENTS_MAX_LIMIT}`);
+    for (const ev of events) this.#events.set(ev.id, ev);
+    // Map order is insertion order; keep it ascending by id, the newest HISTORY_MAX_EVENTS.
+    const sorted = [...this.#events.values()].sort((a, b) => a.id - b.id).slice(-HISTORY_MAX_EVENTS);
+    this.#events = new Map(sorted.map((ev) => [ev.id, ev]));
+    for (const id of this.#final.keys()) if (!this.#events.has(id)) this.#final.delete(id);
+  }
+
+  #verdict(event: KnobEvent): Verification {
+    const known = this.#final.get(event.id);
+    if (known !== undefined) return known;
+    const v = verifyKnobEvent(event, this.histories.get(event.station_key));
+    if (v.state !== 'pending') this.#final.set(event.id, v);
+    return v;
+  }
+
+  #verify(): void {
+    this.events = [...this.#events.values()].map((event) => ({ event, verification: this.#verdict(event) }));
+  }
+}

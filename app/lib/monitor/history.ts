@@ -1,0 +1,103 @@
+/**
+ * One station's bucket history as the monitor's trace page charts it: one point per
+ * complete bucket (seed 000 §5.2), PRE against POST. Bounded: the oldest buckets are dropped
+ * beyond `capacity`, so a page left open on a long trace keeps a fixed footprint.
+ */
+import type { SnapshotEntry } from '$protocol/optimizer-api';
+import type { TapMetrics } from '$protocol/metrics';
+import type { StationBuckets } from './verification';
+
+/** Buckets kept per station by default: 2 hours of 5 s buckets. */
+export const HISTORY_DEFAULT_CAPACITY = 1440;
+
+/**
+ * Columns of a chart, uPlot's AlignedData layout: x in seconds since the epoch, then one
+ * column per series, null where a bucket has no value (a gap, never a made-up zero).
+ */
+export type HistoryColumns = [
+  bucketTsS: number[],
+  preLufs: (number | null)[],
+  postLufs: (number | null)[],
+  prePeakDbfs: (number | null)[],
+  postPeakDbfs: (number | null)[],
+  preClipPct: (number | null)[],
+  postClipPct: (number | null)[],
+];
+
+export const HISTORY_SERIES = ['PRE loudness', 'POST loudness', 'PRE peak', 'POST peak', 'PRE clipping', 'POST clipping'] as const;
+
+/** The bucket's gated loudness (BS.1770-4), LUFS; null in silence or for buckets stored before it was measured. */
+export function bucketLufs(tap: TapMetrics): number | null {
+  return tap['loudness.integrated_lufs']?.bucket ?? null;
+}
+
+/** Highest 20 ms frame peak of the bucket, dBFS. */
+export function bucketPeakDbfs(tap: TapMetrics): number | null {
+  const a = tap['pcm.peak_dbfs'];
+  return a && a.count > 0 ? a.max : null;
+}
+
+/** Worst 20 ms frame's share of clipped samples, percent. */
+export function bucketClipPct(tap: TapMetrics): number | null {
+  const a = tap['pcm.clipping_ratio'];
+  return a && a.count > 0 ? a.max * 100 : null;
+}
+
+export class StationHistory implements StationBuckets {
+  readonly #byTs = new Map<number, SnapshotEntry>();
+  /** Bucket starts in ascending order, ms. */
+  #order: number[] = [];
+
+  constructor(
+    readonly stationKey: string,
+    readonly capacity = HISTORY_DEFAULT_CAPACITY,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError(`capacity must be a positive integer, got ${capacity}`);
+  }
+
+  get size(): number {
+    return this.#order.length;
+  }
+
+  get latestTsMs(): number | null {
+    return this.#order.length === 0 ? null : this.#order[this.#order.length - 1];
+  }
+
+  get oldestTsMs(): number | null {
+    return this.#order.length === 0 ? null : this.#order[0];
+  }
+
+  get(bucketTsMs: number): SnapshotEntry | undefined {
+    return this.#byTs.get(bucketTsMs);
+  }
+
+  /** Adds a complete bucket; false when it was known already or is older than the window kept. */
+  add(entry: SnapshotEntry): boolean {
+    const ts = Date.parse(entry.bucket_ts);
+    if (entry.station_key !== this.stationKey) throw new TypeError(`bucket of ${entry.station_key} added to the history of ${this.stationKey}`);
+    if (this.#byTs.has(ts)) return false;
+    if (this.#order.length >= this.capacity && ts < this.#order[0]) return false;
+    this.#byTs.set(ts, entry);
+    // Buckets arrive in order; insert in place for the rare one that does not.
+    let i = this.#order.length;
+    while (i > 0 && this.#order[i - 1] > ts) i--;
+    this.#order.splice(i, 0, ts);
+    while (this.#order.length > this.capacity) this.#byTs.delete(this.#order.shift() as number);
+    return true;
+  }
+
+  columns(): HistoryColumns {
+    const cols: HistoryColumns = [[], [], [], [], [], [], []];
+    for (const ts of this.#order) {
+      const m = (this.#byTs.get(ts) as SnapshotEntry).metrics;
+      cols[0].push(ts / 1000);
+      cols[1].push(bucketLufs(m.PRE));
+      cols[2].push(bucketLufs(m.POST));
+      cols[3].push(bucketPeakDbfs(m.PRE));
+      cols[4].push(bucketPeakDbfs(m.POST));
+      cols[5].push(bucketClipPct(m.PRE));
+      cols[6].push(bucketClipPct(m.POST));
+    }
+    return cols;
+  }
+}
