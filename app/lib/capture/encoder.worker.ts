@@ -10,7 +10,7 @@
  */
 import * as Comlink from 'comlink';
 import { SampleRing } from '$worklets/processors/sample-ring';
-import { isOpusHeader, readOggPage } from '$lib/audio/ogg';
+import { isOpusHeader, readOggPage } from '$protocol/ogg-opus';
 import type { EncodedPacket, EncoderApi, EncoderOptions, EncoderStats } from './encoder-api';
 
 const FRAME_MS = 20;

@@ -23,6 +23,7 @@
  */
 import { EncodedAudioPacketSource, EncodedPacket, NullTarget, Output, WebMOutputFormat } from 'mediabunny';
 import { LISTEN_CHANNELS, LISTEN_FRAME_MS, LISTEN_SAMPLE_RATE } from '../../../protocol/listen.ts';
+import { opusHead as oggOpusHead } from '../../../protocol/ogg-opus.ts';
 
 /**
  * libopus's encoder delay at 48 kHz (OPUS_GET_LOOKAHEAD for the VOIP and AUDIO applications:
@@ -32,16 +33,7 @@ export const OPUS_PRE_SKIP_48K = 312;
 
 /** The 19-byte Opus identification header (RFC 7845 §5.1), mono, mapping family 0: the WebM CodecPrivate. */
 export function opusHead(preSkip = OPUS_PRE_SKIP_48K, channels = LISTEN_CHANNELS, inputSampleRate = LISTEN_SAMPLE_RATE): Uint8Array {
-  const head = new Uint8Array(19);
-  const view = new DataView(head.buffer);
-  head.set([0x4f, 0x70, 0x75, 0x73, 0x48, 0x65, 0x61, 0x64]); // "OpusHead"
-  head[8] = 1; // version
-  head[9] = channels;
-  view.setUint16(10, preSkip, true);
-  view.setUint32(12, inputSampleRate, true);
-  view.setInt16(16, 0, true); // output gain, Q7.8 dB
-  head[18] = 0; // channel mapping family 0: mono or stereo, no table
-  return head;
+  return oggOpusHead(channels, preSkip, inputSampleRate);
 }
 
 export interface WebmLiveMuxerOptions {

@@ -13,9 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { HEADER_TYPE_BOS, HEADER_TYPE_EOS, OggPageWriter } from '../audio/ogg-writer.ts';
+import { HEADER_TYPE_BOS, HEADER_TYPE_EOS, oggPage, opusHead, opusTags } from '../../../protocol/ogg-opus.ts';
 import { MAX_STREAM_PACKET_BYTES, OpusStreamEncoder, STREAM_FRAME_MS, STREAM_SAMPLE_RATE } from '../media/codecs/opus-encoder.ts';
-import { opusHead } from '../listen/webm-live-muxer.ts';
 import { exportSamples, pcmPieces, type ExportPlan } from './segment-export.ts';
 
 /**
@@ -51,9 +50,14 @@ async function* oggOpusPages(plan: ExportPlan, options: OpusExportOptions): Asyn
     const preSkip = encoder.delaySamples48k;
     const endGranule = preSkip + opusExportSamples48k(plan.fromMs, plan.toMs);
     const packets = Math.ceil(endGranule / PACKET_SAMPLES_48K);
-    const ogg = new OggPageWriter(randomBytes(4).readUInt32LE(0));
-    yield ogg.page([opusHead(preSkip, 1, plan.sampleRate)], 0, HEADER_TYPE_BOS);
-    yield ogg.page([opusTags()], 0, 0);
+    const serial = randomBytes(4).readUInt32LE(0);
+    let sequence = 0;
+    const page = (headerType: number, granule: number, packets: readonly Uint8Array[]): Buffer => {
+      const bytes = oggPage(headerType, granule, serial, sequence++, packets);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    };
+    yield page(HEADER_TYPE_BOS, 0, [opusHead(1, preSkip, plan.sampleRate)]);
+    yield page(0, 0, [opusTags(VENDOR)]);
 
     const frame = new Float32Array(encoder.frameSamples);
     const scratch = new Uint8Array(MAX_STREAM_PACKET_BYTES);
@@ -64,17 +68,17 @@ async function* oggOpusPages(plan: ExportPlan, options: OpusExportOptions): Asyn
     // Encodes the frame into the pending page; the page before it first, when it is full.
     const encodeFrame = (length: number): Buffer | null => {
       const n = encoder.encode(frame, length, scratch, 0);
-      let page: Buffer | null = null;
+      let full: Buffer | null = null;
       const lacing = Math.floor(n / 255) + 1;
       if (pending.length === PAGE_PACKETS || segments + lacing > 255) {
-        page = ogg.page(pending, encoded * PACKET_SAMPLES_48K, 0);
+        full = page(0, encoded * PACKET_SAMPLES_48K, pending);
         pending.length = 0;
         segments = 0;
       }
       pending.push(Buffer.from(scratch.subarray(0, n)));
       segments += lacing;
       encoded++;
-      return page;
+      return full;
     };
 
     for await (const piece of pcmPieces(plan)) {
@@ -82,36 +86,25 @@ async function* oggOpusPages(plan: ExportPlan, options: OpusExportOptions): Asyn
         frame[filled++] = piece.readInt16LE(at) / 32768;
         if (filled < frame.length) continue;
         filled = 0;
-        const page = encodeFrame(frame.length);
-        if (page !== null) yield page;
+        const full = encodeFrame(frame.length);
+        if (full !== null) yield full;
       }
     }
     // The range's last partial frame (padded with silence), then silence until the packets
     // cover pre-skip + the range.
     if (filled > 0) {
-      const page = encodeFrame(filled);
-      if (page !== null) yield page;
+      const full = encodeFrame(filled);
+      if (full !== null) yield full;
     }
     frame.fill(0);
     while (encoded < packets) {
-      const page = encodeFrame(frame.length);
-      if (page !== null) yield page;
+      const full = encodeFrame(frame.length);
+      if (full !== null) yield full;
     }
     // End trimming (RFC 7845 §4.5): the last page's granule position is less than the samples
     // its packets hold, by less than one packet.
-    yield ogg.page(pending, endGranule, HEADER_TYPE_EOS);
+    yield page(HEADER_TYPE_EOS, endGranule, pending);
   } finally {
     encoder.close();
   }
-}
-
-/** The comment header (RFC 7845 §5.2): the vendor string and no user comments. */
-function opusTags(): Buffer {
-  const vendor = Buffer.from(VENDOR, 'utf8');
-  const b = Buffer.alloc(8 + 4 + vendor.length + 4);
-  b.write('OpusTags', 0, 'ascii');
-  b.writeUInt32LE(vendor.length, 8);
-  vendor.copy(b, 12);
-  b.writeUInt32LE(0, 12 + vendor.length);
-  return b;
 }

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { OpusFrameEncoder } from '../../../relay/src/media/codecs/opus-encoder.ts';
-import { measureRmsDbfs, sine, toInt16 } from '../../../relay/src/audio/signals.ts';
-import { skipWithout } from '../../../relay/src/testing/tool-required.ts';
-import { HEADER_TYPE_BOS, HEADER_TYPE_EOS, isOpusHeader, oggCrc, opusHead, opusHeadPreSkip, OggError, readOggPage, writeOggOpus } from './ogg.ts';
+import { OpusFrameEncoder } from '../relay/src/media/codecs/opus-encoder.ts';
+import { measureRmsDbfs, sine, toInt16 } from '../relay/src/audio/signals.ts';
+import { skipWithout } from '../relay/src/testing/tool-required.ts';
+import { HEADER_TYPE_BOS, HEADER_TYPE_EOS, isOpusHeader, oggCrc, opusHead, opusHeadPreSkip, OggError, readOggPage, writeOggOpus } from './ogg-opus.ts';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).error === undefined;
 

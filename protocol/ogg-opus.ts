@@ -1,7 +1,8 @@
 /**
- * Ogg pages (RFC 3533) for Opus (RFC 7845): reading the pages opus-recorder's encoder emits
- * (one packet per page) to take out the raw Opus packets the relay wants, and writing a
- * playable `.opus` file from recorded packets for local playback and download.
+ * Ogg pages (RFC 3533) for Opus (RFC 7845), in the browser and the relay alike: reading the
+ * pages opus-recorder's encoder emits (one packet per page) to take out the raw Opus packets
+ * the relay wants; writing a playable `.opus` file from recorded packets for local playback
+ * and download; and the pages and headers the relay's Ogg export streams page by page.
  */
 
 const CAPTURE_PATTERN = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
@@ -87,7 +88,8 @@ export function opusHead(channels: number, preSkip: number, inputSampleRate: num
   return head;
 }
 
-function opusTags(vendor: string): Uint8Array {
+/** RFC 7845 §5.2: a comment header with the vendor string and no user comments. */
+export function opusTags(vendor: string): Uint8Array {
   const vendorBytes = new TextEncoder().encode(vendor);
   const tags = new Uint8Array(8 + 4 + vendorBytes.length + 4);
   tags.set([0x4f, 0x70, 0x75, 0x73, 0x54, 0x61, 0x67, 0x73]); // "OpusTags"
@@ -103,7 +105,8 @@ export function opusHeadPreSkip(head: Uint8Array): number {
   return new DataView(head.buffer, head.byteOffset).getUint16(10, true);
 }
 
-function page(headerType: number, granule: number, serial: number, sequence: number, packets: readonly Uint8Array[]): Uint8Array {
+/** One page of whole packets (none continued across pages), its CRC set. */
+export function oggPage(headerType: number, granule: number, serial: number, sequence: number, packets: readonly Uint8Array[]): Uint8Array {
   const lacing: number[] = [];
   let body = 0;
   for (const p of packets) {
@@ -143,7 +146,7 @@ export function writeOggOpus(packets: readonly Uint8Array[], opts: { frameSample
   const serial = opts.serial ?? 0x7461_7077; // "tapw"
   const head = opts.head ?? opusHead(1, 312, 48000);
   const preSkip = opusHeadPreSkip(head);
-  const pages: Uint8Array[] = [page(HEADER_TYPE_BOS, 0, serial, 0, [head]), page(0, 0, serial, 1, [opusTags('Tapwire')])];
+  const pages: Uint8Array[] = [oggPage(HEADER_TYPE_BOS, 0, serial, 0, [head]), oggPage(0, 0, serial, 1, [opusTags('Tapwire')])];
   let seq = 2;
   let granule = preSkip;
   const perPage = 50;
@@ -151,7 +154,7 @@ export function writeOggOpus(packets: readonly Uint8Array[], opts: { frameSample
     const group = packets.slice(i, i + perPage);
     granule += group.length * opts.frameSamples;
     const last = i + perPage >= packets.length;
-    pages.push(page(last ? HEADER_TYPE_EOS : 0, granule, serial, seq++, group));
+    pages.push(oggPage(last ? HEADER_TYPE_EOS : 0, granule, serial, seq++, group));
   }
   return new Blob(pages as BlobPart[], { type: 'audio/ogg; codecs=opus' });
 }
