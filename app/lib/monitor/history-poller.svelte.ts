@@ -7,6 +7,7 @@
  * Retry-After. Events are fetched from the oldest one that can still change: an event is
  * superseded only before its bucket starts, so events whose bucket is complete are final.
  */
+import { relayStatus } from '$lib/relay-status.svelte';
 import { session } from '$lib/session.svelte';
 import type { TraceDetail } from '$protocol/api';
 import { BUCKET_MS } from '../../../protocol/metrics.ts';
@@ -50,14 +51,33 @@ export class TraceHistory {
 
   constructor(readonly traceId: string) {}
 
+  #stopWatching: (() => void) | null = null;
+  #ticking = false;
+  /** A refresh asked for during a poll: poll again as soon as it ends. */
+  #again = false;
+
   start(): void {
     if (this.#closed || this.#timer !== null) return;
+    this.#stopWatching = relayStatus.onRecovered(() => this.refresh());
+    void this.#tick();
+  }
+
+  /** Polls now rather than at the next 5 s tick (after a knob change, or the relay coming back). */
+  refresh(): void {
+    if (this.#closed) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     void this.#tick();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopWatching?.();
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#abort.abort();
   }
@@ -72,6 +92,7 @@ export class TraceHistory {
 
   async #tick(): Promise<void> {
     let delayMs = HISTORY_POLL_MS;
+    this.#ticking = true;
     try {
       const id = encodeURIComponent(this.traceId);
       if (this.detail === null || this.detail.active) this.detail = (await this.#get<{ trace: TraceDetail }>(`/api/traces/${id}`)).trace;
@@ -85,6 +106,12 @@ export class TraceHistory {
       if (this.#closed) return;
       if (e instanceof RateLimited) delayMs = e.retryAfterMs;
       else this.error = e instanceof Error ? e.message : String(e);
+    } finally {
+      this.#ticking = false;
+    }
+    if (this.#again) {
+      this.#again = false;
+      delayMs = 0;
     }
     if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), delayMs);
   }

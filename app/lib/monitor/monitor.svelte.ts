@@ -6,6 +6,7 @@
  */
 import type { TraceDetail, StationDetail } from '$protocol/api';
 import type { Measurement, StationMeters } from '$protocol/telemetry';
+import { relayStatus } from '$lib/relay-status.svelte';
 import { session } from '$lib/session.svelte';
 import { TelemetryTransport, type TransportState } from './telemetry-transport';
 
@@ -51,7 +52,11 @@ export class Monitor {
   private readonly detailAskedMs = new Map<string, number>();
   private headerAtMs = -Infinity;
 
+  private stopWatching: (() => void) | null = null;
+
   start(): void {
+    // Back from an outage: reconnect at once instead of at the end of the socket's backoff.
+    this.stopWatching ??= relayStatus.onRecovered(() => this.t?.reconnectNow());
     this.t ??= new TelemetryTransport({
       measurementsUrl: '/measurements',
       socketUrl: telemetryUrl,
@@ -63,6 +68,8 @@ export class Monitor {
   }
 
   close(): void {
+    this.stopWatching?.();
+    this.stopWatching = null;
     this.t?.close();
     this.t = null;
   }

@@ -91,6 +91,19 @@ export class TelemetryTransport {
     this.watchdog = setInterval(() => this.check(), Math.min(500, this.o.staleMs / 2));
   }
 
+  /**
+   * The relay is known to be back (relay-status.svelte.ts): poll and reconnect now rather
+   * than at the end of the current backoff, which may be up to `backoffMaxMs` away.
+   */
+  reconnectNow(): void {
+    if (this.closed || this.socketOpen) return;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.attempts = 0;
+    this.dropSocket();
+    void this.poll();
+    this.connect();
+  }
+
   /** Stops everything; safe to call twice. */
   close(): void {
     if (this.closed) return;

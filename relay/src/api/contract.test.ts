@@ -226,6 +226,8 @@ const CASES: Record<string, () => Promise<Res[]>> = {
 
   'GET /api/relay/stats': async () => [await get('/api/relay/stats'), await get('/api/relay/stats?reset_latency=1'), await get('/api/relay/stats?reset_latency=2')],
 
+  'GET /api/session': async () => [await get('/api/session'), await get('/api/session', token('read:snapshots')), await get('/api/session', null), await get('/api/session', 'tw_unknown')],
+
   'GET /api/openapi.json': async () => [await get('/api/openapi.json', token('read:audio')), await get('/api/openapi.json', null)],
 };
 

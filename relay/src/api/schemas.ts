@@ -24,6 +24,7 @@ import {
   SnapshotQuery,
   SnapshotResponse,
 } from '../../../protocol/optimizer-api.ts';
+import { SessionResponse } from '../../../protocol/session.ts';
 import { Measurement, MeasurementsQuery, TelemetryQuery } from '../../../protocol/telemetry.ts';
 import { TraceListQuery, TraceListResponse } from '../../../protocol/traces.ts';
 import {
@@ -213,6 +214,12 @@ export const statsRoute = route(
 );
 
 export const healthRoute = route({ summary: 'Health check (no token)', tags: ['relay'], operationId: 'health', security: [] as Record<string, string[]>[] }, { 200: Health }, [], true);
+
+export const sessionRoute = route(
+  { summary: 'Who the presented token is: its id, label, scopes and creation time, never the secret (any valid token)', tags: ['relay'], operationId: 'session' },
+  { 200: SessionResponse },
+  [],
+);
 
 export const openApiRoute = route({ summary: 'This document (any valid token)', tags: ['relay'], operationId: 'openapi' }, { 200: OpenApiDocument }, []);
 

@@ -3,7 +3,7 @@
  * where a header cannot be set, as on a browser WebSocket), checked against the store.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Scope } from './scopes.ts';
+import { grants, type Scope } from './scopes.ts';
 import type { TokenInfo, TokenStore } from './token-store.ts';
 
 /** A refusal names its code; its HTTP status comes from protocol/errors.ts (401, 403). */
@@ -25,7 +25,7 @@ export function authenticate(tokens: TokenStore, token: string | null, scope: Sc
   }
   const info = tokens.verify(token);
   if (info === null) return { ok: false, code: 'unauthorized', message: 'the token is unknown or revoked' };
-  if (scope !== null && !info.scopes.includes(scope) && !info.scopes.includes('admin')) {
+  if (scope !== null && !grants(info.scopes, scope)) {
     return { ok: false, code: 'forbidden', message: `this token lacks the "${scope}" scope (it has: ${info.scopes.join(', ')})` };
   }
   return { ok: true, token: info };

@@ -1,8 +1,10 @@
 /**
- * Bearer token scopes (seed 000 §9, plus what Tapwire adds): what a token may do.
+ * Bearer token scopes (seed 000 §9, plus what Tapwire adds): what a token may do. The list
+ * is part of the wire contract (protocol/session.ts), so the app names the same scopes.
  */
-export const SCOPES = ['read:snapshots', 'read:audio', 'write:knobs', 'ingest', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
+import { SCOPES, type Scope } from '../../../protocol/session.ts';
+
+export { grants, SCOPES, type Scope } from '../../../protocol/session.ts';
 
 export function parseScopes(text: string): Scope[] {
   const out: Scope[] = [];

@@ -21,6 +21,7 @@ import { MeasurementMessage, SpectrumMessage, TelemetryMessage, type Measurement
 import { registerExportRoutes } from '../api/export-routes.ts';
 import { registerOptimizerRoutes, type ApiContext } from '../api/optimizer-routes.ts';
 import { healthRoute, measurementsRoute, openApiRoute, statsRoute, telemetrySocketRoute } from '../api/schemas.ts';
+import { registerSessionRoutes } from '../api/session-routes.ts';
 import { registerTraceListRoutes } from '../api/trace-list-routes.ts';
 import { registerUploadRoutes } from '../api/upload-routes.ts';
 import type { TokenStore } from '../auth/token-store.ts';
@@ -288,6 +289,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   registerUploadRoutes(app, deps.uploads);
   registerExportRoutes(app, deps.api);
   registerTraceListRoutes(app, deps.api);
+  registerSessionRoutes(app);
   // `?reset_latency=1` restarts the latency window after reading it (benchmarks measure windows).
   api.get('/api/relay/stats', { schema: statsRoute, config: { access: needsToken('read:snapshots') } }, async (req) => {
     const body = { success: true as const, ...deps.stats() };

@@ -9,26 +9,46 @@ import { defaultConfig, type RelayConfig } from '../config.ts';
 import { Relay } from '../relay.ts';
 
 export interface TestRelay {
+  /** The running relay (a new one after `restart()`). */
   relay: Relay;
   httpUrl: string;
   wsUrl: string;
   dataDir: string;
+  /** Stops the relay, keeping its data dir and port (the relay is down until `restart()`); safe to call twice. */
+  stop(): Promise<void>;
+  /** Starts a relay again on the same port and data dir, as a restarted relay would be. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTestRelay(overrides: Partial<RelayConfig> = {}): Promise<TestRelay> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-test-'));
-  const relay = await Relay.start({ ...defaultConfig(), port: 0, dataDir, logLevel: 'silent', mediaWorkers: 1, ...overrides });
-  return {
+  const config = { ...defaultConfig(), port: 0, dataDir, logLevel: 'silent' as const, mediaWorkers: 1, ...overrides };
+  let relay = await Relay.start(config);
+  let running = true;
+  const port = Number(new URL(relay.url).port);
+  const t: TestRelay = {
     relay,
     httpUrl: relay.url,
     wsUrl: `${relay.url.replace('http', 'ws')}/ws/ingest`,
     dataDir,
-    async close() {
+    async stop() {
+      if (!running) return;
+      running = false;
       await relay.stop();
+    },
+    async restart() {
+      await t.stop();
+      relay = await Relay.start({ ...config, port });
+      running = true;
+      t.relay = relay;
+    },
+    async close() {
+      await t.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return t;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
