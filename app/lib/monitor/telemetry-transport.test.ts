@@ -128,6 +128,39 @@ describe('TelemetryTransport', () => {
     expect(sockets.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('reconnectNow() skips the rest of a long backoff once the relay is known to be back', async () => {
+    pollOk = false;
+    t.start();
+    await vi.advanceTimersByTimeAsync(0);
+    // Six failed connections: the next attempt is 10 s (the cap) away.
+    for (let i = 0; i < 6; i++) {
+      sockets[sockets.length - 1].onclose?.({});
+      await vi.advanceTimersByTimeAsync(Math.min(10_000, 500 * 2 ** i) * 1.2 + 1);
+    }
+    const before = sockets.length;
+    sockets[before - 1].onclose?.({});
+    expect(t.attempts).toBe(7);
+    pollOk = true;
+    const pollsBefore = polls;
+    t.reconnectNow();
+    expect(sockets).toHaveLength(before + 1);
+    expect(t.attempts).toBe(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(polls).toBe(pollsBefore + 1);
+    sockets[before].onopen?.({});
+    sockets[before].onmessage?.({ data: frame(50) });
+    expect(t.state).toBe('live');
+    // The cancelled backoff timer does not open another socket (the live one keeps talking).
+    for (let i = 0; i < 13; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      sockets[before].onmessage?.({ data: frame(51 + i) });
+    }
+    expect(sockets).toHaveLength(before + 1);
+    // An open socket is left alone.
+    t.reconnectNow();
+    expect(sockets).toHaveLength(before + 1);
+  });
+
   it('close() stops everything and is safe twice', async () => {
     t.start();
     t.close();
