@@ -31,6 +31,13 @@ class RateLimited extends Error {
   }
 }
 
+/** The relay could not be reached (relay-status.svelte.ts has been told). */
+class Unreachable extends Error {
+  constructor() {
+    super('the relay could not be reached');
+  }
+}
+
 export class TraceHistory {
   detail = $state.raw<TraceDetail | null>(null);
   error = $state<string | null>(null);
@@ -83,7 +90,12 @@ export class TraceHistory {
   }
 
   async #get<T>(path: string): Promise<T> {
-    const res = await session.fetch(path, { signal: this.#abort.signal });
+    let res: Response;
+    try {
+      res = await session.fetch(path, { signal: this.#abort.signal });
+    } catch (e) {
+      throw this.#closed ? e : new Unreachable();
+    }
     if (res.status === 429) throw new RateLimited(Number(res.headers.get('retry-after') ?? '1') * 1000);
     const body = (await res.json().catch(() => null)) as (T & { error?: { message?: string } }) | null;
     if (!res.ok || body === null) throw new Error(`${path}: ${res.status} ${body?.error?.message ?? ''}`.trim());
@@ -105,6 +117,8 @@ export class TraceHistory {
     } catch (e) {
       if (this.#closed) return;
       if (e instanceof RateLimited) delayMs = e.retryAfterMs;
+      // The layout's banner says the relay is unreachable; the page keeps what it showed.
+      else if (e instanceof Unreachable) this.error = null;
       else this.error = e instanceof Error ? e.message : String(e);
     } finally {
       this.#ticking = false;
