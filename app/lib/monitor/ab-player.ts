@@ -86,8 +86,18 @@ export class AbPlayer {
 
   /** Position in the bucket, s, from the context clock. */
   positionS(): number {
+    return this.clock().positionS;
+  }
+
+  /**
+   * The position and the context time it was read at, from one reading of the clock: while
+   * playing, positionS - contextTimeS stays the same (modulo the bucket) until a seek.
+   */
+  clock(): { positionS: number; contextTimeS: number } {
     this.#settle();
-    return this.#transport === null || this.#ctx === null ? 0 : this.#transport.positionS(this.#ctx.currentTime);
+    if (this.#transport === null || this.#ctx === null) return { positionS: 0, contextTimeS: this.#ctx?.currentTime ?? 0 };
+    const now = this.#ctx.currentTime;
+    return { positionS: this.#transport.positionS(now), contextTimeS: now };
   }
 
   /** The samples a side plays (after trimming), for drawing. */
