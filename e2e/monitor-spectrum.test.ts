@@ -141,6 +141,14 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('monito
     expect(await cleanPanel.getAttribute('data-focused')).toBe('false');
     await page.locator('[data-testid="spectrum-canvas"][data-state="live"]').waitFor({ timeout: 10_000 });
 
+    // The alert sound: off by default; turning it on plays a preview and is kept on the device.
+    const alert = page.getByTestId('qos-alert');
+    expect(await alert.getAttribute('data-enabled')).toBe('false');
+    await alert.getByRole('checkbox').check();
+    await expect.poll(() => alert.getAttribute('data-sounded'), { timeout: 5000 }).toBe('1');
+    await alert.getByRole('combobox').selectOption('chime');
+    expect(await page.evaluate(() => localStorage.getItem('tapwire.qosAlert'))).toBe('{"enabled":true,"sound":"chime"}');
+
     // No telemetry socket (refused from now on): the page polls, and the spectrum says it is paused.
     await page.routeWebSocket(/\/ws\/telemetry/, (ws) => void ws.close({ code: 1011, reason: 'blocked by the test' }));
     await cleanPanel.getByTestId('focus').click();
