@@ -69,13 +69,34 @@ const StationCounters = {
   frames_out_of_order: Count('packets discarded as duplicates or older than audio already played'),
 };
 
+/** How a station's audio reaches the relay. */
+export const STATION_TRANSPORTS = ['websocket', 'upload', 'rtp', 'webrtc'] as const;
+export type StationTransport = (typeof STATION_TRANSPORTS)[number];
+
+/**
+ * Call-quality figures of a station's packets over a recent window (seed 004 §8.1;
+ * protocol/qos.ts turns them into a level). Over WebSocket ingest: loss from sequence gaps
+ * and RFC 3550 interarrival jitter from arrival times against the frames' media timestamps;
+ * no one-way latency (no clock shared with the sender), so the MOS there counts loss only.
+ */
+export const TransportQuality = T.Object({
+  window_s: T.Integer({ minimum: 1, description: 'the window the loss is counted over, s' }),
+  loss_percent: T.Nullable(T.Number({ minimum: 0, maximum: 100 }), 'packets lost in the window, percent; null when none was expected'),
+  jitter_ms: T.Nullable(T.Number({ minimum: 0 }), 'interarrival jitter (RFC 3550 §6.4.1), ms; null before two packets'),
+  latency_ms: T.Nullable(T.Number({ minimum: 0 }), 'one-way latency, ms; null where the transport cannot measure it (WebSocket)'),
+  mos: T.Nullable(T.Number({ minimum: 1, maximum: 4.5 }), 'E-model MOS (seed 004 §8.1) from latency and loss; null with no loss figure'),
+});
+export type TransportQuality = T.Static<typeof TransportQuality>;
+
 export const StationStats = T.Object({
   trace_id: T.String(),
   station_key: T.String(),
+  transport: T.Enum([...STATION_TRANSPORTS], { description: 'how the audio arrives' }),
   queue_depth: Count('packets waiting in the ingress queue'),
   config_version: T.Integer({ minimum: 0 }),
   // Absent while the station's pipeline has not reported yet.
   ...T.optionalProperties(StationCounters),
+  transport_quality: T.Optional(TransportQuality),
 });
 export type StationStats = T.Static<typeof StationStats>;
 

@@ -32,6 +32,7 @@ import { TelemetryHub } from './telemetry/hub.ts';
 import { LimitCounters } from './metrics/limit-counters.ts';
 import { RelayMetrics } from './metrics/prometheus.ts';
 import { LogThrottle } from './logging/log-throttle.ts';
+import { transportQualityJson } from './media/transport-quality.ts';
 import { RecordedRunner } from './uploads/recorded-runner.ts';
 import { UploadService } from './uploads/upload-service.ts';
 
@@ -363,7 +364,15 @@ export class Relay {
           totals.resyncs += st.counters.resyncs;
           totals.frames_out_of_order += st.counters.frames_out_of_order;
         }
-        stations.push({ trace_id: s.traceId, station_key: s.stationKey, queue_depth: st?.queueDepth ?? 0, config_version: s.configVersion, ...(st?.counters ?? {}) });
+        stations.push({
+          trace_id: s.traceId,
+          station_key: s.stationKey,
+          transport: s.transport,
+          queue_depth: st?.queueDepth ?? 0,
+          config_version: s.configVersion,
+          ...(st?.counters ?? {}),
+          ...(st?.quality ? { transport_quality: transportQualityJson(st.quality) } : {}),
+        });
       }
     }
     const lat = this.pool.latency;

@@ -1,13 +1,16 @@
 /**
  * What the monitor page shows: the live stations grouped by trace, their details from the
- * REST API (codec, rate, start), the transport's state, and the latest measurement. The
+ * REST API (codec, rate, start), their ingest health (station-stats.svelte.ts), the
+ * transport's state, the latest measurement, and the spectra of the station in focus. The
  * station list is reactive and changes only when stations come, go or change label or
- * config version; the meters read `latest` every frame without going through reactivity.
+ * config version; the meters and the spectrum read `latest` and `spectra` every frame
+ * without going through reactivity.
  */
 import type { TraceDetail, StationDetail } from '$protocol/api';
-import type { Measurement, StationMeters } from '$protocol/telemetry';
+import type { Measurement, SpectrumMessage, StationMeters } from '$protocol/telemetry';
 import { relayStatus } from '$lib/relay-status.svelte';
 import { session } from '$lib/session.svelte';
+import { StationStatsPoller } from './station-stats.svelte';
 import { TelemetryTransport, type TransportState } from './telemetry-transport';
 
 export interface StationView {
@@ -27,11 +30,21 @@ export interface TraceView {
 /** A trace's details are asked for again at most this often while one of its stations lacks them, ms. */
 const DETAIL_RETRY_MS = 5000;
 
-function telemetryUrl(): string {
+function telemetryUrl(spectrumStation: string | null): string {
   const url = new URL('/ws/telemetry', window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   if (session.token) url.searchParams.set('token', session.token);
+  // The relay sends the PRE and POST spectra of one station to a socket that asks (seed 003 WS-3).
+  if (spectrumStation !== null) url.searchParams.set('spectrum', spectrumStation);
   return url.href;
+}
+
+/** The latest spectra of the station in focus; replaced, never grown. */
+export interface FocusSpectra {
+  PRE: SpectrumMessage | null;
+  POST: SpectrumMessage | null;
+  /** When the latest arrived (performance.now()). */
+  atMs: number;
 }
 
 export class Monitor {
@@ -44,8 +57,15 @@ export class Monitor {
   lastSeq = $state<number | null>(null);
   lastTs = $state<string | null>(null);
 
+  /** The station in focus (its StationView), whose spectrum is shown; one at a time. */
+  focus = $state<StationView | null>(null);
+  /** Ingest health of every live station, polled from /api/relay/stats. */
+  readonly stats = new StationStatsPoller();
+
   /** The latest measurement; read every frame. */
   latest: Measurement | null = null;
+  /** The spectra of the station in focus; read every frame. */
+  spectra: FocusSpectra = { PRE: null, POST: null, atMs: -Infinity };
 
   private t: TelemetryTransport | null = null;
   private signature = '';
@@ -59,12 +79,14 @@ export class Monitor {
     this.stopWatching ??= relayStatus.onRecovered(() => this.t?.reconnectNow());
     this.t ??= new TelemetryTransport({
       measurementsUrl: '/measurements',
-      socketUrl: telemetryUrl,
+      socketUrl: () => telemetryUrl(this.focus?.stationKey ?? null),
       fetch: (url) => session.fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } }),
       onMeasurement: (m) => this.onMeasurement(m),
+      onSpectrum: (s) => this.onSpectrum(s),
       onState: (s) => (this.transport = s),
     });
     this.t.start();
+    this.stats.start();
   }
 
   close(): void {
@@ -72,6 +94,24 @@ export class Monitor {
     this.stopWatching = null;
     this.t?.close();
     this.t = null;
+    this.stats.close();
+  }
+
+  /** Puts a station in focus (null: none), asking the relay for its spectra instead of the last one's. */
+  setFocus(station: StationView | null): void {
+    if (station?.key === this.focus?.key) return;
+    this.focus = station;
+    this.spectra = { PRE: null, POST: null, atMs: -Infinity };
+    this.t?.reopen();
+  }
+
+  private onSpectrum(s: SpectrumMessage): void {
+    // A message for the station asked for before a reopen is late, not ours. (The relay names
+    // spectra by station key alone: two traces' stations of one key would share them.)
+    const focus = this.focus;
+    if (focus === null || s.station_key !== focus.stationKey) return;
+    this.spectra[s.tap] = s;
+    this.spectra.atMs = performance.now();
   }
 
   /** The latest meters of the station under `key`, or null when it has gone. */
@@ -104,6 +144,7 @@ export class Monitor {
       else byTrace.set(s.trace_id, [view]);
     }
     this.traces = [...byTrace].map(([traceId, stations]) => ({ traceId, stations }));
+    if (this.focus !== null && !(this.focus.key in m.stations)) this.setFocus(null);
     // Forget what belongs to stations and traces that have gone, so memory follows the page.
     const current = new Set(this.traces.flatMap((t) => t.stations.map((s) => `${t.traceId}/${s.stationKey}`)));
     if (Object.keys(this.details).some((k) => !current.has(k))) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Measurement } from '$protocol/telemetry';
+import type { Measurement, SpectrumMessage } from '$protocol/telemetry';
+import { parseSpectrum, parseTelemetryFrame } from './measurement';
 import { TelemetryTransport, type SocketLike, type TransportState } from './telemetry-transport';
 
 class FakeSocket implements SocketLike {
@@ -24,6 +25,9 @@ describe('TelemetryTransport', () => {
   let states: TransportState[];
   let nextSeq: number;
   let t: TelemetryTransport;
+  let spectra: SpectrumMessage[];
+  let urls: string[];
+  let spectrumOf: string;
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -33,10 +37,14 @@ describe('TelemetryTransport', () => {
     seqs = [];
     states = [];
     nextSeq = 1;
+    spectra = [];
+    urls = [];
+    spectrumOf = '';
     t = new TelemetryTransport({
       measurementsUrl: '/measurements',
-      socketUrl: () => 'ws://relay/ws/telemetry',
-      openSocket: () => {
+      socketUrl: () => `ws://relay/ws/telemetry${spectrumOf ? `?spectrum=${spectrumOf}` : ''}`,
+      openSocket: (url) => {
+        urls.push(url);
         const s = new FakeSocket();
         sockets.push(s);
         return s;
@@ -48,6 +56,7 @@ describe('TelemetryTransport', () => {
       },
       now: () => Date.now(),
       onMeasurement: (m) => seqs.push(m.seq),
+      onSpectrum: (s) => spectra.push(s),
       onState: (s) => states.push(s),
     });
   });
@@ -169,4 +178,74 @@ describe('TelemetryTransport', () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(sockets).toHaveLength(1);
   });
+
+  it('hands on valid spectrum messages and reopens the socket for another station, staying live', async () => {
+    t.start();
+    await vi.advanceTimersByTimeAsync(0);
+    sockets[0].onopen?.({});
+    sockets[0].onmessage?.({ data: frame(3) });
+    expect(t.state).toBe('live');
+    spectrumOf = 'st_b';
+    t.reopen();
+    expect(sockets[0].closed).toBe(true);
+    expect(urls).toEqual(['ws://relay/ws/telemetry', 'ws://relay/ws/telemetry?spectrum=st_b']);
+    // Opening: still live (no flash of polling), and no poll started.
+    expect(t.state).toBe('live');
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(polls).toBe(1);
+    sockets[1].onopen?.({});
+    sockets[1].onmessage?.({ data: JSON.stringify(spectrum('POST')) });
+    sockets[1].onmessage?.({ data: JSON.stringify({ ...spectrum('PRE'), db: [-20] }) });
+    // A message from the socket let go of is not taken.
+    sockets[0].onmessage?.({ data: JSON.stringify(spectrum('PRE')) });
+    expect(spectra.map((s) => s.tap)).toEqual(['POST']);
+    expect(seqs).toEqual([1, 3]);
+    expect(states).toEqual(['polling', 'live']);
+  });
+
+  it('falls back to polling when the reopened socket never answers', async () => {
+    t.start();
+    await vi.advanceTimersByTimeAsync(0);
+    sockets[0].onopen?.({});
+    sockets[0].onmessage?.({ data: frame(3) });
+    t.reopen();
+    await vi.advanceTimersByTimeAsync(3600);
+    expect(t.state).toBe('polling');
+    expect(polls).toBeGreaterThan(1);
+  });
 });
+
+const spectrum = (tap: 'PRE' | 'POST'): SpectrumMessage => ({
+  type: 'spectrum',
+  ts: '2026-01-03T21:15:00.000Z',
+  seq: 7,
+  station_key: 'st_b',
+  tap,
+  bands_hz: [20, 22.45, 25.2],
+  db: [-80, -60.5, -90],
+});
+
+describe('parsing spectrum messages', () => {
+  it('takes a well-formed one', () => {
+    expect(parseSpectrum(spectrum('PRE'))).toEqual(spectrum('PRE'));
+    expect(parseTelemetryFrame(JSON.stringify(spectrum('POST')))).toEqual({ type: 'spectrum', spectrum: spectrum('POST') });
+  });
+
+  it('refuses what is not one', () => {
+    const bad: [string, unknown][] = [
+      ['another type', { ...spectrum('PRE'), type: 'measurement' }],
+      ['an unknown tap', { ...spectrum('PRE'), tap: 'MID' }],
+      ['fewer levels than bands', { ...spectrum('PRE'), db: [-1, -2] }],
+      ['no bands', { ...spectrum('PRE'), bands_hz: [], db: [] }],
+      ['bands not rising', { ...spectrum('PRE'), bands_hz: [20, 20, 25] }],
+      ['a band at 0 Hz', { ...spectrum('PRE'), bands_hz: [0, 22, 25] }],
+      ['a level that is not a number', { ...spectrum('PRE'), db: [-1, null, -3] }],
+      ['no station', { ...spectrum('PRE'), station_key: undefined }],
+      ['too many bands', { ...spectrum('PRE'), bands_hz: Array.from({ length: 300 }, (_, i) => i + 1), db: new Array(300).fill(-50) }],
+    ];
+    for (const [what, v] of bad) expect(parseSpectrum(v), what).toBeNull();
+    expect(parseTelemetryFrame('{"type":"spectrum","seq":1}')).toBeNull();
+    expect(parseTelemetryFrame('{"type":"hello"}')).toBeNull();
+  });
+});
+

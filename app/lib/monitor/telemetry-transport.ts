@@ -8,9 +8,13 @@
  * - `polling`: no live socket, but a poll (or the socket, before it dropped) delivered within `staleMs`;
  * - `stale`: neither; what is shown is the last state received.
  *
+ * Spectrum messages (seed 003 WS-3) come only on the socket, for the station the socket URL
+ * asks for (`?spectrum=`); `reopen()` connects again when that changes. While polling there
+ * is no spectrum.
+ *
  * No DOM beyond `WebSocket` and `fetch`, both injectable so tests can drive it.
  */
-import type { Measurement } from '$protocol/telemetry';
+import type { Measurement, SpectrumMessage } from '$protocol/telemetry';
 import { parseMeasurement, parseTelemetryFrame } from './measurement';
 
 export type TransportState = 'live' | 'polling' | 'stale';
@@ -30,6 +34,8 @@ export interface TransportOptions {
   /** `ws(s)://.../ws/telemetry?token=...`, asked for at each connection (the token may change). */
   socketUrl: () => string;
   onMeasurement: (m: Measurement) => void;
+  /** Each valid spectrum message the socket brings. */
+  onSpectrum?: (s: SpectrumMessage) => void;
   onState: (s: TransportState) => void;
   fetch?: (url: string) => Promise<Response>;
   openSocket?: (url: string) => SocketLike;
@@ -52,7 +58,8 @@ export class TelemetryTransport {
   /** Reconnection attempts since the socket was last open. */
   attempts = 0;
 
-  private readonly o: Required<Omit<TransportOptions, 'fetch' | 'openSocket' | 'now'>>;
+  private readonly o: Required<Omit<TransportOptions, 'fetch' | 'openSocket' | 'now' | 'onSpectrum'>>;
+  private readonly onSpectrum: (s: SpectrumMessage) => void;
   private readonly doFetch: (url: string) => Promise<Response>;
   private readonly openSocket: (url: string) => SocketLike;
   private readonly now: () => number;
@@ -67,6 +74,8 @@ export class TelemetryTransport {
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private polling = false;
   private closed = false;
+  /** The open socket was let go of to open another (`reopen`): still live until that one answers. */
+  private reopening = false;
 
   constructor(opts: TransportOptions) {
     this.o = {
@@ -82,6 +91,7 @@ export class TelemetryTransport {
     this.doFetch = opts.fetch ?? ((url) => fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } }));
     this.openSocket = opts.openSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
     this.now = opts.now ?? (() => performance.now());
+    this.onSpectrum = opts.onSpectrum ?? (() => {});
   }
 
   /** Renders from a snapshot first, then connects the socket. */
@@ -114,6 +124,18 @@ export class TelemetryTransport {
     this.dropSocket();
   }
 
+  /**
+   * Opens a new socket at once, from `socketUrl()` (which asks for another spectrum, say),
+   * in place of an open one; the state stays live while it opens. Without an open socket the
+   * next reconnection attempt asks for the new URL anyway.
+   */
+  reopen(): void {
+    if (this.closed || !this.socketOpen) return;
+    this.dropSocket();
+    this.reopening = true;
+    this.connect();
+  }
+
   private connect(): void {
     if (this.closed) return;
     this.reconnectTimer = null;
@@ -128,13 +150,19 @@ export class TelemetryTransport {
     ws.onopen = () => {
       if (this.socket !== ws) return;
       this.socketOpen = true;
+      this.reopening = false;
       this.socketOpenedMs = this.now();
       this.attempts = 0;
     };
     ws.onmessage = (ev) => {
       if (this.socket !== ws || typeof ev.data !== 'string') return;
-      const m = parseTelemetryFrame(ev.data);
-      if (m === null) return;
+      const frame = parseTelemetryFrame(ev.data);
+      if (frame === null) return;
+      if (frame.type === 'spectrum') {
+        this.onSpectrum(frame.spectrum);
+        return;
+      }
+      const m = frame.measurement;
       this.lastSocketDataMs = this.now();
       // Streamed updates are preferred: the snapshot polling stops with the first one.
       this.stopPolling();
@@ -165,6 +193,7 @@ export class TelemetryTransport {
   /** The socket closed or never opened: keep the last state, poll, and try again later. */
   private onSocketGone(): void {
     this.dropSocket();
+    this.reopening = false;
     if (this.closed) return;
     if (this.pollTimer === null) void this.poll();
     this.startPolling();
@@ -214,13 +243,13 @@ export class TelemetryTransport {
     if (this.closed) return;
     const now = this.now();
     const fresh = (t: number): boolean => now - t <= this.o.staleMs;
-    if (this.socketOpen && !fresh(Math.max(this.socketOpenedMs, this.lastSocketDataMs))) {
+    if ((this.socketOpen || this.reopening) && !fresh(Math.max(this.socketOpenedMs, this.lastSocketDataMs))) {
       this.onSocketGone();
       return;
     }
     // Right after a drop the socket's last measurement still counts, until the first poll answers.
     const next: TransportState =
-      this.socketOpen && fresh(this.lastSocketDataMs)
+      (this.socketOpen || this.reopening) && fresh(this.lastSocketDataMs)
         ? 'live'
         : fresh(Math.max(this.lastPollDataMs, this.lastSocketDataMs))
           ? 'polling'

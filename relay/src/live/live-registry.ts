@@ -8,6 +8,7 @@
  * (ended-streams.ts). Listeners hear of stations through its typed events: `streaming`
  * (the first audio arrived, the pipeline exists) and `ended`.
  */
+import type { StationTransport } from '../../../protocol/api.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import { defaultKnobs, mergeKnobs, type KnobPatch, type KnobValues } from '../../../protocol/knobs.ts';
 import { newStationKey, newStreamId, newTraceId, type StationKey, type StreamId, type TraceId } from '../ids.ts';
@@ -35,6 +36,8 @@ export interface LiveStation {
   label: string | null;
   codec: IngestCodec;
   sampleRate: number;
+  /** How its audio arrives. */
+  transport: StationTransport;
   client: StationClient;
   /** Wall time of the latest audio (or of the start, before any): the idle timeout runs from it. */
   lastAudioMs: number;
@@ -163,6 +166,8 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
     callId?: string | null;
     codec: IngestCodec;
     sampleRate: number;
+    /** Default: websocket (the one live transport so far). */
+    transport?: StationTransport;
     client: StationClient;
   }): ReserveResult {
     const capped = this.checkCaps(opts.client.address, opts.traceId);
@@ -214,6 +219,7 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
       label: opts.label ?? null,
       codec: opts.codec,
       sampleRate: opts.sampleRate,
+      transport: opts.transport ?? 'websocket',
       client: opts.client,
       lastAudioMs: Date.now(),
       handle: null,

@@ -7,6 +7,7 @@ import type { IngestCodec } from '../../../protocol/ingest.ts';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
 import type { ChunkedSamples, WireChunks } from './sample-chunks.ts';
 import type { EgressOptions } from './station-handle.ts';
+import type { TransportFigures } from './transport-quality.ts';
 
 export interface StationSpec {
   /** Pool-wide numeric id, used on the hot path instead of strings. */
@@ -100,6 +101,8 @@ export interface StationStats {
   counters: IngestCounters;
   configVersion: number;
   ended: boolean;
+  /** Loss and jitter of the arriving packets over the recent window (transport-quality.ts); null for a recording. */
+  quality: TransportFigures | null;
 }
 
 export type ToWorker =

@@ -38,6 +38,7 @@ import { SegmentBuffers } from './segment-buffers.ts';
 import type { Clock, Frame, StageStats, TapSink } from './stage.ts';
 import type { EgressOptions } from './station-handle.ts';
 import { Tap } from './tap.ts';
+import { TransportQuality } from './transport-quality.ts';
 
 /** Largest packet duration the decoder accepts (Opus allows up to 120 ms, RFC 6716 §3.2.5). */
 const MAX_PACKET_MS = 120;
@@ -56,6 +57,8 @@ export class Station {
   readonly live: boolean;
   private readonly decoder: FrameDecoder;
   private readonly clock: Clock;
+  /** Loss and jitter of the packets as they arrive (live stations only: a recording has no network timing). */
+  private readonly quality: TransportQuality | null;
   private readonly decode: DecodeStage;
   private readonly concealment: Concealment;
   private readonly framer: Framer;
@@ -91,6 +94,7 @@ export class Station {
       ? new CodecConcealment(this.decoder, this.framer.frameSamples, maxPacketSamples)
       : new WaveformConcealment(this.framer.frameSamples);
     this.decode = new DecodeStage(spec.codec, this.decoder, this.concealment, this.framer, maxPacketSamples, events.decodeError);
+    this.quality = this.live ? new TransportQuality() : null;
     this.clock = this.live
       ? new LiveClock({ queueFrames: spec.queueFrames, jitterAllowanceMs: spec.jitterAllowanceMs }, this.decode, () => this.framer.playedMs, events.status)
       : new RecordedClock(this.decode);
@@ -108,6 +112,7 @@ export class Station {
 
   enqueue(p: PacketView, nowMs: number): void {
     if (this.ended) return;
+    this.quality?.observe(p.sequence, p.timestampMs, p.arrivalMs);
     this.clock.push(p, nowMs);
   }
 
@@ -119,6 +124,7 @@ export class Station {
   /** Periodic work: the clock, buckets that are complete, status messages. */
   tick(nowMs: number): void {
     this.clock.tick(nowMs);
+    this.quality?.roll(nowMs);
     this.buckets.finalizeComplete(this.clock.now(nowMs));
   }
 
@@ -243,12 +249,13 @@ export class Station {
   }
 
   stats(): StationStats {
-    return { id: this.id, queueDepth: this.clock.depth, counters: this.counters(), configVersion: this.currentConfigVersion, ended: this.ended };
+    return { id: this.id, queueDepth: this.clock.depth, counters: this.counters(), configVersion: this.currentConfigVersion, ended: this.ended, quality: this.quality?.figures() ?? null };
   }
 
   /** Every stage's own description, for debugging. */
   stages(): Record<string, StageStats> {
     return {
+      ...(this.quality ? { transport_quality: this.quality.stats() } : {}),
       clock: this.clock.stats(),
       decode: this.decode.stats(),
       concealment: this.concealment.stats(),

@@ -51,6 +51,10 @@ export interface StationOptions {
   offsetMs?: number;
   /** Extra headers for the WebSocket upgrade (auth). */
   headers?: Record<string, string>;
+  /** A poor network: every `dropEvery`-th frame is never sent (its sequence number is skipped; 10: 10 % loss). */
+  dropEvery?: number;
+  /** A poor network: each frame leaves up to this much later than due, uniformly at random, ms (in order). */
+  sendJitterMs?: number;
 }
 
 /** One simulated field tester. */
@@ -58,11 +62,17 @@ export class SimulatedStation {
   readonly messages: IngestServerMessage[] = [];
   started: StartedMessage | null = null;
   framesSent = 0;
+  /** Frames never sent (`dropEvery`). */
+  framesSkipped = 0;
+  /** The next frame's number (sent or skipped). */
+  private nextFrame = 0;
   bytesSent = 0;
   closeCode: number | null = null;
   private ws: WebSocket | null = null;
   private t0 = 0;
   private readonly totalFrames: number;
+  /** The random delay of the next frame (sendJitterMs), drawn once per frame. */
+  private nextDelayMs = -1;
   private doneResolve!: () => void;
   /** Resolves when the station has sent everything and stopped, or was closed. */
   readonly done: Promise<void>;
@@ -123,16 +133,25 @@ export class SimulatedStation {
     if (this.t0 === 0) this.t0 = nowMs + (this.opts.offsetMs ?? 0);
     const elapsed = (nowMs - this.t0) * (this.opts.speed ?? 1);
     if (elapsed < 0) return true;
-    const due = Math.min(this.totalFrames, Math.floor(elapsed / audio.frameMs) + 1);
+    const jitterMs = this.opts.sendJitterMs ?? 0;
     const codecId = CODEC_IDS[audio.codec];
-    while (this.framesSent < due) {
-      const n = this.framesSent;
+    while (this.nextFrame < this.totalFrames) {
+      const n = this.nextFrame;
+      if (this.nextDelayMs < 0) this.nextDelayMs = Math.random() * jitterMs;
+      // Frame n is due at n·frameMs of media time, plus its network delay.
+      if (elapsed < n * audio.frameMs + this.nextDelayMs * (this.opts.speed ?? 1)) break;
+      this.nextDelayMs = -1;
+      this.nextFrame++;
+      if (this.opts.dropEvery !== undefined && n % this.opts.dropEvery === this.opts.dropEvery - 1) {
+        this.framesSkipped++;
+        continue;
+      }
       const payload = audio.packets[n % audio.packets.length];
       ws.send(encodeFrame({ timestampMs: (n * audio.frameMs) >>> 0, sequence: n & 0xffff, codec: codecId, flags: 1 }, payload));
       this.framesSent++;
       this.bytesSent += payload.length;
     }
-    if (this.framesSent >= this.totalFrames) {
+    if (this.nextFrame >= this.totalFrames) {
       this.stop();
       return false;
     }
