@@ -143,7 +143,7 @@ describe('telemetry messages', () => {
       },
     };
     const measurement = { type: 'measurement', ts: data.ts, seq: 122, data };
-    const spectrum = { type: 'spectrum', ts: data.ts, seq: 7, station_key: 'st_r4jhrhhx', tap: 'PRE', bands_hz: [20, 22.45], db: [-120, -98.5] };
+    const spectrum = { type: 'spectrum', ts: data.ts, seq: 7, trace_id: 'tr_2xk9', station_key: 'st_r4jhrhhx', tap: 'PRE', bands_hz: [20, 22.45], db: [-120, -98.5] };
     expect(check(telemetry.TelemetryMessage, measurement)).toBeNull();
     expect(check(telemetry.TelemetryMessage, spectrum)).toBeNull();
     expect(check(telemetry.MeasurementMessage, spectrum)).not.toBeNull();

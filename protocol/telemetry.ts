@@ -57,7 +57,7 @@ export type MeasurementsQuery = T.Static<typeof MeasurementsQuery>;
 
 export const TelemetryQuery = T.Object({
   ...MeasurementsQuery.properties,
-  spectrum: T.Optional(T.String({ description: 'a station key: also send its PRE and POST spectra' })),
+  spectrum: T.Optional(T.String({ description: 'a station key, or <trace_id>:<station_key> to name one trace\'s station: also send its PRE and POST spectra' })),
 });
 export type TelemetryQuery = T.Static<typeof TelemetryQuery>;
 
@@ -74,6 +74,7 @@ export const SpectrumMessage = T.Object({
   type: T.Literal('spectrum'),
   ts: T.IsoTimestamp(),
   seq: T.Integer({ minimum: 1, description: 'increases by one per spectrum message' }),
+  trace_id: T.String(),
   station_key: T.String(),
   tap: Tap,
   bands_hz: T.Array(T.Number({ exclusiveMinimum: 0 }), { description: 'band centres, Hz' }),

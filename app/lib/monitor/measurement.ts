@@ -41,7 +41,7 @@ export function parseMeasurement(v: unknown): Measurement | null {
 
 /** A `spectrum` message (seed 003 WS-3), or null when `v` is not one: as many levels as bands, bands rising. */
 export function parseSpectrum(v: unknown): SpectrumMessage | null {
-  if (!isObject(v) || v.type !== 'spectrum' || typeof v.ts !== 'string' || typeof v.seq !== 'number' || typeof v.station_key !== 'string') return null;
+  if (!isObject(v) || v.type !== 'spectrum' || typeof v.ts !== 'string' || typeof v.seq !== 'number' || typeof v.trace_id !== 'string' || typeof v.station_key !== 'string') return null;
   if (v.tap !== 'PRE' && v.tap !== 'POST') return null;
   const { bands_hz: bands, db } = v;
   if (!Array.isArray(bands) || !Array.isArray(db) || bands.length !== db.length || bands.length === 0 || bands.length > MAX_SPECTRUM_BANDS) return null;

@@ -79,7 +79,7 @@ export class Monitor {
     this.stopWatching ??= relayStatus.onRecovered(() => this.t?.reconnectNow());
     this.t ??= new TelemetryTransport({
       measurementsUrl: '/measurements',
-      socketUrl: () => telemetryUrl(this.focus?.stationKey ?? null),
+      socketUrl: () => telemetryUrl(this.focus === null ? null : `${this.focus.traceId}:${this.focus.stationKey}`),
       fetch: (url) => session.fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } }),
       onMeasurement: (m) => this.onMeasurement(m),
       onSpectrum: (s) => this.onSpectrum(s),
@@ -106,10 +106,9 @@ export class Monitor {
   }
 
   private onSpectrum(s: SpectrumMessage): void {
-    // A message for the station asked for before a reopen is late, not ours. (The relay names
-    // spectra by station key alone: two traces' stations of one key would share them.)
+    // A message for the station asked for before a reopen is late, not ours.
     const focus = this.focus;
-    if (focus === null || s.station_key !== focus.stationKey) return;
+    if (focus === null || s.trace_id !== focus.traceId || s.station_key !== focus.stationKey) return;
     this.spectra[s.tap] = s;
     this.spectra.atMs = performance.now();
   }

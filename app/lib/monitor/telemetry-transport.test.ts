@@ -219,6 +219,7 @@ const spectrum = (tap: 'PRE' | 'POST'): SpectrumMessage => ({
   type: 'spectrum',
   ts: '2026-01-03T21:15:00.000Z',
   seq: 7,
+  trace_id: 'tr_a',
   station_key: 'st_b',
   tap,
   bands_hz: [20, 22.45, 25.2],

@@ -423,6 +423,28 @@ describe('live meters', () => {
     expect(Object.keys((seen.measurement as { data: { stations: object } }).data.stations)).toEqual([STATION]);
   });
 
+  it('sends a station\'s spectra to a socket naming it as <trace_id>:<station_key>, and none to one naming another trace', async () => {
+    const open = (spectrum: string) => {
+      const ws = new WebSocket(`${t.httpUrl.replace('http', 'ws')}/ws/telemetry?spectrum=${encodeURIComponent(spectrum)}`);
+      const spectra: { trace_id: string; station_key: string }[] = [];
+      ws.on('message', (data) => {
+        const msg = JSON.parse(data.toString()) as { type: string; trace_id: string; station_key: string };
+        if (msg.type === 'spectrum') spectra.push(msg);
+      });
+      return { ws, spectra };
+    };
+    const ours = open(`${traceId}:${STATION}`);
+    const other = open(`tr_elsewhere:${STATION}`);
+    try {
+      await waitFor(async () => (ours.spectra.length >= 4 ? true : undefined), 10_000, 'four spectra for the qualified key');
+      expect(ours.spectra.every((s) => s.trace_id === traceId && s.station_key === STATION)).toBe(true);
+      expect(other.spectra).toEqual([]);
+    } finally {
+      ours.ws.close();
+      other.ws.close();
+    }
+  });
+
   it('answers GET /measurements with a measurement of the streaming station', async () => {
     const res = await get(`/measurements?trace_id=${traceId}`, null);
     expectValid(doc.paths['/measurements'].get.responses['200'].content['application/json'].schema, res.json, 'GET /measurements');

@@ -169,22 +169,29 @@ export class TelemetryHub {
       const station = this.registry.byHandleId(id);
       if (station !== undefined) {
         const bands = bandCentres(station.sampleRate);
-        if (bands.length === n) this.spectrum(station.stationKey, tap, bands, values.subarray(o + 3, o + 3 + n));
+        if (bands.length === n) this.spectrum(station.traceId, station.stationKey, tap, bands, values.subarray(o + 3, o + 3 + n));
       }
       o += 3 + n;
     }
   }
 
-  /** Spectrum of one station's tap, for the clients that asked for that station. */
-  spectrum(stationKey: string, tap: 'PRE' | 'POST', bandsHz: ArrayLike<number>, db: ArrayLike<number>): void {
+  /**
+   * Spectrum of one station's tap, for the clients that asked for that station: by its key
+   * alone, or as `<trace_id>:<station_key>` (the form that names one trace's station when
+   * two traces use the same key), and within the trace they watch, if they named one.
+   */
+  spectrum(traceId: string, stationKey: string, tap: 'PRE' | 'POST', bandsHz: ArrayLike<number>, db: ArrayLike<number>): void {
     let msg: OutgoingMessage | null = null;
     const now = Date.now();
+    const qualified = `${traceId}:${stationKey}`;
     for (const c of this.clients) {
-      if (c.spectrumStation !== stationKey) continue;
+      if (c.spectrumStation !== stationKey && c.spectrumStation !== qualified) continue;
+      if (c.traceId !== null && c.traceId !== traceId) continue;
       msg ??= outgoing(json<SpectrumMessage>({
         type: 'spectrum',
         ts: new Date(now).toISOString(),
         seq: ++this.spectrumSeq,
+        trace_id: traceId,
         station_key: stationKey,
         tap,
         bands_hz: Array.from(bandsHz, round2),
