@@ -38,6 +38,8 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('offlin
   let browser: Browser;
   let token = '';
   let base = '';
+  /** The trace the offline capture's upload made. */
+  let recordedTraceId = '';
 
   async function startRelay(): Promise<Relay> {
     relay = await Relay.start({ ...defaultConfig(), port, dataDir, appDir: BUILD_DIR, logLevel: 'silent', mediaWorkers: 1, snapshotMinIntervalMs: 0 });
@@ -117,6 +119,7 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('offlin
     const traceId = await waitFor(async () => (await row.getAttribute('data-trace')) || undefined, 40_000, 'the upload to finish');
     const startedAt = Number(await row.getAttribute('data-started'));
     await list.close();
+    recordedTraceId = traceId;
 
     const trace = await api.trace(traceId);
     expect(trace.kind).toBe('recorded');
@@ -196,4 +199,20 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('offlin
     await row.getByRole('button', { name: 'Delete' }).click();
     await waitFor(async () => ((await page.getByTestId('recording').count()) === before - 1 ? true : undefined), 10_000, 'the row to go');
   }, 60_000);
+
+  it('finds the recorded trace by its label in the monitor\'s past traces, and opens its page', async () => {
+    const { page } = browser;
+    expect(recordedTraceId).not.toBe('');
+    await page.goto(`${base}/monitor`);
+    await page.getByTestId('trace-search-label').fill('offline-e2e');
+    const row = page.locator(`[data-testid="trace-row"][data-trace-id="${recordedTraceId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.getAttribute('data-kind')).toBe('recorded');
+    expect(await row.getAttribute('data-active')).toBe('false');
+    // Every row found has a station with the label (the capture went on live after the upload).
+    const labels = await page.getByTestId('trace-row-labels').allTextContents();
+    expect(labels.every((l) => l.includes('offline-e2e')), labels.join(' | ')).toBe(true);
+    await row.getByTestId('trace-row-link').click();
+    await page.waitForURL((u) => u.pathname === `/monitor/${recordedTraceId}`, { timeout: 10_000 });
+  }, 30_000);
 });
