@@ -4,7 +4,10 @@
  * the operator exports their 10 s of POST audio as Opus in WebM through the panel, and the
  * sidecar beside it. The downloads (the Blob fallback: headless Chromium cannot answer a
  * save-file picker) are read by ffprobe and decoded by ffmpeg: the file lasts exactly the
- * range and carries the tone at the level sent.
+ * range and carries the tone at the level sent. Then the whole trace as WAV, streamed into
+ * a file the save-file picker hands over (the picker's dialog replaced by a file of the
+ * origin's private file system, the same FileSystemFileHandle and writable stream), and a
+ * 2 h export cancelled as soon as it starts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureRmsDbfs, measureToneDbfs } from '../relay/src/audio/signals.ts';
+import { readWav } from '../relay/src/audio/wav.ts';
 import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../relay/src/sim/simulator.ts';
 import { startTestRelay, waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
@@ -33,6 +37,9 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH}), ffmpeg and ffprobe`, t
   let api: RelayApi;
   let station: SimulatedStation;
   let streaming: Promise<void> = Promise.resolve();
+  let traceId = '';
+  let fromMs = 0;
+  let toMs = 0;
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-export-e2e-'));
 
   beforeAll(async () => {
@@ -62,15 +69,15 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH}), ffmpeg and ffprobe`, t
     });
     await station.connect();
     streaming = runStations([station]);
-    const traceId = station.started?.trace_id as string;
+    traceId = station.started?.trace_id as string;
 
     // The first bucket may hold the station's start; the two after it are whole.
     const buckets = await waitFor(async () => {
       const b = await api.buckets(traceId);
       return b.length >= 3 ? b : undefined;
     }, 30_000, 'three complete buckets');
-    const fromMs = Date.parse(buckets[1].bucket_ts);
-    const toMs = fromMs + 2 * BUCKET_MS;
+    fromMs = Date.parse(buckets[1].bucket_ts);
+    toMs = fromMs + 2 * BUCKET_MS;
 
     const { page } = browser;
     await signIn(page, t.httpUrl, t.relay.adminToken as string);
@@ -130,4 +137,54 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH}), ffmpeg and ffprobe`, t
     const body = JSON.parse(readFileSync(json, 'utf8'));
     expect(body.buckets.map((b: { bucket_ts: string }) => b.bucket_ts)).toEqual([buckets[1].bucket_ts, buckets[2].bucket_ts]);
   }, 90_000);
+
+  it('streams the whole trace as WAV into the file the picker gives, with its exact size', async () => {
+    const { page } = browser;
+    const panel = page.getByTestId('export-panel');
+    await page.evaluate(() => {
+      (globalThis as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
+        (await navigator.storage.getDirectory()).getFileHandle(suggestedName, { create: true });
+    });
+    await panel.getByTestId('export-station').selectOption('');
+    await panel.getByTestId('export-format').selectOption('wav');
+    const bytes = 44 + 2 * 10 * 48000;
+    expect(await panel.getByTestId('export-size').textContent()).toContain('960.0 kB');
+    await panel.getByTestId('export-download').click();
+    const name = `${traceId}_mix_POST_${new Date(fromMs).toISOString().replace(/:/g, '-')}.wav`;
+    await expect.poll(() => panel.getByTestId('export-message').textContent(), { timeout: 15_000 }).toBe(`saved ${name} (960.0 kB)`);
+    const saved = await page.evaluate(async (n) => {
+      const f = await (await (await navigator.storage.getDirectory()).getFileHandle(n)).getFile();
+      const b = new Uint8Array(await f.arrayBuffer());
+      let s = '';
+      for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+      return btoa(s);
+    }, name);
+    const wav = readWav(Buffer.from(saved, 'base64'));
+    expect(wav.sampleRate).toBe(48000);
+    expect(wav.samples.length).toBe((bytes - 44) / 2);
+    const tone = measureToneDbfs(wav.samples, 1000, 48000, 48000, 9 * 48000);
+    console.log(`monitor export: whole trace WAV streamed to a picked file, ${wav.samples.length} samples, 1 kHz ${tone.toFixed(2)} dBFS`);
+    expect(Math.abs(tone - TONE_PEAK_DBFS)).toBeLessThan(0.5);
+  }, 30_000);
+
+  it('cancels a long export midway: the picked file keeps what it had', async () => {
+    const { page } = browser;
+    const panel = page.getByTestId('export-panel');
+    // 2 h of the whole trace as WAV (691 MB): far more than arrives before the cancel.
+    const local = await page.evaluate((m) => {
+      const d = new Date(m);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    }, fromMs + 2 * 3600_000);
+    await panel.getByTestId('export-to').fill(local);
+    // Cancelled as soon as it runs: the relay takes several seconds to mix 2 h.
+    await panel.getByTestId('export-download').click();
+    await panel.getByTestId('export-cancel').click({ timeout: 5000 });
+    await expect.poll(() => panel.getByTestId('export-message').textContent(), { timeout: 10_000 }).toBe('cancelled');
+    expect(await panel.getByTestId('export-download').isEnabled()).toBe(true);
+    const name = `${traceId}_mix_POST_${new Date(fromMs).toISOString().replace(/:/g, '-')}.wav`;
+    const size = await page.evaluate(async (n) => (await (await (await navigator.storage.getDirectory()).getFileHandle(n)).getFile()).size, name);
+    // The file from the export before: the cancelled one never replaced it.
+    expect(size).toBe(44 + 2 * 10 * 48000);
+  }, 30_000);
 });

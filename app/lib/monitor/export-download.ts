@@ -27,6 +27,9 @@ export interface DownloadOptions {
   streamToDisk?: boolean;
 }
 
+/** Progress is reported at most this often, ms. */
+const PROGRESS_INTERVAL_MS = 100;
+
 /** A refusal or failure whose message is meant for the operator. */
 export class DownloadError extends Error {}
 
@@ -57,12 +60,22 @@ export async function download(o: DownloadOptions): Promise<number> {
       throw new DownloadError(refusalMessage(res.status, body, o.scope));
     }
     let bytes = 0;
+    let reportedAt = 0;
     const counted = res.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.byteLength;
-          o.onProgress?.(bytes);
+          // A loopback or LAN download brings thousands of chunks a second: a re-render for
+          // each would keep the page's main thread busy until the end.
+          const now = performance.now();
+          if (now - reportedAt >= PROGRESS_INTERVAL_MS) {
+            reportedAt = now;
+            o.onProgress?.(bytes);
+          }
           controller.enqueue(chunk);
+        },
+        flush() {
+          o.onProgress?.(bytes);
         },
       }),
     );
