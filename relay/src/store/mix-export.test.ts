@@ -13,6 +13,7 @@ import { measureToneDbfs, sine } from '../audio/signals.ts';
 import { encodeWav } from '../audio/wav.ts';
 import { MIX_SAMPLE_RATE, mixSource } from './mix-export.ts';
 import type { ExportPlan } from './segment-export.ts';
+import { webmOpusExportStream } from './segment-export-webm.ts';
 
 const BUCKET_MS = 5000;
 const T0 = Date.UTC(2024, 5, 1, 12, 0, 0);
@@ -76,6 +77,28 @@ describe('mixSource', () => {
     const none = await mixOf(T0, T0 + 1000, []);
     expect(none.length).toBe(48000);
     expect(none.every((s) => s === 0)).toBe(true);
+  });
+
+  it('leaves the event loop turns while it mixes and encodes silence (tiny Opus packets never fill a stream\'s buffer)', async () => {
+    const minutes = 5;
+    const src = mixSource(T0, T0 + minutes * 60_000, [{ fromMs: T0, toMs: T0 + minutes * 60_000, sampleRate: 16000, segments: [] }]);
+    let last = performance.now();
+    let worstGapMs = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worstGapMs = Math.max(worstGapMs, now - last);
+      last = now;
+    }, 5);
+    const t0 = performance.now();
+    let bytes = 0;
+    for await (const b of webmOpusExportStream(src, { bitrate: 64_000 })) bytes += (b as Buffer).length;
+    const tookMs = performance.now() - t0;
+    clearInterval(timer);
+    worstGapMs = Math.max(worstGapMs, performance.now() - last);
+    console.log(`mix: ${minutes} min of silence as WebM: ${bytes} bytes in ${tookMs.toFixed(0)} ms, longest event-loop gap ${worstGapMs.toFixed(1)} ms`);
+    // Without the turns the whole export is one gap.
+    expect(tookMs).toBeGreaterThan(300);
+    expect(worstGapMs).toBeLessThan(Math.min(200, tookMs / 2));
   });
 
   it('refuses plans over another range', () => {

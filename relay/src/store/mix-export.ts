@@ -16,6 +16,7 @@
  * core: 10 min of one 48 kHz station in about 1 s; of two 16 kHz stations (resampled) about
  * 5.5 s.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dbToAmp } from '../../../worklets/dsp/constants.ts';
 import { PeakLimiter } from '../../../worklets/dsp/limiter.ts';
 import { Resampler } from '../../../worklets/dsp/resampler.ts';
@@ -140,6 +141,8 @@ async function* mixPieces(plans: readonly ExportPlan[], total: number): AsyncGen
       }
       yield out;
       pos += n;
+      // A turn for the rest of the relay between blocks, whoever consumes them.
+      await nextTurn();
     }
   } finally {
     for (const r of readers) await r.close();

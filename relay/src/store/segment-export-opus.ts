@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HEADER_TYPE_BOS, HEADER_TYPE_EOS, oggPage, opusHead, opusTags } from '../../../protocol/ogg-opus.ts';
 import { MAX_STREAM_PACKET_BYTES, OpusStreamEncoder, STREAM_FRAME_MS, STREAM_SAMPLE_RATE } from '../media/codecs/opus-encoder.ts';
 import { exportSamples, type PcmSource } from './segment-export.ts';
@@ -30,6 +31,13 @@ const PAGE_PACKETS = 50;
 /** 48 kHz samples per 20 ms packet. */
 export const PACKET_SAMPLES_48K = (STREAM_SAMPLE_RATE * STREAM_FRAME_MS) / 1000;
 export const EXPORT_VENDOR = 'tapwire relay export';
+/**
+ * Packets encoded between two turns of the event loop (1 s of audio, a few ms of encoding).
+ * The stream's buffer is counted in bytes, and silence encodes to a few bytes a packet: a
+ * long silent range would fill it only after minutes of encoding, all that time without a
+ * turn for anything else on the relay's main thread.
+ */
+const PACKETS_PER_TURN = 50;
 
 export interface OpusExportOptions {
   /** Opus target bitrate, bit/s (VBR around it). */
@@ -70,17 +78,24 @@ export async function* opusExportPackets(source: PcmSource, ex: OpusExport): Asy
     encoded++;
     return Buffer.from(scratch.subarray(0, n));
   };
+  const turn = async (): Promise<void> => {
+    if (encoded % PACKETS_PER_TURN === 0) await nextTurn();
+  };
   for await (const piece of source.pieces()) {
     for (let at = 0; at + 1 < piece.length; at += 2) {
       frame[filled++] = piece.readInt16LE(at) / 32768;
       if (filled < frame.length) continue;
       filled = 0;
       yield encodeFrame(frame.length);
+      await turn();
     }
   }
   if (filled > 0) yield encodeFrame(filled);
   frame.fill(0);
-  while (encoded < ex.packets) yield encodeFrame(frame.length);
+  while (encoded < ex.packets) {
+    yield encodeFrame(frame.length);
+    await turn();
+  }
 }
 
 /** The Ogg Opus file of a source, as a stream of Buffers (the two header pages first). */
