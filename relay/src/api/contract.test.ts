@@ -119,6 +119,8 @@ const CASES: Record<string, () => Promise<Res[]>> = {
     return [
       await get(`/api/audio/export?${range}&tap=PRE&format=wav`),
       await get(`/api/audio/export?${range}&tap=PRE&format=ogg&bitrate=32000`),
+      await get(`/api/audio/export?${range}&tap=POST&format=webm&bitrate=48000`),
+      await get(`/api/audio/export?${range.replace(`station_key=${STATION}&`, '')}&tap=POST&format=webm`),
       await get(`/api/audio/export?${range}&tap=PRE&format=mp3`),
       await get(`/api/audio/export?${range}&tap=PRE&format=ogg&bitrate=1000000`),
       await get(`/api/audio/export?${range.replace(`trace_id=${traceId}`, 'trace_id=trace_nothere')}&tap=POST`),
@@ -131,6 +133,7 @@ const CASES: Record<string, () => Promise<Res[]>> = {
     const range = `trace_id=${traceId}&station_key=${STATION}&from=${iso(Date.parse(entry.bucket_ts) - 1000)}&to=${iso(Date.parse(entry.bucket_ts) + 5000)}`;
     return [
       await get(`/api/audio/export/sidecar?${range}`, token('read:snapshots')),
+      await get(`/api/audio/export/sidecar?${range.replace(`station_key=${STATION}&`, '')}`, token('read:snapshots')),
       await get(`/api/audio/export/sidecar?${range.replace(/from=[^&]+/, 'from=soon')}`),
       await get(`/api/audio/export/sidecar?${range.replace(`station_key=${STATION}`, 'station_key=nobody')}`),
       await get(`/api/audio/export/sidecar?${range}`, null),

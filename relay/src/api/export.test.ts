@@ -2,22 +2,30 @@
  * Exports of a station's audio over a time range, end to end on a real relay: a station
  * streams a 1 kHz tone for 13 s from about 2 s into bucket B0; during B0 a knob change is
  * scheduled for B2. The export of [B0 + 1 s, B0 + 14 s) spans B0, B1 and B2 and starts
- * before the station did.
+ * before the station did. A second station of the same trace, at 48 kHz, streams a 440 Hz
+ * tone 6 dB lower: the whole trace's export mixes both.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_MAX_RANGE_MS } from '../../../protocol/export.ts';
-import { measureRmsDbfs, sine } from '../audio/signals.ts';
+import { measureRmsDbfs, measureToneDbfs, sine } from '../audio/signals.ts';
 import { readWav } from '../audio/wav.ts';
 import type { Scope } from '../auth/scopes.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../sim/simulator.ts';
 import { alignToBucket, sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
+import { skipWithout } from '../testing/tool-required.ts';
+import { children, EBML_ID, readElements, uintValue } from '../listen/webm-reader.ts';
 
 const RATE = 16000;
 const BUCKET_MS = 5000;
 const STATION = 'export-tone';
+const STATION2 = 'export-low-tone';
+const RATE2 = 48000;
+const TONE2_HZ = 440;
+const TONE2_PEAK_DBFS = -26;
+const FFPROBE = '/usr/bin/ffprobe';
 const TONE_PEAK_DBFS = -20;
 const SINE_RMS_OFFSET_DB = -3.0103; // the RMS of a sine is its peak minus 3.01 dB
 const FFMPEG = '/usr/bin/ffmpeg';
@@ -34,6 +42,7 @@ interface Res {
 
 let t: TestRelay;
 let station: SimulatedStation;
+let station2: SimulatedStation;
 let streaming: Promise<void> = Promise.resolve();
 let traceId = '';
 let b0 = 0;
@@ -82,7 +91,10 @@ beforeAll(async () => {
   b0 = Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS;
   station = new SimulatedStation({ url: t.wsUrl, audio, stationKey: STATION, label: 'export', durationS: 13 });
   traceId = (await station.connect()).trace_id;
-  streaming = runStations([station]);
+  const audio2 = encodeAudio(sine(TONE2_HZ, TONE2_PEAK_DBFS, 13, RATE2), RATE2, 'pcm16');
+  station2 = new SimulatedStation({ url: t.wsUrl, audio: audio2, traceId, stationKey: STATION2, label: 'export low', durationS: 13 });
+  await station2.connect();
+  streaming = runStations([station, station2]);
   fromMs = b0 + 1000;
   toMs = b0 + 14_000;
   const apply = await fetch(`${t.httpUrl}/api/optimizer/knobs/apply`, {
@@ -103,6 +115,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   station?.stop();
+  station2?.stop();
   await Promise.race([streaming, sleep(5000)]);
   await t?.close();
 });
@@ -184,7 +197,7 @@ describe('GET /api/audio/export', () => {
 
   it('answers 400 naming the parameter for a bad tap, format or date, a reversed or too long range', async () => {
     expectError(await exportOf({ tap: 'MID' }), 400, 'invalid_request', /tap/);
-    expectError(await exportOf({ format: 'mp3' }), 400, 'invalid_request', /format.*"wav".*"ogg"/);
+    expectError(await exportOf({ format: 'mp3' }), 400, 'invalid_request', /format.*"wav".*"webm".*"ogg"/);
     expectError(await exportOf({ from: 'yesterday' }), 400, 'invalid_request', /^from must be an ISO-8601.*"yesterday"/);
     expectError(await exportOf({ to: '2026-13-01T00:00:00.000Z' }), 400, 'invalid_request', /^to must be an ISO-8601/);
     expectError(await exportOf({ from: iso(toMs), to: iso(fromMs) }), 400, 'invalid_request', /from .* must be before to/);
@@ -296,7 +309,7 @@ describe('GET /api/audio/export?format=ogg', () => {
     expectError(await exportOf({ format: 'ogg', bitrate: '8000' }), 400, 'invalid_request', /bitrate/);
     expectError(await exportOf({ format: 'ogg', bitrate: '256001' }), 400, 'invalid_request', /bitrate/);
     expectError(await exportOf({ format: 'ogg', bitrate: 'fast' }), 400, 'invalid_request', /bitrate/);
-    expectError(await exportOf({ format: 'wav', bitrate: '64000' }), 400, 'invalid_request', /^bitrate applies to format ogg/);
+    expectError(await exportOf({ format: 'wav', bitrate: '64000' }), 400, 'invalid_request', /^bitrate applies to formats webm and ogg/);
   });
 });
 
@@ -307,7 +320,8 @@ describe('GET /api/audio/export/sidecar', () => {
     const body = res.json;
     expect(body).toMatchObject({ success: true, trace_id: traceId, station_key: STATION, from: iso(fromMs), to: iso(toMs), sample_rate: RATE });
     expect(body.buckets.map((b: { bucket_ts: string }) => b.bucket_ts)).toEqual([iso(b0), iso(b0 + BUCKET_MS), iso(b0 + 2 * BUCKET_MS)]);
-    for (const b of body.buckets) expect(Object.keys(b).sort()).toEqual(['bucket_ts', 'config_version', 'knobs_snapshot', 'metrics']);
+    for (const b of body.buckets) expect(Object.keys(b).sort()).toEqual(['bucket_ts', 'config_version', 'knobs_snapshot', 'metrics', 'station_key']);
+    expect(body.buckets.every((b: { station_key: string }) => b.station_key === STATION)).toBe(true);
     expect(body.buckets[1].knobs_snapshot['pcm.input_gain_db']).toBe(0);
     expect(body.buckets[2].knobs_snapshot['pcm.input_gain_db']).toBe(-6);
     expect(body.buckets[2].config_version).toBeGreaterThan(body.buckets[1].config_version);
@@ -331,5 +345,153 @@ describe('GET /api/audio/export/sidecar', () => {
     expectError(await sidecarOf({ to: iso(fromMs + EXPORT_MAX_RANGE_MS + 1) }), 400, 'invalid_request', /at most 120 min/);
     expectError(await sidecarOf({ trace_id: 'trace_nothere' }), 404, 'trace_not_found', /trace_nothere/);
     expectError(await sidecarOf({ station_key: 'nobody' }), 404, 'station_not_found', /nobody/);
+  });
+});
+
+/** ffprobe's view of a file: its stream's codec, rate and channels, and the format's duration (s). */
+function probe(name: string, bytes: Buffer): { codec: string; sampleRate: number; channels: number; durationS: number } {
+  const file = join(t.dataDir, name);
+  writeFileSync(file, bytes);
+  const r = spawnSync(FFPROBE, ['-v', 'error', '-show_entries', 'stream=codec_name,sample_rate,channels:format=duration,format_name', '-of', 'json', file], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stderr).toBe('');
+  const j = JSON.parse(r.stdout);
+  expect(j.format.format_name).toContain('webm');
+  return { codec: j.streams[0].codec_name, sampleRate: Number(j.streams[0].sample_rate), channels: j.streams[0].channels, durationS: Number(j.format.duration) };
+}
+
+describe.skipIf(skipWithout('ffmpeg and ffprobe', existsSync(FFMPEG) && existsSync(FFPROBE)))('GET /api/audio/export?format=webm', () => {
+  it('streams Opus in WebM that ffprobe reads and ffmpeg decodes to exactly the range, with the WAV\'s silence, level and tone', async () => {
+    const res = await exportOf({ format: 'webm' }, tokenWith('read:audio'));
+    expect(res.status, res.body.toString('utf8').slice(0, 200)).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/webm');
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(res.headers.get('x-sample-rate')).toBe(String(OPUS_RATE));
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${traceId}_${STATION}_PRE_${iso(fromMs).replace(/:/g, '-')}.webm"`);
+
+    // EBML header, then a Segment of unknown size holding Info, Tracks and the clusters.
+    const top = readElements(res.body);
+    expect(top.map((e) => e.id)).toEqual([EBML_ID.EBML, EBML_ID.Segment]);
+    expect(top[1].unknownSize).toBe(true);
+    const inSegment = children(res.body, top[1]);
+    expect(inSegment.slice(0, 2).map((e) => e.id)).toEqual([EBML_ID.Info, EBML_ID.Tracks]);
+    expect(inSegment.slice(2).every((e) => e.id === EBML_ID.Cluster && !e.unknownSize)).toBe(true);
+    const entry = children(res.body, children(res.body, inSegment[1])[0]);
+    const codecDelay = entry.find((e) => e.id === EBML_ID.CodecDelay);
+    expect(codecDelay).toBeDefined();
+    const privateHead = entry.find((e) => e.id === EBML_ID.CodecPrivate) as { start: number };
+    const preSkip = res.body.readUInt16LE(privateHead.start + 10);
+    expect(uintValue(res.body, codecDelay as never)).toBe(Math.round((preSkip * 1e9) / OPUS_RATE));
+    const lastCluster = children(res.body, inSegment[inSegment.length - 1]);
+    const lastBlock = lastCluster[lastCluster.length - 1];
+    const n48 = ((toMs - fromMs) * OPUS_RATE) / 1000;
+    const packets = Math.ceil((preSkip + n48) / OPUS_FRAME_48K);
+    const discard = packets * OPUS_FRAME_48K - preSkip - n48;
+    if (discard > 0) {
+      expect(lastBlock.id).toBe(EBML_ID.BlockGroup);
+      expect(children(res.body, lastBlock).map((e) => e.id)).toEqual([EBML_ID.Block, EBML_ID.DiscardPadding]);
+    }
+
+    const p = probe('export.webm', res.body);
+    console.log(`export webm: ${res.body.length} bytes, ${inSegment.length - 2} clusters, pre-skip ${preSkip}, discard ${discard}, ffprobe ${JSON.stringify(p)}`);
+    expect(p).toMatchObject({ codec: 'opus', sampleRate: OPUS_RATE, channels: 1 });
+    expect(Math.abs(p.durationS - (toMs - fromMs) / 1000)).toBeLessThan(0.001);
+
+    const { samples: x, stderr } = decode('export.webm', res.body);
+    expect(stderr).toBe('');
+    console.log(`export webm: decoded ${x.length} samples, range ${n48}`);
+    expect(x.length).toBe(n48);
+
+    const wav = int16((await exportOf()).body);
+    const first = t.relay.store.getBucket(traceId, STATION, b0) as { sample_start: number };
+    const leadIn48 = (first.sample_start - ((fromMs - b0) * RATE) / 1000) * (OPUS_RATE / RATE);
+    const silent = levelOf(x, 0, leadIn48 - 2 * OPUS_FRAME_48K);
+    const b1 = ((b0 + BUCKET_MS - fromMs) * OPUS_RATE) / 1000;
+    const level = levelOf(x, b1 + OPUS_RATE / 2, b1 + (9 * OPUS_RATE) / 2);
+    const ref = levelOf(wav, b1 / 3 + RATE / 2, b1 / 3 + (9 * RATE) / 2);
+    const f = Float32Array.from(x.subarray(b1, b1 + 4 * OPUS_RATE), (s) => s / 32768);
+    const tone = measureToneDbfs(f, 1000, OPUS_RATE);
+    const off = measureToneDbfs(f, 1500, OPUS_RATE);
+    console.log(`export webm: lead-in ${silent.toFixed(1)} dBFS, B1 ${level.toFixed(3)} dBFS (WAV ${ref.toFixed(3)}), 1 kHz ${tone.toFixed(2)} dBFS, 1.5 kHz ${off.toFixed(1)} dBFS`);
+    expect(silent).toBeLessThan(-60);
+    expect(Math.abs(level - ref)).toBeLessThan(1);
+    expect(Math.abs(tone - TONE_PEAK_DBFS)).toBeLessThan(1);
+    expect(off).toBeLessThan(TONE_PEAK_DBFS - 40);
+    // Aligned with the WAV (CodecDelay right): the tone starts where the WAV's does, within 1 ms.
+    const onset = (a: Int16Array): number => a.findIndex((s) => Math.abs(s) > 1000);
+    expect(Math.abs(onset(x) / OPUS_RATE - onset(wav) / RATE)).toBeLessThan(0.001);
+  });
+
+  it('decodes to exactly the range for ranges that are not whole packets, at the bitrate asked for', async () => {
+    for (const [lengthMs, bitrate] of [
+      [2_013, 24_000],
+      [5_000, 96_000],
+    ] as const) {
+      const res = await exportOf({ format: 'webm', bitrate: String(bitrate), from: iso(b0 + 6_000), to: iso(b0 + 6_000 + lengthMs) });
+      expect(res.status).toBe(200);
+      const kbps = (res.body.length * 8) / (lengthMs / 1000) / 1000;
+      const { samples } = decode(`export-${lengthMs}.webm`, res.body);
+      console.log(`export webm: ${lengthMs} ms at ${bitrate} bit/s: ${kbps.toFixed(1)} kbit/s, decoded ${samples.length} samples, range ${(lengthMs * OPUS_RATE) / 1000}`);
+      expect(samples.length).toBe((lengthMs * OPUS_RATE) / 1000);
+      expect(kbps).toBeLessThan((2 * bitrate) / 1000);
+    }
+  });
+
+  it('answers 400 for a bad format, bitrate or range and 404 for an unknown station, with messages', async () => {
+    expectError(await exportOf({ format: 'webm', bitrate: '8000' }), 400, 'invalid_request', /bitrate/);
+    expectError(await exportOf({ format: 'webm', bitrate: '300000' }), 400, 'invalid_request', /bitrate/);
+    expectError(await exportOf({ format: 'mkv' }), 400, 'invalid_request', /format/);
+    expectError(await exportOf({ format: 'webm', from: iso(toMs), to: iso(fromMs) }), 400, 'invalid_request', /must be before to/);
+    expectError(await exportOf({ format: 'webm', to: iso(fromMs + EXPORT_MAX_RANGE_MS + 1000) }), 400, 'invalid_request', /at most 120 min/);
+    expectError(await exportOf({ format: 'webm', station_key: 'nobody' }), 404, 'station_not_found', /nobody/);
+    expectError(await exportOf({ format: 'webm' }, tokenWith('read:snapshots')), 403, 'forbidden', /read:audio/);
+  });
+});
+
+describe.skipIf(skipWithout('ffmpeg', existsSync(FFMPEG)))('GET /api/audio/export without station_key: the whole trace', () => {
+  const mixQuery = (over: Record<string, string> = {}): Record<string, string> => ({ station_key: '', ...over });
+  const mixOf = (over: Record<string, string> = {}): Promise<Res> => {
+    const q = new URLSearchParams(query(mixQuery(over)));
+    q.delete('station_key');
+    return get(`/api/audio/export?${q.toString()}`);
+  };
+
+  it('mixes both stations into one channel at 48 kHz, each tone at its own level, in every format', async () => {
+    const b1 = ((b0 + BUCKET_MS - fromMs) * OPUS_RATE) / 1000;
+    const n48 = ((toMs - fromMs) * OPUS_RATE) / 1000;
+    for (const format of ['wav', 'webm', 'ogg'] as const) {
+      const res = await mixOf({ format });
+      expect(res.status, res.body.toString('utf8').slice(0, 200)).toBe(200);
+      expect(res.headers.get('x-stations')).toBe('2');
+      expect(res.headers.get('x-sample-rate')).toBe(String(OPUS_RATE));
+      expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${traceId}_mix_PRE_${iso(fromMs).replace(/:/g, '-')}.${format}"`);
+      if (format === 'wav') expect(res.headers.get('content-length')).toBe(String(44 + 2 * n48));
+      const { samples: x } = decode(`mix.${format}`, res.body);
+      expect(x.length).toBe(n48);
+      const f = Float32Array.from(x.subarray(b1, b1 + 4 * OPUS_RATE), (s) => s / 32768);
+      const high = measureToneDbfs(f, 1000, OPUS_RATE);
+      const low = measureToneDbfs(f, TONE2_HZ, OPUS_RATE);
+      console.log(`export mix ${format}: ${res.body.length} bytes, 1 kHz ${high.toFixed(2)} dBFS (sent ${TONE_PEAK_DBFS}), ${TONE2_HZ} Hz ${low.toFixed(2)} dBFS (sent ${TONE2_PEAK_DBFS})`);
+      expect(Math.abs(high - TONE_PEAK_DBFS)).toBeLessThan(format === 'wav' ? 0.2 : 1);
+      expect(Math.abs(low - TONE2_PEAK_DBFS)).toBeLessThan(format === 'wav' ? 0.2 : 1);
+    }
+  });
+
+  it('has a sidecar of every station\'s buckets and knob events', async () => {
+    const q = new URLSearchParams(query());
+    for (const k of ['station_key', 'tap', 'format']) q.delete(k);
+    const res = await get(`/api/audio/export/sidecar?${q.toString()}`, tokenWith('read:snapshots'));
+    expect(res.status, res.body.toString('utf8')).toBe(200);
+    expect(res.json).toMatchObject({ station_key: null, sample_rate: OPUS_RATE });
+    const keys = new Set(res.json.buckets.map((b: { station_key: string }) => b.station_key));
+    expect(keys).toEqual(new Set([STATION, STATION2]));
+    expect(res.json.buckets.filter((b: { station_key: string }) => b.station_key === STATION2)).toHaveLength(3);
+    expect(res.json.knob_events.map((e: { station_key: string }) => e.station_key)).toEqual([STATION]);
+  });
+
+  it('answers 400 when the stations × range exceed the cap, 404 for an unknown trace', async () => {
+    expectError(await mixOf({ to: iso(fromMs + 61 * 60_000) }), 400, 'invalid_request', /at most 120 min of station audio; 2 stations over 61.0 min is 122.0/);
+    expectError(await mixOf({ format: 'webm', bitrate: '1000' }), 400, 'invalid_request', /bitrate/);
+    expectError(await mixOf({ trace_id: 'trace_nothere' }), 404, 'trace_not_found', /trace_nothere/);
   });
 });

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import { Health, OpenApiDocument, RelayStatsResponse, StatsQuery, TraceParams, TraceResponse } from '../../../protocol/api.ts';
 import { ERROR_STATUS, ErrorEnvelope, type ErrorCode, type ErrorStatus } from '../../../protocol/errors.ts';
-import { EXPORT_MAX_RANGE_MS, ExportQuery, SidecarQuery, SidecarResponse } from '../../../protocol/export.ts';
+import { EXPORT_MAX_RANGE_MS, EXPORT_MIX_MAX_STATIONS, ExportQuery, SidecarQuery, SidecarResponse } from '../../../protocol/export.ts';
 import {
   ActiveTracesResponse,
   ApplyRequest,
@@ -119,7 +119,7 @@ const exportErrors: readonly ErrorCode[] = ['invalid_request', 'trace_not_found'
 
 export const exportRoute = route(
   {
-    summary: `A station's PRE or POST audio over [from, to), streamed: one 16-bit PCM mono WAV at its rate, or Opus in Ogg (48 kHz mono, encoded while it streams); silence where no audio was stored; at most ${EXPORT_MAX_RANGE_MS / 60_000} min`,
+    summary: `A station's PRE or POST audio over [from, to), or a whole trace's mixed down to one channel (station_key left out, at most ${EXPORT_MIX_MAX_STATIONS} stations), streamed: one 16-bit PCM mono WAV (at the station's rate; 48 kHz for a trace), or Opus in WebM or Ogg (48 kHz mono, encoded while it streams); silence where no audio was stored; at most ${EXPORT_MAX_RANGE_MS / 60_000} min`,
     tags: ['optimizer'],
     operationId: 'exportAudio',
     querystring: ExportQuery,
@@ -128,14 +128,16 @@ export const exportRoute = route(
     // Sent as a stream, never serialized.
     200: T.Unsafe<Uint8Array | Readable>({
       description:
-        'format=wav: round((to - from) * rate) samples, sample i at from + i / rate, with Content-Length. format=ogg: Opus in Ogg (RFC 7845), chunked; it decodes to exactly (to - from) * 48000 samples (pre-skip and end trimming), sample j at from + j / 48000',
+        'format=wav: round((to - from) * rate) samples, sample i at from + i / rate, with Content-Length. format=webm: Opus in WebM, chunked: a Segment of unknown size, Info with the Duration, clusters of 1 s, no Cues (an index cannot be written before a streamed VBR file is complete); CodecDelay and the last block\'s DiscardPadding make it decode to exactly (to - from) * 48000 samples. format=ogg: Opus in Ogg (RFC 7845), chunked; it decodes to exactly (to - from) * 48000 samples (pre-skip and end trimming), sample j at from + j / 48000',
       headers: {
-        'X-Sample-Rate': { type: 'integer', description: "Hz: the station's rate (wav), 48000 (ogg: the rate it decodes at)" },
+        'X-Sample-Rate': { type: 'integer', description: "Hz: the station's rate (wav), 48000 (a whole trace; webm and ogg: the rate they decode at)" },
         'X-Channels': { type: 'integer', description: '1 (mono)' },
-        'Content-Disposition': { type: 'string', description: 'attachment; filename="<trace>_<station>_<tap>_<from>.<format>"' },
+        'X-Stations': { type: 'integer', description: 'the stations in the file: 1 for a station; for a whole trace, those mixed (with audio in the range)' },
+        'Content-Disposition': { type: 'string', description: 'attachment; filename="<trace>_<station, or mix>_<tap>_<from>.<format>"' },
       },
       content: {
         'audio/wav': { schema: { type: 'string', contentMediaType: 'audio/wav' } },
+        'audio/webm': { schema: { type: 'string', contentMediaType: 'audio/webm' } },
         'audio/ogg': { schema: { type: 'string', contentMediaType: 'audio/ogg' } },
       },
     }),
@@ -145,7 +147,7 @@ export const exportRoute = route(
 
 export const sidecarRoute = route(
   {
-    summary: 'The buckets (metrics, knobs, config version) and knob events of a station over [from, to): the JSON beside an export',
+    summary: 'The buckets (metrics, knobs, config version) and knob events of a station, or of a whole trace (station_key left out), over [from, to): the JSON beside an export',
     tags: ['optimizer'],
     operationId: 'exportSidecar',
     querystring: SidecarQuery,

@@ -5,20 +5,10 @@
  * bytes given.
  */
 
-/** Element IDs of the Matroska/WebM elements a live stream is made of (RFC 9559), with their marker bits. */
-export const EBML_ID = {
-  EBML: 0x1a45dfa3,
-  DocType: 0x4282,
-  Segment: 0x18538067,
-  Info: 0x1549a966,
-  Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  CodecID: 0x86,
-  CodecPrivate: 0x63a2,
-  Cluster: 0x1f43b675,
-  Timestamp: 0xe7,
-  SimpleBlock: 0xa3,
-} as const;
+import { EBML_ID } from '../audio/ebml.ts';
+
+/** Element IDs (audio/ebml.ts, beside the writer), for the readers of these elements. */
+export { EBML_ID };
 
 export interface EbmlElement {
   id: number;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeWav } from '../audio/wav.ts';
-import { CHUNK_BYTES, exportBytes, exportSamples, wavExportStream, type ExportPlan } from './segment-export.ts';
+import { CHUNK_BYTES, exportBytes, exportSamples, stationSource, wavExportStream, type ExportPlan } from './segment-export.ts';
 
 const RATE = 8000;
 const BUCKET_MS = 5000;
@@ -31,7 +31,7 @@ function segment(name: string, samples: number, value: (j: number) => number, ra
 
 async function collect(plan: ExportPlan): Promise<{ buf: Buffer }> {
   const parts: Buffer[] = [];
-  for await (const p of wavExportStream(plan)) parts.push(p as Buffer);
+  for await (const p of wavExportStream(stationSource(plan))) parts.push(p as Buffer);
   return { buf: Buffer.concat(parts) };
 }
 
@@ -119,7 +119,7 @@ describe('wavExportStream', () => {
         },
       };
     });
-    const stream = wavExportStream({ fromMs: T0, toMs: T0 + 20 * BUCKET_MS, sampleRate: RATE, segments });
+    const stream = wavExportStream(stationSource({ fromMs: T0, toMs: T0 + 20 * BUCKET_MS, sampleRate: RATE, segments }));
     let bytes = 0;
     for await (const p of stream) {
       bytes += (p as Buffer).length;

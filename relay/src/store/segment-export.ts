@@ -41,6 +41,22 @@ export interface ExportPlan {
   segments: readonly ExportSegment[];
 }
 
+/**
+ * The samples an export writes: 16-bit little-endian PCM mono at `sampleRate`, exactly
+ * `samples` of them, in pieces of whole samples. One station's (`stationSource`), or a
+ * trace's mix (mix-export.ts); the WAV, Ogg and WebM writers take either.
+ */
+export interface PcmSource {
+  sampleRate: number;
+  samples: number;
+  pieces(): AsyncGenerator<Buffer>;
+}
+
+/** One station's samples over a plan's range: its segments, silence in the gaps. */
+export function stationSource(plan: ExportPlan): PcmSource {
+  return { sampleRate: plan.sampleRate, samples: exportSamples(plan.fromMs, plan.toMs, plan.sampleRate), pieces: () => pcmPieces(plan) };
+}
+
 /** Samples of an export of [fromMs, toMs) at `sampleRate`. */
 export function exportSamples(fromMs: number, toMs: number, sampleRate: number): number {
   return Math.max(0, Math.round(((toMs - fromMs) * sampleRate) / 1000));
@@ -48,19 +64,24 @@ export function exportSamples(fromMs: number, toMs: number, sampleRate: number):
 
 /** Bytes of the whole WAV file (header included), or null when it is over the RIFF limit. */
 export function exportBytes(fromMs: number, toMs: number, sampleRate: number): number | null {
-  const data = exportSamples(fromMs, toMs, sampleRate) * BYTES_PER_SAMPLE;
+  return wavBytes(exportSamples(fromMs, toMs, sampleRate));
+}
+
+/** Bytes of the whole WAV file of `samples` samples (header included), or null when it is over the RIFF limit. */
+export function wavBytes(samples: number): number | null {
+  const data = samples * BYTES_PER_SAMPLE;
   return data > MAX_DATA_BYTES ? null : WAV_HEADER_BYTES + data;
 }
 
-/** The WAV file of a plan, as a stream of Buffers (header first). */
-export function wavExportStream(plan: ExportPlan): Readable {
+/** The WAV file of a source, as a stream of Buffers (header first). */
+export function wavExportStream(source: PcmSource): Readable {
   // Two pieces ahead at most: backpressure reaches the file reads.
-  return Readable.from(wavPieces(plan), { objectMode: false, highWaterMark: 2 * CHUNK_BYTES });
+  return Readable.from(wavPieces(source), { objectMode: false, highWaterMark: 2 * CHUNK_BYTES });
 }
 
-async function* wavPieces(plan: ExportPlan): AsyncGenerator<Buffer> {
-  yield wavHeader(exportSamples(plan.fromMs, plan.toMs, plan.sampleRate) * BYTES_PER_SAMPLE, plan.sampleRate, 1);
-  yield* pcmPieces(plan);
+async function* wavPieces(source: PcmSource): AsyncGenerator<Buffer> {
+  yield wavHeader(source.samples * BYTES_PER_SAMPLE, source.sampleRate, 1);
+  yield* source.pieces();
 }
 
 /**
