@@ -3,11 +3,12 @@
  * published at 20 Hz, on /monitor in Debian's headless Chromium, for `--minutes` (10).
  *
  *   node --import tsx bench/monitor-chromium.ts [--stations 50] [--minutes 10] [--sample 30]
- *     [--warmup 60] [--pin yes|no] [--profile page.cpuprofile]
+ *     [--warmup 60] [--pin yes|no] [--viewport 1280x720] [--profile page.cpuprofile]
  *
  * The relay runs in its own process with `TAPWIRE_TELEMETRY_HZ=20`; this process streams the
- * stations (PCM16 48 kHz, cheap to ingest: tone mosaics of random pitch and level, ten
- * different ones, so every meter moves). Pinned (the default, cpu-pinning.ts): the relay,
+ * stations (PCM16 at 16 kHz, cheap to ingest and to keep: tone mosaics of random pitch and
+ * level, ten different ones, so every meter moves). The segment budget is set above what a
+ * run writes (3.2 MB/s for 50 stations), so retention never sweeps during one. Pinned (the default, cpu-pinning.ts): the relay,
  * every thread, and this process on core 1; Chromium, every process, on core 0, so the
  * page's frames are Chromium's own work.
  *
@@ -22,6 +23,10 @@
  * after a forced collection, which is what grows if something leaks), DOM nodes, layouts
  * and style recalculations per second, the renderer process's RSS and CPU and the other
  * Chromium processes' CPU.
+ *
+ * The page is `--viewport` CSS pixels (Playwright's default, 1280x720: three stations in view;
+ * the rest are laid out but scrolled away, as on a laptop). A tall viewport such as
+ * 1280x8000 puts all 50 in view.
  *
  * Before the monitor, the same frame measurement on an idle page says at which rate
  * headless Chromium runs requestAnimationFrame here.
@@ -56,6 +61,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '60' },
     pin: { type: 'string', default: 'yes' },
     profile: { type: 'string' },
+    viewport: { type: 'string', default: '1280x720' },
   },
 });
 const N_STATIONS = Number(values.stations);
@@ -299,7 +305,7 @@ const env: NodeJS.ProcessEnv = {
   TAPWIRE_APP_DIR: BUILD_DIR,
   TAPWIRE_LOG_LEVEL: 'warn',
   TAPWIRE_TELEMETRY_HZ: String(TELEMETRY_HZ),
-  TAPWIRE_SEGMENT_MAX_MB: '1500',
+  TAPWIRE_SEGMENT_MAX_MB: String(Math.ceil(N_STATIONS * 2 * 32_000 * (MINUTES + 5) * 60 / 2 ** 20) + 100),
 };
 const relayProcess = startRelayProcess({ env, echoStderr: true, cpus: plan.relay });
 const relay = relayProcess.child;
@@ -325,6 +331,8 @@ try {
   const url = await relayProcess.ready;
   const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   const { page, context } = browser;
+  const [vw, vh] = (values.viewport as string).split('x').map(Number);
+  await page.setViewportSize({ width: vw, height: vh });
   const version = await page.evaluate(() => navigator.userAgent.match(/Chrome\/(\S+)/)?.[1] ?? navigator.userAgent);
 
   // The rate headless Chromium gives requestAnimationFrame here, on an idle page.
@@ -336,8 +344,9 @@ try {
     return Array.from(f.buf.subarray(0, f.n));
   })));
 
-  // The stations: ten different tone mosaics, PCM16 48 kHz, spread over a frame period.
-  const clips = Array.from({ length: 10 }, (_, i) => encodeAudio(toneMosaic(10, 100 + i), 48000, 'pcm16'));
+  // The stations: ten different tone mosaics, PCM16 16 kHz (every third sample of the
+  // 48 kHz mosaic: its tones are under 2 kHz), spread over a frame period.
+  const clips = Array.from({ length: 10 }, (_, i) => encodeAudio(toneMosaic(10, 100 + i).filter((_, k) => k % 3 === 0), 16000, 'pcm16'));
   stations = Array.from(
     { length: N_STATIONS },
     (_, i) => new SimulatedStation({ url: `${url.replace('http', 'ws')}/ws/ingest`, audio: clips[i % clips.length], label: `bench-${i}`, durationS: (MINUTES + 5) * 60, offsetMs: (i * 20) / N_STATIONS }),
@@ -365,7 +374,9 @@ try {
   // The display rate headless Chromium offers: the typical interval, which a busy machine's dropped frames do not move.
   const displayHz = 1000 / idle.p50;
   const procs = chromiumProcesses();
-  console.log(`Tapwire monitor benchmark: ${N_STATIONS} live PCM16 48 kHz stations, telemetry at ${TELEMETRY_HZ} Hz, /monitor in headless Chromium ${version}`);
+  console.log(`Tapwire monitor benchmark: ${N_STATIONS} live PCM16 16 kHz stations, telemetry at ${TELEMETRY_HZ} Hz, /monitor in headless Chromium ${version}`);
+  const inView = await page.evaluate(() => [...document.querySelectorAll('[data-testid="station"]')].filter((e) => e.getBoundingClientRect().top < innerHeight).length);
+  console.log(`viewport ${vw}x${vh}: ${inView} of ${N_STATIONS} stations in view`);
   console.log(`${plan.label}; Chromium's ${procs.length} processes on cores ${[...new Set(procs.map((p) => cpusAllowed(p.pid)))].join(', ')}; this process (stations) on ${cpusAllowed(process.pid)}`);
   console.log(
     `idle page: requestAnimationFrame every ${idle.p50.toFixed(2)} ms (p50) = ${displayHz.toFixed(1)} Hz; ${idle.frames} frames in 5 s (${idle.fps.toFixed(1)} fps)`,
