@@ -25,8 +25,8 @@
  * Chromium processes' CPU.
  *
  * The page is `--viewport` CSS pixels (Playwright's default, 1280x720: three stations in view;
- * the rest are laid out but scrolled away, as on a laptop). A tall viewport such as
- * 1280x8000 puts all 50 in view.
+ * the rest are laid out but scrolled away, as on a laptop; 1920x1080 shows four). A tall
+ * viewport such as 1280x8000 puts 38 in view: a worst case no screen shows.
  *
  * Before the monitor, the same frame measurement on an idle page says at which rate
  * headless Chromium runs requestAnimationFrame here.
