@@ -104,6 +104,12 @@ export const SegmentQuery = T.Object(
 );
 export type SegmentQuery = T.Static<typeof SegmentQuery>;
 
+/** The `GET /api/audio/segment` path of a bucket's audio at one tap (a snapshot entry's `audio.<tap>.endpoint`). */
+export function segmentEndpoint(traceId: string, stationKey: string, tap: 'PRE' | 'POST', bucketTsMs: number): string {
+  const q = new URLSearchParams({ trace_id: traceId, station_key: stationKey, tap, bucket_ts: new Date(bucketTsMs).toISOString() });
+  return `/api/audio/segment?${q.toString().replace(/%3A/g, ':')}`;
+}
+
 // §5.4 -------------------------------------------------------------------------------------
 
 export const ApplyRequest = T.Object(

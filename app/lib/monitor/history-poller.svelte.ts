@@ -1,7 +1,8 @@
 /**
  * Follows one trace for the monitor's trace page: its details (`GET /api/traces/:id`), its
- * complete buckets (`GET /api/optimizer/snapshot`, pages of up to 100 buckets after the last
- * one seen) and its knob events (`GET /api/optimizer/events`), every 5 s (one bucket).
+ * complete buckets (first the past at once from export sidecars, history-backfill.ts; then
+ * `GET /api/optimizer/snapshot`, pages of up to 100 buckets after the last one seen) and its
+ * knob events (`GET /api/optimizer/events`), every 5 s (one bucket).
  *
  * The snapshot is rate-limited per token and trace (seed 000 §8): a 429 waits its
  * Retry-After. Events are fetched from the oldest one that can still change: an event is
@@ -11,8 +12,10 @@ import { relayStatus } from '$lib/relay-status.svelte';
 import { session } from '$lib/session.svelte';
 import type { TraceDetail } from '$protocol/api';
 import { BUCKET_MS } from '../../../protocol/metrics.ts';
+import { EXPORT_MAX_RANGE_MS, type SidecarResponse } from '../../../protocol/export.ts';
 import { EVENTS_MAX_LIMIT, SNAPSHOT_MAX_LIMIT, type KnobEvent, type SnapshotEntry } from '../../../protocol/optimizer-api.ts';
-import { StationHistory } from './history';
+import { HISTORY_DEFAULT_CAPACITY, StationHistory, type HistoryBucket } from './history';
+import { planBackfill } from './history-backfill';
 import { verifyKnobEvent, type Verification } from './verification';
 
 /** Poll interval, ms: one bucket. */
@@ -52,6 +55,7 @@ export class TraceHistory {
   /** Verdicts that can no longer change (kept when their bucket leaves the window). */
   #final = new Map<number, Verification>();
   #sinceBucketTs: string | null = null;
+  #backfilled = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #abort = new AbortController();
   #closed = false;
@@ -108,6 +112,7 @@ export class TraceHistory {
     try {
       const id = encodeURIComponent(this.traceId);
       if (this.detail === null || this.detail.active) this.detail = (await this.#get<{ trace: TraceDetail }>(`/api/traces/${id}`)).trace;
+      if (!this.#backfilled && this.detail !== null) await this.#backfill(this.detail);
       const full = await this.#pullBuckets(id);
       await this.#pullEvents(id);
       this.#verify();
@@ -130,6 +135,47 @@ export class TraceHistory {
     if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), delayMs);
   }
 
+  /**
+   * The trace's past buckets, every sidecar range at once; the snapshot resumes where they
+   * end. On any failure (a token without the scope, an older relay) the snapshot pages
+   * through everything instead, as before.
+   */
+  async #backfill(trace: TraceDetail): Promise<void> {
+    this.#backfilled = true;
+    const plan = planBackfill(trace, { capacity: HISTORY_DEFAULT_CAPACITY, bucketMs: BUCKET_MS, maxRangeMs: EXPORT_MAX_RANGE_MS, liveLagMs: 60_000 });
+    if (plan.ranges.length === 0) return;
+    const id = encodeURIComponent(this.traceId);
+    let answers: SidecarResponse[];
+    try {
+      answers = await Promise.all(
+        plan.ranges.map((r) =>
+          this.#get<SidecarResponse>(
+            `/api/audio/export/sidecar?trace_id=${id}&station_key=${encodeURIComponent(r.stationKey)}&from=${new Date(r.fromMs).toISOString()}&to=${new Date(r.toMs).toISOString()}`,
+          ),
+        ),
+      );
+    } catch (e) {
+      if (this.#closed) throw e;
+      return;
+    }
+    // Stations in the trace's order, as the snapshot would list them.
+    for (const s of trace.stations) {
+      for (const a of answers) if (a.station_key === s.station_key) for (const b of a.buckets) this.#add(s.station_key, b);
+    }
+    if (plan.resumeAfterMs !== null) this.#sinceBucketTs = new Date(plan.resumeAfterMs).toISOString();
+    this.version++;
+  }
+
+  #add(stationKey: string, bucket: HistoryBucket): boolean {
+    let h = this.histories.get(stationKey);
+    if (h === undefined) {
+      h = new StationHistory(stationKey);
+      this.histories.set(stationKey, h);
+      this.stationKeys = [...this.stationKeys, stationKey];
+    }
+    return h.add(bucket);
+  }
+
   /** One page of complete buckets after the last seen; true when the page was full. */
   async #pullBuckets(id: string): Promise<boolean> {
     // The first page starts before the trace's first bucket ("strictly after").
@@ -140,13 +186,7 @@ export class TraceHistory {
     const bucketTs = new Set<string>();
     for (const entry of buckets) {
       bucketTs.add(entry.bucket_ts);
-      let h = this.histories.get(entry.station_key);
-      if (h === undefined) {
-        h = new StationHistory(entry.station_key);
-        this.histories.set(entry.station_key, h);
-        this.stationKeys = [...this.stationKeys, entry.station_key];
-      }
-      if (h.add(entry)) changed = true;
+      if (this.#add(entry.station_key, entry)) changed = true;
       if (this.#sinceBucketTs === null || entry.bucket_ts > this.#sinceBucketTs) this.#sinceBucketTs = entry.bucket_ts;
     }
     if (changed) this.version++;

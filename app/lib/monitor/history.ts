@@ -1,14 +1,16 @@
 /**
  * One station's bucket history as the monitor's trace page charts it: one point per
  * complete bucket (seed 000 §5.2), PRE against POST. Bounded: the oldest buckets are dropped
- * beyond `capacity`, so a page left open on a long trace keeps a fixed footprint.
+ * beyond `capacity`, so a page left open on a long trace keeps a fixed footprint. Only what
+ * the chart and the knob verification read is kept of a bucket (its six chart values, knobs
+ * and config version), not its full metrics: 12 hours are 8,640 buckets a station.
  */
 import type { SnapshotEntry } from '$protocol/optimizer-api';
 import type { TapMetrics } from '$protocol/metrics';
-import type { StationBuckets } from './verification';
+import type { BucketKnobs, StationBuckets } from './verification';
 
-/** Buckets kept per station by default: 2 hours of 5 s buckets. */
-export const HISTORY_DEFAULT_CAPACITY = 1440;
+/** Buckets kept per station by default: 12 hours of 5 s buckets. */
+export const HISTORY_DEFAULT_CAPACITY = 8640;
 
 /**
  * Columns of a chart, uPlot's AlignedData layout: x in seconds since the epoch, then one
@@ -43,10 +45,21 @@ export function bucketClipPct(tap: TapMetrics): number | null {
   return a && a.count > 0 ? a.max * 100 : null;
 }
 
+/** A bucket as the history takes it: a snapshot entry, or an export sidecar's bucket (which names no station). */
+export type HistoryBucket = Pick<SnapshotEntry, 'bucket_ts' | 'metrics' | 'knobs_snapshot' | 'config_version'> & { station_key?: string };
+
+/** What is kept of a bucket. */
+export interface KeptBucket extends BucketKnobs {
+  /** The chart's values, in `HISTORY_SERIES` order. */
+  values: (number | null)[];
+}
+
 export class StationHistory implements StationBuckets {
-  readonly #byTs = new Map<number, SnapshotEntry>();
+  readonly #byTs = new Map<number, KeptBucket>();
   /** Bucket starts in ascending order, ms. */
   #order: number[] = [];
+  /** The columns last built, until the next bucket arrives. */
+  #columns: HistoryColumns | null = null;
 
   constructor(
     readonly stationKey: string,
@@ -67,17 +80,24 @@ export class StationHistory implements StationBuckets {
     return this.#order.length === 0 ? null : this.#order[0];
   }
 
-  get(bucketTsMs: number): SnapshotEntry | undefined {
+  get(bucketTsMs: number): KeptBucket | undefined {
     return this.#byTs.get(bucketTsMs);
   }
 
   /** Adds a complete bucket; false when it was known already or is older than the window kept. */
-  add(entry: SnapshotEntry): boolean {
+  add(entry: HistoryBucket): boolean {
     const ts = Date.parse(entry.bucket_ts);
-    if (entry.station_key !== this.stationKey) throw new TypeError(`bucket of ${entry.station_key} added to the history of ${this.stationKey}`);
+    if (entry.station_key !== undefined && entry.station_key !== this.stationKey) throw new TypeError(`bucket of ${entry.station_key} added to the history of ${this.stationKey}`);
     if (this.#byTs.has(ts)) return false;
     if (this.#order.length >= this.capacity && ts < this.#order[0]) return false;
-    this.#byTs.set(ts, entry);
+    const m = entry.metrics;
+    this.#byTs.set(ts, {
+      bucket_ts: entry.bucket_ts,
+      knobs_snapshot: entry.knobs_snapshot,
+      config_version: entry.config_version,
+      values: [bucketLufs(m.PRE), bucketLufs(m.POST), bucketPeakDbfs(m.PRE), bucketPeakDbfs(m.POST), bucketClipPct(m.PRE), bucketClipPct(m.POST)],
+    });
+    this.#columns = null;
     // Buckets arrive in order; insert in place for the rare one that does not.
     let i = this.#order.length;
     while (i > 0 && this.#order[i - 1] > ts) i--;
@@ -86,18 +106,18 @@ export class StationHistory implements StationBuckets {
     return true;
   }
 
+  /** The chart's columns; the same arrays until a bucket is added (callers must not change them). */
   columns(): HistoryColumns {
-    const cols: HistoryColumns = [[], [], [], [], [], [], []];
-    for (const ts of this.#order) {
-      const m = (this.#byTs.get(ts) as SnapshotEntry).metrics;
-      cols[0].push(ts / 1000);
-      cols[1].push(bucketLufs(m.PRE));
-      cols[2].push(bucketLufs(m.POST));
-      cols[3].push(bucketPeakDbfs(m.PRE));
-      cols[4].push(bucketPeakDbfs(m.POST));
-      cols[5].push(bucketClipPct(m.PRE));
-      cols[6].push(bucketClipPct(m.POST));
+    if (this.#columns !== null) return this.#columns;
+    const n = this.#order.length;
+    const cols = [new Array<number>(n), ...HISTORY_SERIES.map(() => new Array<number | null>(n))] as HistoryColumns;
+    for (let i = 0; i < n; i++) {
+      const ts = this.#order[i];
+      const { values } = this.#byTs.get(ts) as KeptBucket;
+      cols[0][i] = ts / 1000;
+      for (let s = 0; s < values.length; s++) cols[s + 1][i] = values[s];
     }
+    this.#columns = cols;
     return cols;
   }
 }

@@ -13,10 +13,13 @@ export interface Verification {
   detail: string;
 }
 
+/** What the verifier reads of a bucket. */
+export type BucketKnobs = Pick<SnapshotEntry, 'bucket_ts' | 'knobs_snapshot' | 'config_version'>;
+
 /** What the verifier needs of one station's complete buckets. */
 export interface StationBuckets {
   /** The complete bucket starting at `bucketTsMs`, if it is known. */
-  get(bucketTsMs: number): SnapshotEntry | undefined;
+  get(bucketTsMs: number): BucketKnobs | undefined;
   /** Start of the latest complete bucket seen, ms since the epoch; null before the first. */
   readonly latestTsMs: number | null;
 }

@@ -1,12 +1,7 @@
 /** Store rows to the JSON shapes of seed 000 §5. */
-import type { KnobEvent, SnapshotEntry } from '../../../protocol/optimizer-api.ts';
+import { segmentEndpoint, type KnobEvent, type SnapshotEntry } from '../../../protocol/optimizer-api.ts';
 import { isoOf } from '../time/bucket-clock.ts';
 import type { BucketRow, KnobEventRow } from '../store/store.ts';
-
-export function segmentEndpoint(traceId: string, stationKey: string, tap: 'PRE' | 'POST', bucketTs: number): string {
-  const q = new URLSearchParams({ trace_id: traceId, station_key: stationKey, tap, bucket_ts: isoOf(bucketTs) });
-  return `/api/audio/segment?${q.toString().replace(/%3A/g, ':')}`;
-}
 
 export function snapshotEntry(b: BucketRow): SnapshotEntry {
   return {
