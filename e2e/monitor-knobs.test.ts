@@ -68,6 +68,8 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('knob p
     // The panel comes with the station's first complete bucket.
     await panel().waitFor({ timeout: 20_000 });
     expect(await panel().getAttribute('data-readonly')).toBe('false');
+    // The table is folded under a summary line until asked for.
+    await panel().getByTestId('knob-summary').click();
     const rows = panel().getByTestId('knob-row');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(13);
     const gainRow = panel().locator('[data-testid="knob-row"][data-knob="pcm.input_gain_db"]');
@@ -113,6 +115,7 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('knob p
     // The panel's "now" follows the buckets.
     const current = panel().locator('[data-testid="knob-row"][data-knob="pcm.input_gain_db"]').getByTestId('knob-current');
     await expect.poll(() => current.textContent(), { timeout: 10_000 }).toBe(String(GAIN_DB));
+    expect(await panel().getByTestId('knob-summary').textContent()).toContain(`in force pcm.input_gain_db ${GAIN_DB} dB`);
   }, 90_000);
 
   it('is read-only, and says why, for a token with only read:snapshots', async () => {
