@@ -87,6 +87,8 @@ export interface RelayConfig {
   maxListenersPerAddress: number;
   /** Listeners of one stream (every tap and mode); beyond, `error` `stream_full` and close 1013. */
   maxListenersPerStream: number;
+  /** Audio exports (`GET /api/audio/export`) streamed at once; beyond, 503 `relay_busy` with Retry-After. */
+  maxExports: number;
   /** Egress Opus target, bit/s (6000-510000): one encoder per station and tap, whatever the listeners. */
   listenBitrate: number;
   /** Egress Opus complexity (0-10): CPU in the media worker against quality. */
@@ -154,6 +156,7 @@ export function defaultConfig(): RelayConfig {
     maxListeners: 20_000,
     maxListenersPerAddress: 200,
     maxListenersPerStream: 10_000,
+    maxExports: 4,
     listenBitrate: 32_000,
     listenComplexity: 5,
     listenClusterMs: 200,
@@ -187,6 +190,7 @@ const LIMIT_VARIABLES: readonly [string, keyof RelayConfig, 'count' | 'ms' | 's'
   ['TAPWIRE_MAX_LISTENERS', 'maxListeners', 'count'],
   ['TAPWIRE_MAX_LISTENERS_PER_ADDRESS', 'maxListenersPerAddress', 'count'],
   ['TAPWIRE_MAX_LISTENERS_PER_STREAM', 'maxListenersPerStream', 'count'],
+  ['TAPWIRE_MAX_EXPORTS', 'maxExports', 'count'],
   ['TAPWIRE_LISTEN_GRACE_MS', 'listenGraceMs', 'ms'],
   ['TAPWIRE_LISTEN_BACKED_UP_BYTES', 'listenBackedUpBytes', 'count'],
   ['TAPWIRE_LISTEN_BACKED_UP_MS', 'listenBackedUpMs', 'ms'],

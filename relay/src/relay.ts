@@ -35,6 +35,7 @@ import { LogThrottle } from './logging/log-throttle.ts';
 import { transportQualityJson } from './media/transport-quality.ts';
 import { RecordedRunner } from './uploads/recorded-runner.ts';
 import { UploadService } from './uploads/upload-service.ts';
+import { ExportSlots } from './api/export-slots.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -206,6 +207,7 @@ export class Relay {
         bucketMs: this.config.bucketMs,
         maxScheduleAheadMs: this.config.maxScheduleAheadMs,
         completeBefore: () => this.completeBefore(),
+        exportSlots: new ExportSlots(this.config.maxExports),
       },
       uploads: this.uploads,
       onIngest: (socket, client) => this.acceptIngest(socket, client),

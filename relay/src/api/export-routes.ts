@@ -31,6 +31,7 @@ import type { SegmentStore } from '../store/segment-store.ts';
 import type { StationRow, Store } from '../store/store.ts';
 import { isoOf, parseIsoMs } from '../time/bucket-clock.ts';
 import { knobEvent } from './format.ts';
+import type { ExportSlots } from './export-slots.ts';
 import { exportRoute, sidecarRoute } from './schemas.ts';
 
 export interface ExportDeps {
@@ -38,6 +39,8 @@ export interface ExportDeps {
   segments: SegmentStore;
   /** Bucket length, ms: how far before `from` a bucket overlapping the range can start. */
   bucketMs: number;
+  /** Exports streamed at once; a slot is held until the response ends or its client goes. */
+  exportSlots: ExportSlots;
 }
 
 // Routes --------------------------------------------------------------------------------------
@@ -113,6 +116,8 @@ export function registerExportRoutes(server: FastifyInstance, deps: ExportDeps):
     const source: PcmSource = whole ? mixSource(fromMs, toMs, plans) : stationSource(plans[0]);
     const size = wavBytes(source.samples);
     if (format === 'wav' && size === null) throw new ApiError('invalid_request', `the range is too long for one WAV file at ${source.sampleRate} Hz (over 4 GiB): split it into several`);
+    // 'close' comes when the response has ended, or when its client went before the end.
+    reply.raw.once('close', deps.exportSlots.acquire());
     reply
       .header('Content-Type', CONTENT_TYPES[format])
       .header('X-Channels', '1')

@@ -495,3 +495,33 @@ describe.skipIf(skipWithout('ffmpeg', existsSync(FFMPEG)))('GET /api/audio/expor
     expectError(await mixOf({ trace_id: 'trace_nothere' }), 404, 'trace_not_found', /trace_nothere/);
   });
 });
+
+describe('exports at once', () => {
+  it('streams at most 4 at once (TAPWIRE_MAX_EXPORTS), refuses the next with 503 relay_busy and Retry-After, and frees a slot when a client goes', async () => {
+    // Two hours of the 48 kHz station as WAV (691 MB): unread, far more than sockets buffer, so each holds its slot.
+    const long = `/api/audio/export?${query({ station_key: STATION2, from: iso(toMs - EXPORT_MAX_RANGE_MS), to: iso(toMs) })}`;
+    const clients = Array.from({ length: 4 }, () => new AbortController());
+    try {
+      const held = await Promise.all(
+        clients.map((c) => fetch(`${t.httpUrl}${long}`, { headers: { authorization: `Bearer ${t.relay.adminToken}` }, signal: c.signal })),
+      );
+      expect(held.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const refused = await exportOf();
+      expectError(refused, 503, 'relay_busy', /streaming 4 audio exports already.*retry in 5 s/);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      // The sidecar is not an export: it answers meanwhile.
+      expect((await sidecarOf()).status).toBe(200);
+
+      clients[0].abort();
+      const freed = await waitFor(async () => {
+        const r = await exportOf();
+        return r.status === 200 ? r : undefined;
+      }, 10_000, 'an export answered once a client went');
+      expect(freed.headers.get('content-type')).toBe('audio/wav');
+    } finally {
+      for (const c of clients) c.abort();
+    }
+    // Every slot comes back once the clients are gone.
+    await waitFor(async () => ((await Promise.all([exportOf(), exportOf(), exportOf(), exportOf()])).every((r) => r.status === 200) ? true : undefined), 10_000, 'four exports at once again');
+  }, 60_000);
+});

@@ -23,6 +23,7 @@ import { bucketStartMs, isoOf, parseIsoMs } from '../time/bucket-clock.ts';
 import { knobEvent, snapshotEntry } from './format.ts';
 import type { RateLimits } from './rate-limits.ts';
 import * as S from './schemas.ts';
+import type { ExportSlots } from './export-slots.ts';
 
 export interface ApiContext {
   store: Store;
@@ -38,6 +39,8 @@ export interface ApiContext {
    * partial state (seed 000 §5.2).
    */
   completeBefore(): number;
+  /** Audio exports streamed at once (export-routes.ts). */
+  exportSlots: ExportSlots;
 }
 
 const ok = <T extends object>(body: T): T & { success: true } => ({ success: true, ...body });
