@@ -57,24 +57,28 @@ describe('ImpairmentModel', () => {
     const ge = { pGoodToBad: 0.02, pBadToGood: 0.25, lossInBad: 0.7, lossInGood: 0.01 };
     const th = gilbertElliottTheory(ge);
     expect(th.piBad).toBeCloseTo(0.02 / 0.27, 12);
-    const r = run({ gilbertElliott: ge, seed: 3 });
+    // 200,000 packets: correlation doubles the spread over binomial; 4 sd is then 7 % of the expected losses.
+    const n = 200_000;
+    const r = run({ gilbertElliott: ge, seed: 3 }, n);
     const lost = r.lost.filter(Boolean).length;
     // Markov-correlated indicator: Var ≈ N[m(1-m) + 2(h-k)^2 π_b π_g λ/(1-λ)], λ = 1-p-r.
     const lambda = 1 - ge.pGoodToBad - ge.pBadToGood;
     const m = th.lossRate;
-    const variance = N * (m * (1 - m) + (2 * (ge.lossInBad - ge.lossInGood) ** 2 * th.piBad * (1 - th.piBad) * lambda) / (1 - lambda));
-    expect(Math.abs(lost - N * m)).toBeLessThan(4 * Math.sqrt(variance));
+    const variance = n * (m * (1 - m) + (2 * (ge.lossInBad - ge.lossInGood) ** 2 * th.piBad * (1 - th.piBad) * lambda) / (1 - lambda));
+    expect(Math.abs(lost - n * m)).toBeLessThan(4 * Math.sqrt(variance));
     // And it is measurably burstier than independent loss at the same rate: P(loss | previous lost) >> m.
     let pairs = 0;
     let both = 0;
-    for (let i = 1; i < N; i++) if (r.lost[i - 1]) { pairs++; if (r.lost[i]) both++; }
+    for (let i = 1; i < n; i++) if (r.lost[i - 1]) { pairs++; if (r.lost[i]) both++; }
     expect(both / pairs).toBeGreaterThan(3 * m);
   });
 
   it('Gilbert (h=1, k=0) loss runs average 1/r packets', () => {
-    const ge = { pGoodToBad: 0.01, pBadToGood: 0.3 };
+    // 200,000 packets (about 8,600 runs) so that 4 sd of the mean run length is 4 % of it.
+    const n = 200_000;
+    const ge = { pGoodToBad: 0.05, pBadToGood: 0.3 };
     const th = gilbertElliottTheory(ge);
-    const r = run({ gilbertElliott: ge, seed: 11 });
+    const r = run({ gilbertElliott: ge, seed: 11 }, n);
     const runs: number[] = [];
     let len = 0;
     for (const l of r.lost) {
@@ -84,12 +88,12 @@ describe('ImpairmentModel', () => {
     // Geometric run lengths: variance (1-r)/r^2 each, so the mean of B runs has sd sqrt((1-r)/B)/r.
     const rr = ge.pBadToGood;
     const sdOfMean = Math.sqrt((1 - rr) / runs.length) / rr;
-    expect(runs.length).toBeGreaterThan(100);
+    expect(runs.length).toBeGreaterThan(8000);
     expect(Math.abs(mean(runs) - th.meanBadRunPackets)).toBeLessThan(4 * sdOfMean);
     const lostCount = r.lost.filter(Boolean).length;
     const lambda = 1 - ge.pGoodToBad - rr;
-    const variance = N * (th.lossRate * (1 - th.lossRate) + (2 * th.piBad * (1 - th.piBad) * lambda) / (1 - lambda));
-    expect(Math.abs(lostCount - N * th.lossRate)).toBeLessThan(4 * Math.sqrt(variance));
+    const variance = n * (th.lossRate * (1 - th.lossRate) + (2 * th.piBad * (1 - th.piBad) * lambda) / (1 - lambda));
+    expect(Math.abs(lostCount - n * th.lossRate)).toBeLessThan(4 * Math.sqrt(variance));
   });
 
   it('uniform jitter: delays within [base, base+jitter) and their mean within 4 sd of base+jitter/2', () => {
@@ -111,9 +115,12 @@ describe('ImpairmentModel', () => {
     expect(Math.min(...r.delaysMs)).toBeGreaterThanOrEqual(0);
     const m = mean(r.delaysMs);
     const sd = Math.sqrt(mean(r.delaysMs.map((d) => (d - m) ** 2)));
-    // The clip at 0 (z < -2) raises the mean by 0.0085 sd; the 4-sd bound of the mean is 0.028 sd.
-    expect(Math.abs(m - jitter / 2)).toBeLessThan((4 * (jitter / 4)) / Math.sqrt(r.delaysMs.length) + 0.0085 * (jitter / 4));
-    expect(Math.abs(sd - jitter / 4)).toBeLessThan(0.03 * (jitter / 4));
+    // Clipping z at -2: E[max(Z,-2)] = φ(2) - 2Φ(-2) = 0.00849, sd of max(Z,-2) = 0.9799.
+    const sigma = jitter / 4;
+    const n = r.delaysMs.length;
+    expect(Math.abs(m - (jitter / 2 + 0.00849 * sigma))).toBeLessThan((4 * sigma) / Math.sqrt(n));
+    // The sample sd of n near-normal draws has an sd of about σ/√(2n).
+    expect(Math.abs(sd - 0.9799 * sigma)).toBeLessThan((4 * sigma) / Math.sqrt(2 * n));
   });
 
   it('keeps order with jitter when allowReorder is false', () => {

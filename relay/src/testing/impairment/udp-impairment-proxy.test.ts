@@ -3,7 +3,9 @@
  * proxy to a receiver socket that answers each one (as an RTCP receiver report would), with
  * loss and jitter forward and the answers coming back the other way.
  */
+import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../harness.ts';
@@ -195,5 +197,45 @@ describe('UdpImpairmentProxy', () => {
     await waitFor(() => (count('UDPWrap') === socketsBefore ? true : undefined), 1000, 'both proxy sockets released');
     expect(proxy.stats().forward).toMatchObject({ inFlight: 0, discardedOnClose: 10, forwarded: 0 });
     expect(got.length).toBe(0);
+  });
+
+  it('a process that closes its proxy with datagrams still queued exits by itself', async () => {
+    // Nothing but the proxy keeps this child's event loop alive: a queued datagram 60 s out,
+    // a sender and a receiver that are closed before close() is called on the proxy.
+    const script = `
+      import { createSocket } from 'node:dgram';
+      import { UdpImpairmentProxy } from './udp-impairment-proxy.ts';
+      const rx = createSocket('udp4');
+      await new Promise((r) => rx.bind(0, '127.0.0.1', r));
+      const proxy = await UdpImpairmentProxy.start({ targetPort: rx.address().port, forward: { baseDelayMs: 60000 }, reverse: { baseDelayMs: 60000 } });
+      const tx = createSocket('udp4');
+      await new Promise((r) => tx.send(Buffer.from('x'), proxy.port, '127.0.0.1', r));
+      while (proxy.stats().forward.inFlight === 0) await new Promise((r) => setImmediate(r));
+      tx.close(); rx.close();
+      await proxy.close();
+      await proxy.close();
+      console.log(JSON.stringify(proxy.stats().forward));
+    `;
+    const cwd = fileURLToPath(new URL('.', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    open.push({ close: () => child.kill('SIGKILL') });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t0 = performance.now();
+    const code = await new Promise<number | null>((resolve) => {
+      // A leaked timer would keep it up for 60 s: give up at 15 s, which fails the test below.
+      const giveUp = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('exit', (c) => {
+        clearTimeout(giveUp);
+        resolve(c);
+      });
+    });
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    // Well before the 60 s delay (tsx start-up takes about a second on this machine).
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    expect(JSON.parse(out)).toMatchObject({ sent: 1, discardedOnClose: 1, forwarded: 0, timerArmed: false });
   });
 });

@@ -34,7 +34,7 @@ export interface UdpImpairmentProxyOptions {
   listenPort?: number;
   /** Impairment from the sender to the target; default clean. */
   forward?: ImpairmentOptions;
-  /** Impairment from the target back to the sender; default clean. */
+  /** Impairment from the target back to the sender; default clean. Its seed defaults to 2 (forward's to 1), so the directions draw apart. */
   reverse?: ImpairmentOptions;
   /** Cap on datagrams waiting for delivery, per direction; default 4096. */
   maxInFlightPackets?: number;
