@@ -1,10 +1,9 @@
 /**
- * Packet loss concealment for decoded PCM frames, seed 004 §6 simplified: repetition of the
- * last good frame with a fade, then silence. No pitch search or noise synthesis: at the
- * loss rates a relay sees on its ingest paths a fading repeat masks a lost 20 ms frame
- * well, and it costs one multiply per sample. (Opus streams get libopus's own concealment
- * and in-band FEC, relay/src/media/concealment.ts; this is for PCM, G.711 and any codec
- * without concealment of its own.)
+ * Gains for concealment by repetition of the last good frame, seed 004 §6 simplified: a
+ * fade, then silence. The low-latency player's playout buffer (playout-buffer.ts) conceals
+ * this way, a multiply per sample. (The relay conceals PCM and G.711 by pitch-period
+ * waveform substitution instead, pitch-plc.ts; Opus by libopus's own concealment and
+ * in-band FEC, relay/src/media/concealment.ts.)
  *
  * Gain of the k-th consecutive concealed frame:
  *   k = 1, 2   0.9^k                  "pattern repetition" (−0.9 dB per frame)
@@ -22,56 +21,4 @@ export function concealmentGain(k: number): number {
   if (k <= REPEAT_LIMIT) return Math.pow(0.9, k);
   if (k <= FADE_LIMIT) return Math.pow(0.9, REPEAT_LIMIT) * Math.pow(0.5, k - REPEAT_LIMIT);
   return 0;
-}
-
-export class Concealer {
-  private readonly last: Float32Array;
-  private lastLength = 0;
-  private losses = 0;
-
-  /** @param maxFrameSamples the longest frame remember() will be given (e.g. 960 for 20 ms at 48 kHz). */
-  constructor(maxFrameSamples: number) {
-    if (!(Number.isInteger(maxFrameSamples) && maxFrameSamples > 0)) {
-      throw new RangeError(`maxFrameSamples must be a positive integer, got ${maxFrameSamples}`);
-    }
-    this.last = new Float32Array(maxFrameSamples);
-  }
-
-  /** Consecutive frames concealed since the last good one. */
-  get consecutiveLosses(): number {
-    return this.losses;
-  }
-
-  /** Keeps a copy of a good frame and ends the current loss run. */
-  remember(frame: Float32Array, length: number): void {
-    if (!(length >= 0 && length <= this.last.length && length <= frame.length)) {
-      throw new RangeError(`length must be 0..${Math.min(this.last.length, frame.length)}, got ${length}`);
-    }
-    const last = this.last;
-    for (let i = 0; i < length; i++) last[i] = frame[i];
-    this.lastLength = length;
-    this.losses = 0;
-  }
-
-  /**
-   * Writes a concealment frame for one lost frame to out[0..length). A frame longer than
-   * the remembered one repeats it from its start. Zeros if nothing was remembered yet.
-   */
-  conceal(out: Float32Array, length: number): void {
-    if (!(length >= 0 && length <= out.length)) {
-      throw new RangeError(`length must be 0..${out.length}, got ${length}`);
-    }
-    this.losses++;
-    const n = this.lastLength;
-    const g = n > 0 ? concealmentGain(this.losses) : 0;
-    if (g === 0) {
-      out.fill(0, 0, length);
-      return;
-    }
-    const last = this.last;
-    for (let i = 0, j = 0; i < length; i++) {
-      out[i] = last[j] * g;
-      if (++j === n) j = 0;
-    }
-  }
 }

@@ -5,12 +5,13 @@
  * - A codec with its own concealment conceals itself: Opus extrapolates with libopus's
  *   packet loss concealment, and takes the last lost frame from the next packet's in-band
  *   FEC when that packet carries it (RFC 6716 §2.1.7).
- * - PCM and G.711 have none: the last good frame is repeated with a fade, then silence
- *   (worklets/dsp/plc.ts).
+ * - PCM and G.711 have none: the loss is filled by pitch-period waveform substitution
+ *   after ITU-T G.711 Appendix I (worklets/dsp/pitch-plc.ts), fading to silence at 60 ms,
+ *   and the first good packet after it is cross-faded from the synthetic signal.
  */
-import { Concealer } from '../../../worklets/dsp/plc.ts';
+import { PitchConcealer } from '../../../worklets/dsp/pitch-plc.ts';
 import type { FrameDecoder } from './codecs/decoder.ts';
-import type { Frame, SampleSink, Stage, StageStats } from './stage.ts';
+import type { SampleSink, Stage, StageStats } from './stage.ts';
 
 export interface Concealment extends Stage {
   /**
@@ -18,8 +19,12 @@ export interface Concealment extends Stage {
    * `next`, the packet that came after them (its in-band FEC may hold the last one).
    */
   fill(packets: number, packetSamples: number, next: Uint8Array, arrivalMs: number, sink: SampleSink): void;
-  /** A good frame went by (what the waveform concealment repeats). */
-  remember(frame: Frame): void;
+  /**
+   * A good packet was decoded into samples[0..length), before it goes on to the sink: the
+   * history waveform concealment works from, and, for the first one after a loss, where
+   * it cross-fades from the concealment (in place).
+   */
+  decoded(samples: Float32Array, length: number): void;
   /** 20 ms frames concealed so far. */
   readonly framesConcealed: number;
 }
@@ -59,21 +64,25 @@ export class CodecConcealment implements Concealment {
     }
   }
 
-  remember(): void {}
+  decoded(): void {}
 
   stats(): StageStats {
     return { kind: 'codec', frames_concealed: this.framesConcealed };
   }
 }
 
-/** Waveform substitution: the last good frame repeated with a fade (PCM, G.711). */
+/** Pitch-period waveform substitution (PCM, G.711, G.722): ITU-T G.711 Appendix I's method. */
 export class WaveformConcealment implements Concealment {
-  private readonly concealer: Concealer;
+  private readonly concealer: PitchConcealer;
   private readonly buf: Float32Array;
   private concealedSamples = 0;
 
-  constructor(private readonly frameSamples: number) {
-    this.concealer = new Concealer(frameSamples);
+  /** @param frameSamples 20 ms at `sampleRate` (the unit framesConcealed counts in). */
+  constructor(
+    private readonly frameSamples: number,
+    sampleRate: number,
+  ) {
+    this.concealer = new PitchConcealer(sampleRate);
     this.buf = new Float32Array(frameSamples);
   }
 
@@ -91,8 +100,8 @@ export class WaveformConcealment implements Concealment {
     }
   }
 
-  remember(frame: Frame): void {
-    if (!frame.concealed) this.concealer.remember(frame.samples, frame.length);
+  decoded(samples: Float32Array, length: number): void {
+    this.concealer.recover(samples, length);
   }
 
   stats(): StageStats {

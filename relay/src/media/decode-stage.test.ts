@@ -26,7 +26,7 @@ const pcm = (seq: number, value = 1000 + seq, codec: number = CODEC_IDS.pcm16): 
 function stage() {
   const tape = new Tape();
   const errors: string[] = [];
-  const s = new DecodeStage('pcm16', createDecoder('pcm16', 8000), new WaveformConcealment(FRAME), tape, 960, (code) => errors.push(code));
+  const s = new DecodeStage('pcm16', createDecoder('pcm16', 8000), new WaveformConcealment(FRAME, 8000), tape, 960, (code) => errors.push(code));
   return { s, tape, errors };
 }
 

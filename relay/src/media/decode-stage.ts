@@ -72,6 +72,7 @@ export class DecodeStage implements PacketStage {
     this.resync = false;
     this.lastSequence = p.sequence;
     this.lastPacketSamples = samples;
+    this.concealment.decoded(this.buf, samples);
     this.next.write(this.buf, samples, p.arrivalMs, false);
   }
 

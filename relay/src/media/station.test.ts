@@ -136,9 +136,10 @@ describe('Station', () => {
     station.tick(T0 + 10_000);
     const all = buckets.flatMap(frameValues).filter((v) => v !== 0);
     expect(all.length).toBe(100);
-    // Concealed frames repeat the last one, attenuated (0.9, 0.81, then a stronger fade).
-    expect(all.slice(40, 43).every((v) => v < 1000 && v > 0)).toBe(true);
-    expect(all[43]).toBe(1000);
+    // Pitch waveform substitution (ITU-T G.711 Appendix I): full level for 10 ms, then 20 %
+    // less per 10 ms (0.8 at 20 ms, 0.4 at 40 ms), silent at 60 ms; the next packet is
+    // cross-faded in from that silence over 10 ms (80 samples: its first is 1000 × 0.5/80).
+    expect(all.slice(39, 45)).toEqual([1000, 1000, 800, 400, 6, 1000]);
     expect(buckets.at(-1)!.ingest.frames_concealed).toBe(3);
   });
 

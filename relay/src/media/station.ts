@@ -92,7 +92,7 @@ export class Station {
     const maxPacketSamples = (rate * MAX_PACKET_MS) / 1000;
     this.concealment = concealsItself(this.decoder)
       ? new CodecConcealment(this.decoder, this.framer.frameSamples, maxPacketSamples)
-      : new WaveformConcealment(this.framer.frameSamples);
+      : new WaveformConcealment(this.framer.frameSamples, rate);
     this.decode = new DecodeStage(spec.codec, this.decoder, this.concealment, this.framer, maxPacketSamples, events.decodeError);
     this.quality = this.live ? new TransportQuality() : null;
     this.clock = this.live
@@ -290,7 +290,6 @@ export class Station {
       const k = this.knobs.inForce;
       this.buckets.enterBucket(frame.bucketTs, k.knobs, k.configVersion, k.lastKnobEventId);
     }
-    this.concealment.remember(frame);
     this.pre.process(frame);
     this.knobs.process(frame);
     this.post.process(frame);

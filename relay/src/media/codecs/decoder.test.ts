@@ -98,7 +98,8 @@ describe('opus', () => {
 
 describe('createDecoder', () => {
   it('refuses unknown codecs and impossible rates with a TypeError', () => {
-    expect(() => createDecoder('g722' as DecoderCodec, 16000)).toThrow(TypeError);
+    expect(() => createDecoder('g729' as DecoderCodec, 8000)).toThrow(TypeError);
+    expect(() => createDecoder('g722', 8000)).toThrow(TypeError);
     expect(() => createDecoder('opus', 44100)).toThrow(TypeError);
     expect(() => createDecoder('pcm16', 0)).toThrow(TypeError);
     expect(() => createDecoder('pcmu', 8000.5)).toThrow(TypeError);

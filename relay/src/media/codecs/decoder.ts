@@ -6,6 +6,7 @@
  */
 
 import { decodeAlaw, decodeMulaw } from './g711.ts';
+import { G722_SAMPLE_RATE, G722FrameDecoder } from './g722-frame-decoder.ts';
 import { OpusFrameDecoder } from './opus.ts';
 
 /** Rates a libopus decoder can produce (RFC 6716 §2; opus_decoder_create). */
@@ -43,7 +44,7 @@ export interface FrameDecoder {
   close(): void;
 }
 
-export type DecoderCodec = 'opus' | 'pcm16' | 'pcmu' | 'pcma';
+export type DecoderCodec = 'opus' | 'pcm16' | 'pcmu' | 'pcma' | 'g722';
 
 function checkRate(sampleRate: number): void {
   if (!Number.isInteger(sampleRate) || sampleRate <= 0) throw new TypeError(`sampleRate must be a positive integer in Hz, got ${sampleRate}`);
@@ -104,7 +105,7 @@ class G711Decoder implements FrameDecoder {
 /**
  * A decoder for `codec` producing mono samples at `sampleRate` Hz. Opus decodes at any of
  * OPUS_SAMPLE_RATES whatever rate it was encoded at; PCM codecs do not resample, so
- * `sampleRate` is the stream's own rate. Throws a TypeError for an unknown codec or a rate
+ * `sampleRate` is the stream's own rate; G.722 decodes at 16000 Hz only. Throws a TypeError for an unknown codec or a rate
  * the codec cannot produce.
  */
 export function createDecoder(codec: DecoderCodec, sampleRate: number): FrameDecoder {
@@ -118,7 +119,10 @@ export function createDecoder(codec: DecoderCodec, sampleRate: number): FrameDec
     case 'pcma':
       checkRate(sampleRate);
       return new G711Decoder(codec, sampleRate);
+    case 'g722':
+      if (sampleRate !== G722_SAMPLE_RATE) throw new TypeError(`g722 decodes to ${G722_SAMPLE_RATE} Hz only; got ${sampleRate}`);
+      return new G722FrameDecoder();
     default:
-      throw new TypeError(`codec must be one of opus, pcm16, pcmu, pcma; got ${String(codec)}`);
+      throw new TypeError(`codec must be one of opus, pcm16, pcmu, pcma, g722; got ${String(codec)}`);
   }
 }
