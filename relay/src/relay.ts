@@ -41,6 +41,9 @@ const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
 const COMPLETION_MARGIN_MS = 100;
 
+/** How long `stop()` lets HTTP requests in flight finish before it cuts their connections, ms. */
+const STOP_GRACE_MS = 5000;
+
 export class Relay {
   readonly store: Store;
   readonly segments: SegmentStore;
@@ -423,7 +426,13 @@ export class Relay {
     await this.pool.flush();
     await this.writer.drain();
     await this.pool.close();
-    await this.app?.close();
+    // Requests in flight get a moment to finish; after it, their connections are cut. A
+    // client that stops reading a long export (or one whose socket lingers after an abort)
+    // would otherwise hold the stop forever: close() waits for every response to end.
+    const app = this.app;
+    const force = app === null ? null : setTimeout(() => app.server.closeAllConnections(), STOP_GRACE_MS);
+    await app?.close();
+    if (force !== null) clearTimeout(force);
     this.store.close();
   }
 }
