@@ -87,6 +87,8 @@ export interface StoppedMessage {
   type: 'stopped';
   trace_id: string;
   station_keys: string[];
+  /** Twilio Media Streams: messages counted and not used (outbound media, marks, DTMF). */
+  ignored?: Record<string, number>;
 }
 
 export type IngestServerMessage = StartedMessage | StatusMessage | ErrorMessage | StoppedMessage;

@@ -11,6 +11,7 @@ import { defaultKnobs, KnobPatch, KnobValues, KNOBS } from './knobs.ts';
 import * as metrics from './metrics.ts';
 import * as optimizer from './optimizer-api.ts';
 import * as telemetry from './telemetry.ts';
+import * as twilio from './twilio.ts';
 import * as upload from './upload.ts';
 
 // As the relay's body validator: strict, nothing coerced or removed.
@@ -28,7 +29,7 @@ function schemasOf(mod: Record<string, unknown>): [string, AnySchema][] {
 }
 
 describe('the schemas of protocol/', () => {
-  const all = [api, errors, metrics, optimizer, telemetry, upload, { KnobValues, KnobPatch }].flatMap((m) => schemasOf(m as Record<string, unknown>));
+  const all = [api, errors, metrics, optimizer, telemetry, twilio, upload, { KnobValues, KnobPatch }].flatMap((m) => schemasOf(m as Record<string, unknown>));
 
   it('compile in Ajv strict mode', () => {
     expect(all.length).toBeGreaterThan(30);

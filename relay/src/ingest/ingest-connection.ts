@@ -13,6 +13,12 @@
  * `start` (close 1013), a connection with no `start` in time is closed (4408), a station
  * that sends no audio for the idle timeout ends (its last bucket finalized, as on
  * disconnect), and a peer that stops answering pings is cut (heartbeat.ts).
+ *
+ * A connection whose first text message is Twilio's `connected` or `start` speaks Twilio
+ * Media Streams instead (protocol/twilio.ts): its `start` opens the station as a pcmu start
+ * would, its inbound `media` messages are depacketized by twilio-depacketizer.ts, and its
+ * `stop` is a `stop`. What the relay does not use (outbound media, marks, DTMF) is counted
+ * and the counts ride on `stopped`.
  */
 import type { WebSocket } from 'ws';
 import { parseClientMessage, type AudioMessage, type IngestServerMessage, type StartMessage } from '../../../protocol/ingest.ts';
@@ -25,6 +31,8 @@ import { ErrorReporter } from './error-reporter.ts';
 import { FrameDepacketizer } from './frame-depacketizer.ts';
 import type { IngestCounters } from './ingest-counters.ts';
 import { JsonAudioDepacketizer } from './json-audio-depacketizer.ts';
+import { TwilioDepacketizer, type TwilioMediaEvent } from './twilio-depacketizer.ts';
+import { opensTwilioStream, parseTwilioMessage, type TwilioEvent } from './twilio-messages.ts';
 
 export interface IngestLimits {
   maxMessageBytes: number;
@@ -44,6 +52,12 @@ interface Feed<Message> {
 
 const frames = new FrameDepacketizer();
 
+/** A Twilio Media Stream's connection: its station once `start` came, and what it ignored. */
+interface TwilioStream {
+  feed: Feed<TwilioMediaEvent> | null;
+  ignored: { outbound_media: number; mark: number; dtmf: number };
+}
+
 export class IngestConnection {
   private start: StartMessage | null = null;
   /** The station `start` made: binary frames go to it, and `audio` messages without a source. */
@@ -51,6 +65,8 @@ export class IngestConnection {
   private primaryJson: Feed<AudioMessage> | null = null;
   /** Seed 001: one station per `source` of `audio` messages. */
   private readonly sources = new Map<string, Feed<AudioMessage>>();
+  /** Set by the first text message when it is Twilio's. */
+  private twilio: TwilioStream | null = null;
   private readonly errors: ErrorReporter;
   private closed = false;
   private readonly openedAtMs = Date.now();
@@ -126,6 +142,11 @@ export class IngestConnection {
       return;
     }
     if (isBinary) {
+      if (this.twilio !== null) {
+        this.counters.protocolErrors++;
+        this.errors.report('unexpected_binary', 'a Twilio Media Stream sends JSON text messages only; binary frames belong to Tapwire\'s own start');
+        return;
+      }
       if (this.primary === null) {
         this.counters.protocolErrors++;
         this.errors.report('not_started', 'binary audio before "start": send {"type":"start",...} first');
@@ -176,6 +197,11 @@ export class IngestConnection {
   }
 
   private onText(text: string, arrivalMs: number): void {
+    if (this.twilio !== null || (this.start === null && opensTwilioStream(text))) {
+      this.twilio ??= { feed: null, ignored: { outbound_media: 0, mark: 0, dtmf: 0 } };
+      this.onTwilioText(this.twilio, text, arrivalMs);
+      return;
+    }
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       if (parsed.code === 'bad_start' && this.start === null) {
@@ -197,6 +223,49 @@ export class IngestConnection {
         break;
       case 'audio':
         this.onAudio(msg, arrivalMs);
+        break;
+    }
+  }
+
+  private onTwilioText(tw: TwilioStream, text: string, arrivalMs: number): void {
+    const parsed = parseTwilioMessage(text);
+    if (!parsed.ok) {
+      if (parsed.code === 'bad_start' && this.start === null) {
+        this.failStart(parsed.code, parsed.message, parsed.field);
+        return;
+      }
+      this.counters.protocolErrors++;
+      this.errors.report(parsed.code, parsed.message, parsed.field === undefined ? {} : { field: parsed.field });
+      return;
+    }
+    const msg: TwilioEvent = parsed.value;
+    switch (msg.event) {
+      case 'connected':
+        break;
+      case 'start':
+        // Twilio's start is a pcmu start: 8000 Hz, 20 ms, the call's callSid as call_id.
+        this.onStart({ type: 'start', codec: 'pcmu', sample_rate: 8000, channels: 1, frame_ms: 20, label: msg.label, call_id: msg.callSid });
+        if (this.primary !== null && tw.feed === null) tw.feed = { station: this.primary.station, depacketizer: new TwilioDepacketizer() };
+        break;
+      case 'media':
+        if (tw.feed === null) {
+          this.counters.protocolErrors++;
+          this.errors.report('not_started', 'Twilio "media" before "start"');
+        } else if (msg.track !== 'inbound') {
+          tw.ignored.outbound_media++;
+        } else {
+          this.feed(tw.feed, msg, arrivalMs);
+        }
+        break;
+      case 'mark':
+        // Acknowledged only by a server that sends audio back; the relay does not.
+        tw.ignored.mark++;
+        break;
+      case 'dtmf':
+        tw.ignored.dtmf++;
+        break;
+      case 'stop':
+        this.onStop();
         break;
     }
   }
@@ -244,7 +313,9 @@ export class IngestConnection {
   private onStop(): void {
     const ended = this.endAll('stop');
     if (this.start !== null && this.primary !== null) {
-      this.send({ type: 'stopped', trace_id: this.primary.station.traceId, station_keys: ended });
+      const stopped: IngestServerMessage = { type: 'stopped', trace_id: this.primary.station.traceId, station_keys: ended };
+      if (this.twilio !== null) stopped.ignored = { ...this.twilio.ignored };
+      this.send(stopped);
     }
     this.socket.close(CLOSE.normal, 'stopped');
   }
