@@ -10,7 +10,6 @@
  */
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApplyResponse } from '../protocol/optimizer-api.ts';
 import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../relay/src/sim/simulator.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../relay/src/testing/harness.ts';
@@ -119,25 +118,16 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('monito
     const traceId = station.started?.trace_id as string;
     const stationKey = station.started?.station_key as string;
 
-    const now = Date.now();
-    let applyMs = (Math.floor(now / BUCKET_MS) + 1) * BUCKET_MS;
-    if (applyMs - now < 1000) applyMs += BUCKET_MS;
-    const applyIso = new Date(applyMs).toISOString();
-    const res = await fetch(`${t.httpUrl}/api/optimizer/knobs/apply`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${t.relay.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        trace_id: traceId,
-        station_key: stationKey,
-        apply_at_bucket_ts: applyIso,
-        idempotency_key: 'e2e-monitor-ab-1',
-        source: 'operator',
-        reason: 'e2e: POST 10 dB below PRE',
-        knobs: { 'pcm.input_gain_db': GAIN_DB },
-      }),
+    const applied = await api.applyAtNextBucket({
+      traceId,
+      stationKey,
+      knobs: { 'pcm.input_gain_db': GAIN_DB },
+      reason: 'e2e: POST 10 dB below PRE',
+      idempotencyKey: 'e2e-monitor-ab-1',
+      leadMs: 1000,
     });
-    const applied = (await res.json()) as ApplyResponse;
-    expect(res.status, JSON.stringify(applied)).toBe(200);
+    expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    const applyIso = new Date(applied.applyMs).toISOString();
 
     // The bucket of the change, complete on the relay: the reference for what the page plays.
     const target = await waitFor(
@@ -153,7 +143,7 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('monito
     await signIn(page, t.httpUrl, t.relay.adminToken as string);
     const panel = await openAndPickNewest(page, t.httpUrl, traceId, stationKey);
     // The click picked the newest bucket the page had, which is the change's or later.
-    expect(Date.parse((await panel.getAttribute('data-bucket-ts')) ?? '')).toBeGreaterThanOrEqual(applyMs);
+    expect(Date.parse((await panel.getAttribute('data-bucket-ts')) ?? '')).toBeGreaterThanOrEqual(applied.applyMs);
     await stepTo(panel, applyIso);
     await expect.poll(() => panel.getAttribute('data-loaded'), { timeout: 10_000 }).toBe('true');
     const preS = Number(await panel.getAttribute('data-pre-s'));

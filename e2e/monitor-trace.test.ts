@@ -5,7 +5,6 @@
  * the change, and marks it verified once its bucket is complete and shows the new value.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApplyResponse } from '../protocol/optimizer-api.ts';
 import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { encodeAudio, runStations, SimulatedStation } from '../relay/src/sim/simulator.ts';
 import { startTestRelay, type TestRelay } from '../relay/src/testing/harness.ts';
@@ -16,7 +15,6 @@ import { CHROMIUM_PATH, hasChromium, launchChromium, type Browser } from './supp
 import { RelayApi } from './support/relay-api.ts';
 
 const LABEL = 'e2e-monitor-trace';
-const BUCKET_MS = 5000;
 const GAIN_DB = -10;
 
 describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('monitor trace page (Chromium, simulated station)', () => {
@@ -55,25 +53,17 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('monito
     const stationKey = station.started?.station_key as string;
 
     // The bucket after the one in progress; one more when the boundary is too close to reach in time.
-    const now = Date.now();
-    let applyMs = (Math.floor(now / BUCKET_MS) + 1) * BUCKET_MS;
-    if (applyMs - now < 1000) applyMs += BUCKET_MS;
-    const res = await fetch(`${t.httpUrl}/api/optimizer/knobs/apply`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${t.relay.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        trace_id: traceId,
-        station_key: stationKey,
-        apply_at_bucket_ts: new Date(applyMs).toISOString(),
-        idempotency_key: 'e2e-monitor-trace-1',
-        source: 'operator',
-        reason: 'e2e: turn the tone down',
-        knobs: { 'pcm.input_gain_db': GAIN_DB },
-      }),
+    const applied = await api.applyAtNextBucket({
+      traceId,
+      stationKey,
+      knobs: { 'pcm.input_gain_db': GAIN_DB },
+      reason: 'e2e: turn the tone down',
+      idempotencyKey: 'e2e-monitor-trace-1',
+      leadMs: 1000,
     });
-    const applied = (await res.json()) as ApplyResponse;
-    expect(res.status, JSON.stringify(applied)).toBe(200);
-    expect(applied.accepted).toBe(true);
+    expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    expect(applied.body.accepted).toBe(true);
+    const { applyMs } = applied;
 
     const { page } = browser;
     await signIn(page, t.httpUrl, t.relay.adminToken as string);

@@ -18,8 +18,8 @@ import { skipWithout } from '../relay/src/testing/tool-required.ts';
 import { navigate, signIn } from './support/app.ts';
 import { RATE } from './support/audio.ts';
 import { CHROMIUM_PATH, hasChromium, launchChromium, type Browser } from './support/chromium.ts';
+import { RelayApi } from './support/relay-api.ts';
 
-const BUCKET_MS = 5000;
 const VIEWPORT = { width: 1280, height: 960 };
 /** The README's pictures wait for a longer history than the check needs. */
 const FOR_README = process.env.TAPWIRE_SCREENSHOTS_DIR !== undefined && process.env.TAPWIRE_SCREENSHOTS_DIR !== '';
@@ -70,23 +70,16 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('monito
     streaming = runStations(stations);
 
     // An operator turns the quiet station up from the next bucket far enough ahead.
-    const now = Date.now();
-    let applyMs = (Math.floor(now / BUCKET_MS) + 1) * BUCKET_MS;
-    if (applyMs - now < 1500) applyMs += BUCKET_MS;
-    const res = await fetch(`${t.httpUrl}/api/optimizer/knobs/apply`, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        trace_id: traceId,
-        station_key: quiet.started?.station_key,
-        apply_at_bucket_ts: new Date(applyMs).toISOString(),
-        idempotency_key: 'screenshot-1',
-        source: 'operator',
-        reason: 'field mic too quiet',
-        knobs: { 'pcm.input_gain_db': 14 },
-      }),
+    const api = new RelayApi(t.httpUrl, t.relay.adminToken as string);
+    const applied = await api.applyAtNextBucket({
+      traceId,
+      stationKey: quiet.started?.station_key as string,
+      knobs: { 'pcm.input_gain_db': 14 },
+      reason: 'field mic too quiet',
+      idempotencyKey: 'screenshot-1',
+      leadMs: 1500,
     });
-    expect(res.status).toBe(200);
+    expect(applied.status).toBe(200);
 
     const { page } = browser;
     await signIn(page, t.httpUrl, t.relay.adminToken as string);

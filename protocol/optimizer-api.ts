@@ -104,6 +104,19 @@ export const SegmentQuery = T.Object(
 );
 export type SegmentQuery = T.Static<typeof SegmentQuery>;
 
+/** A change should reach the relay this long before its bucket starts, ms (seed 000 §5.4: later than the bucket in progress). */
+export const APPLY_MIN_LEAD_MS = 1500;
+
+/**
+ * Start of the next bucket a change made at `nowMs` can catch: the next boundary, or the one
+ * after when the next is less than `leadMs` away.
+ */
+export function nextApplyBucketMs(nowMs: number, bucketMs: number, leadMs = APPLY_MIN_LEAD_MS): number {
+  let at = (Math.floor(nowMs / bucketMs) + 1) * bucketMs;
+  if (at - nowMs < leadMs) at += bucketMs;
+  return at;
+}
+
 /** The `GET /api/audio/segment` path of a bucket's audio at one tap (a snapshot entry's `audio.<tap>.endpoint`). */
 export function segmentEndpoint(traceId: string, stationKey: string, tap: 'PRE' | 'POST', bucketTsMs: number): string {
   const q = new URLSearchParams({ trace_id: traceId, station_key: stationKey, tap, bucket_ts: new Date(bucketTsMs).toISOString() });

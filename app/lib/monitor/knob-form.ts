@@ -6,8 +6,8 @@
  */
 import type { KnobSpec } from '$protocol/knobs';
 
-/** A change must reach the relay this long before its bucket starts, ms (seed 000 §5.4: later than the bucket in progress). */
-export const APPLY_MIN_LEAD_MS = 1500;
+// The bucket a change made now can catch: one rule for the panel and the browser tests.
+export { APPLY_MIN_LEAD_MS, nextApplyBucketMs } from '../../../protocol/optimizer-api.ts';
 
 export type KnobValue = number | boolean;
 export type KnobDraft = string | boolean;
@@ -59,16 +59,6 @@ export function knobChanges(specs: readonly KnobSpec[], current: Readonly<Record
     if (parsed.value !== now) patch[spec.name] = parsed.value;
   }
   return { patch, errors };
-}
-
-/**
- * Start of the next bucket a change made at `nowMs` can catch: the next boundary, or the one
- * after when the next is less than `leadMs` away.
- */
-export function nextApplyBucketMs(nowMs: number, bucketMs: number, leadMs = APPLY_MIN_LEAD_MS): number {
-  let at = (Math.floor(nowMs / bucketMs) + 1) * bucketMs;
-  if (at - nowMs < leadMs) at += bucketMs;
-  return at;
 }
 
 /** A fresh idempotency key (crypto.getRandomValues works outside secure contexts too, unlike randomUUID). */
