@@ -52,6 +52,7 @@ import { toneMosaic } from '../e2e/support/audio.ts';
 import { launchChromium, type Browser } from '../e2e/support/chromium.ts';
 import { cpuPlan, pinSelf } from './cpu-pinning.ts';
 import { procStat } from './proc-stat.ts';
+import { slope } from './slope.ts';
 
 const { values } = parseArgs({
   options: {
@@ -248,20 +249,6 @@ function frameStats(intervals: number[]): FrameStats {
     over33: s.filter((x) => x > 2 * FRAME_60_MS + 1).length / Math.max(1, s.length),
     fps: total > 0 ? (s.length * 1000) / total : 0,
   };
-}
-
-/** Least-squares slope of y over x. */
-function slope(x: number[], y: number[]): number {
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (x[i] - mx) * (y[i] - my);
-    den += (x[i] - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
 }
 
 interface ProfileNode {

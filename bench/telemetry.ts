@@ -37,6 +37,7 @@ import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
 import { BENCHMARK_LIMITS, startRelayProcess } from '../relay/src/testing/relay-process.ts';
 import { cpuPlan, pinSelf } from './cpu-pinning.ts';
 import { procStat } from './proc-stat.ts';
+import { slope } from './slope.ts';
 
 const { values } = parseArgs({
   options: {
@@ -162,20 +163,6 @@ async function runClients(url: string, readers: number, slow: number): Promise<v
 }
 
 // ---------------------------------------------------------------- the measuring process
-
-/** Least-squares slope of y over x. */
-function slope(x: number[], y: number[]): number {
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (x[i] - mx) * (y[i] - my);
-    den += (x[i] - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
-}
 
 async function runMain(): Promise<void> {
   const nStations = Number(values.stations);
