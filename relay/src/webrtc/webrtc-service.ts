@@ -25,7 +25,7 @@ export interface WebRtcOptions {
   maxWhepSessionsPerStream: number;
   /** ICE and DTLS must be up within this after the answer, ms. */
   connectTimeoutMs: number;
-  /** A WHIP station with no audio for this long ends, ms. */
+  /** A WHIP station with no audio for this long ends, ms; a WHEP session with no RTCP from its player for this long closes. */
   idleTimeoutMs: number;
   /** The egress encoder's settings: the listen service's, so both share one encoder. */
   egress: EgressOptions;
@@ -197,6 +197,7 @@ export class WebRtcService {
     const owner = a;
     const session = new WhepSession(station, pc, transceiver.sender, {
       connectTimeoutMs: this.options.connectTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
       closed: (s, reason) => {
         this.whep.delete(s.id);
         if (owner.remove(s)) this.audiences.delete(station);
