@@ -15,6 +15,13 @@ import type { EgressPacket } from '../media/station-handle.ts';
 import type { LiveStation } from '../live/live-registry.ts';
 import { closePeer, OPUS_TICKS_PER_MS } from './peer.ts';
 
+/** A packet this long after its audio arrived on the relay is late for a session's first packet, ms. */
+const START_LATE_MS = 40;
+/** At most this many late packets are passed over before a session starts anyway (1 s). */
+const START_SKIP_MAX = 50;
+
+const epochNowMs = (): number => performance.timeOrigin + performance.now();
+
 export interface WhepSessionDeps {
   connectTimeoutMs: number;
   /** No RTCP from the player for this long closes the session, ms. */
@@ -34,6 +41,8 @@ export class WhepSession {
   /** Media time of the first packet sent, ms: the RTP timestamp counts from it. */
   private firstMediaMs: number | null = null;
   packetsSent = 0;
+  /** Packets passed over at the start because they were late (see `send`). */
+  skippedAtStart = 0;
 
   constructor(
     readonly station: LiveStation,
@@ -67,10 +76,20 @@ export class WhepSession {
     return this.closedReason !== null;
   }
 
-  /** One egress packet as RTP (nothing until ICE and DTLS are up). */
+  /**
+   * One egress packet as RTP (nothing until ICE and DTLS are up). The stream starts at the
+   * live edge: while the egress still delivers packets late (an encoder just started, a
+   * pipeline catching up, which come in bursts), they are passed over, for at most
+   * START_SKIP_MAX packets. A browser's jitter buffer sizes itself on the jitter it sees
+   * first and shrinks only slowly: a burst at the start would hold its delay up for seconds.
+   */
   send(p: EgressPacket): void {
     if (!this.connected || this.closedReason !== null) return;
     const first = this.firstMediaMs === null;
+    if (first && this.skippedAtStart < START_SKIP_MAX && epochNowMs() - p.arrivalMs > START_LATE_MS) {
+      this.skippedAtStart++;
+      return;
+    }
     this.firstMediaMs ??= p.timestampMs;
     const timestamp = (this.rtpBase + Math.round((p.timestampMs - this.firstMediaMs) * OPUS_TICKS_PER_MS)) >>> 0;
     this.sequence = (this.sequence + 1) & 0xffff;
