@@ -69,6 +69,7 @@ export class WebRtcService {
   /** Offers being answered (werift gathers candidates): they count against the caps already. */
   private pendingWhip = 0;
   private pendingWhep = 0;
+  private readonly pendingWhepByStation = new Map<LiveStation, number>();
   private closed = false;
   private readonly offRegistry: (() => void)[];
 
@@ -183,7 +184,8 @@ export class WebRtcService {
       throw new ApiError('relay_busy', `the relay has ${this.options.maxWhepSessions} WHEP sessions, its limit; try again later`, { 'Retry-After': RETRY_AFTER_S });
     }
     const audience = this.audiences.get(station);
-    if ((audience?.sessions.size ?? 0) >= this.options.maxWhepSessionsPerStream) {
+    const pendingHere = this.pendingWhepByStation.get(station) ?? 0;
+    if ((audience?.sessions.size ?? 0) + pendingHere >= this.options.maxWhepSessionsPerStream) {
       this.deps.limits.count('listeners_per_stream');
       throw new ApiError('relay_busy', `this stream has ${this.options.maxWhepSessionsPerStream} WHEP listeners, its limit; try again later`, { 'Retry-After': RETRY_AFTER_S });
     }
@@ -191,6 +193,7 @@ export class WebRtcService {
     const transceiver = pc.addTransceiver('audio', { direction: 'sendonly' });
     let answer: string;
     this.pendingWhep++;
+    this.pendingWhepByStation.set(station, pendingHere + 1);
     try {
       answer = await this.answer(pc, checked.sdp);
     } catch (err) {
@@ -198,6 +201,9 @@ export class WebRtcService {
       throw new ApiError('bad_sdp', `the offer could not be answered: ${(err as Error).message}`);
     } finally {
       this.pendingWhep--;
+      const left = (this.pendingWhepByStation.get(station) ?? 1) - 1;
+      if (left > 0) this.pendingWhepByStation.set(station, left);
+      else this.pendingWhepByStation.delete(station);
     }
     if (this.closed) {
       closePeer(pc);
