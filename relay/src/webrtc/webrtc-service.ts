@@ -253,10 +253,18 @@ export class WebRtcService {
     return withInbandFec(local.sdp);
   }
 
+  /** A station ended (its WHIP session's doing or not): its WHEP sessions close, and so does its WHIP session. */
   private onStationEnded(station: LiveStation): void {
     const audience = this.audiences.get(station);
-    if (audience === undefined) return;
-    for (const s of [...audience.sessions]) s.close('stream_ended');
+    if (audience !== undefined) for (const s of [...audience.sessions]) s.close('stream_ended');
+    if (station.transport !== 'webrtc') return;
+    for (const s of this.whip.values()) {
+      if (s.station === station) {
+        // The station's end reason is already stored; closing the session only frees the connection.
+        s.close('station_ended');
+        break;
+      }
+    }
   }
 
   /** Relay stop: every session closes (WHIP stations end with `relay_stop`). Safe twice. */
