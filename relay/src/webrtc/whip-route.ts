@@ -44,8 +44,10 @@
  *   Errors: 404 stream_not_found (unknown or ended stream, or a call's mix stream), 400
  *   bad_sdp, 415 unsupported_media_type, 503 relay_busy with Retry-After (WHEP sessions at
  *   the relay's cap or the stream's).
- *   The session closes when its station ends, when it does not connect in time, or when the
- *   connection fails or closes.
+ *   The session closes when its station ends, when it does not connect in time, when the
+ *   connection fails or closes, or when no RTCP has come from the player for
+ *   TAPWIRE_STATION_IDLE_TIMEOUT_MS (30 s; Chromium reports about every 5 s). It starts at
+ *   the live edge: RTP begins with a fresh packet, with a random sequence number and timestamp.
  * DELETE /whep/<stream_id>/<session-id>: 200 `{"success":true}`; 404 session_not_found.
  * PATCH /whep/<stream_id>/<session-id>: 405 method_not_allowed, as for WHIP.
  */
