@@ -24,6 +24,13 @@ const FLAGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
+/**
+ * For pages that make WebRTC connections to a relay on the same machine: Chromium offers no
+ * loopback ICE candidates without the first flag, and with the second its host candidates
+ * are real addresses rather than `.local` mDNS names (which the relay cannot resolve).
+ */
+export const WEBRTC_LOOPBACK_FLAGS: readonly string[] = ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'];
+
 export interface Browser {
   context: BrowserContext;
   page: Page;
@@ -32,10 +39,10 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone. */
-export async function launchChromium(opts: { micWav?: string } = {}): Promise<Browser> {
+/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone; `extraArgs` (WEBRTC_LOOPBACK_FLAGS, ...) are added to the flags. */
+export async function launchChromium(opts: { micWav?: string; extraArgs?: readonly string[] } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'tapwire-chromium-'));
-  const args = [...FLAGS];
+  const args = [...FLAGS, ...(opts.extraArgs ?? [])];
   if (opts.micWav !== undefined) {
     args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${opts.micWav}`);
   }
