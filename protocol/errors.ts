@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
    * delete it at once. A refused part's packets are kept.
    */
   upload_too_old: 400,
+  /** A WHIP or WHEP offer that is not SDP, has no audio m-section, offers no Opus at 48 kHz, or the wrong direction. */
+  bad_sdp: 400,
   // 401, 403
   /** No token, a malformed `Authorization` header, or a token unknown or revoked. */
   unauthorized: 401,
@@ -39,6 +41,13 @@ export const ERROR_STATUS = {
   audio_not_found: 404,
   /** No upload with this id (create it first). */
   upload_not_found: 404,
+  /** WHEP: no live station has this stream id (never issued, or its station ended). */
+  stream_not_found: 404,
+  /** No WHIP or WHEP session at this URL (never created, or already ended). */
+  session_not_found: 404,
+  // 405
+  /** PATCH on a WHIP or WHEP session: the relay takes no trickle ICE or ICE restart (RFC 9725 §4.3.1); send every candidate in the offer. */
+  method_not_allowed: 405,
   // 408
   /** The request took longer than 120 s to arrive. */
   request_timeout: 408,

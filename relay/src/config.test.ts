@@ -288,3 +288,28 @@ describe('listening settings', () => {
     expect(typeError({ TAPWIRE_LISTEN_BITRATE: '128000', TAPWIRE_LISTEN_JOIN_BURST_MS: '3000', TAPWIRE_LISTEN_BACKED_UP_BYTES: '40000' }).message).toMatch(/at least 16 clusters \(52224 bytes/);
   });
 });
+
+describe('WebRTC settings', () => {
+  it('has the documented defaults', () => {
+    expect(fromEnv({})).toMatchObject({ maxWhipSessions: 100, maxWhepSessions: 200, maxWhepSessionsPerStream: 50, webrtcConnectTimeoutMs: 10_000 });
+  });
+
+  it('reads every WebRTC variable', () => {
+    expect(
+      fromEnv({
+        TAPWIRE_MAX_WHIP_SESSIONS: '7',
+        TAPWIRE_MAX_WHEP_SESSIONS: '9',
+        TAPWIRE_MAX_WHEP_SESSIONS_PER_STREAM: '3',
+        TAPWIRE_WEBRTC_CONNECT_TIMEOUT_MS: '2500',
+      }),
+    ).toEqual({ ...defaultConfig(), maxWhipSessions: 7, maxWhepSessions: 9, maxWhepSessionsPerStream: 3, webrtcConnectTimeoutMs: 2500 });
+  });
+
+  it.each([
+    ['TAPWIRE_MAX_WHIP_SESSIONS', '0', /maxWhipSessions must be a positive integer/],
+    ['TAPWIRE_MAX_WHEP_SESSIONS_PER_STREAM', '-1', /maxWhepSessionsPerStream must be a positive integer/],
+    ['TAPWIRE_WEBRTC_CONNECT_TIMEOUT_MS', 'soon', /TAPWIRE_WEBRTC_CONNECT_TIMEOUT_MS must be a number/],
+  ])('%s=%s is refused, naming the setting', (name, v, message) => {
+    expect(typeError({ [name]: v }).message).toMatch(message);
+  });
+});

@@ -110,6 +110,16 @@ export interface RelayConfig {
   listenBackedUpBytes: number;
   /** ...and one that skips for longer than this is closed with 4008. */
   listenBackedUpMs: number;
+
+  // WebRTC (`/whip`, `/whep`, docs/WEBRTC.md).
+  /** WHIP sessions (stations streaming over WebRTC) at most; beyond, 503 relay_busy. */
+  maxWhipSessions: number;
+  /** WHEP sessions (WebRTC listeners) on the relay at most; beyond, 503 relay_busy. */
+  maxWhepSessions: number;
+  /** WHEP sessions of one stream at most; beyond, 503 relay_busy. */
+  maxWhepSessionsPerStream: number;
+  /** A WHIP or WHEP session whose ICE and DTLS are not up this long after its answer is closed. */
+  webrtcConnectTimeoutMs: number;
 }
 
 const HOUR_MS = 3600_000;
@@ -165,6 +175,10 @@ export function defaultConfig(): RelayConfig {
     listenEgressLingerMs: 5000,
     listenBackedUpBytes: 16 * 1024,
     listenBackedUpMs: 10_000,
+    maxWhipSessions: 100,
+    maxWhepSessions: 200,
+    maxWhepSessionsPerStream: 50,
+    webrtcConnectTimeoutMs: 10_000,
   };
 }
 
@@ -194,6 +208,10 @@ const LIMIT_VARIABLES: readonly [string, keyof RelayConfig, 'count' | 'ms' | 's'
   ['TAPWIRE_LISTEN_GRACE_MS', 'listenGraceMs', 'ms'],
   ['TAPWIRE_LISTEN_BACKED_UP_BYTES', 'listenBackedUpBytes', 'count'],
   ['TAPWIRE_LISTEN_BACKED_UP_MS', 'listenBackedUpMs', 'ms'],
+  ['TAPWIRE_MAX_WHIP_SESSIONS', 'maxWhipSessions', 'count'],
+  ['TAPWIRE_MAX_WHEP_SESSIONS', 'maxWhepSessions', 'count'],
+  ['TAPWIRE_MAX_WHEP_SESSIONS_PER_STREAM', 'maxWhepSessionsPerStream', 'count'],
+  ['TAPWIRE_WEBRTC_CONNECT_TIMEOUT_MS', 'webrtcConnectTimeoutMs', 'ms'],
 ];
 const UNIT_SCALE = { count: 1, ms: 1, s: 1000, hours: HOUR_MS, MiB: MIB } as const;
 

@@ -36,6 +36,9 @@ import { transportQualityJson } from './media/transport-quality.ts';
 import { RecordedRunner } from './uploads/recorded-runner.ts';
 import { UploadService } from './uploads/upload-service.ts';
 import { ExportSlots } from './api/export-slots.ts';
+import { streamLogId } from './listen/listen-service.ts';
+import { WebRtcService } from './webrtc/webrtc-service.ts';
+import { registerWebRtcRoutes } from './webrtc/whip-route.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -59,6 +62,8 @@ export class Relay {
   readonly recordedRuns: RecordedRunner;
   /** Live listening: `/ws/listen` sockets, and the egress streams they hang on. */
   readonly listen: ListenService;
+  /** WHIP and WHEP sessions (`/whip`, `/whep`, docs/WEBRTC.md). */
+  readonly webrtc: WebRtcService;
   /** The all-scopes token of `<data dir>/admin-token` (null when that file is gone or revoked). */
   adminToken: string | null = null;
   adminTokenPath = '';
@@ -169,6 +174,32 @@ export class Relay {
       },
       () => this.watchEventLoop(),
     );
+    this.webrtc = new WebRtcService(
+      {
+        maxWhipSessions: config.maxWhipSessions,
+        maxWhepSessions: config.maxWhepSessions,
+        maxWhepSessionsPerStream: config.maxWhepSessionsPerStream,
+        connectTimeoutMs: config.webrtcConnectTimeoutMs,
+        idleTimeoutMs: config.stationIdleTimeoutMs,
+        egress: { bitrate: config.listenBitrate, complexity: config.listenComplexity },
+      },
+      {
+        registry: this.registry,
+        limits: this.limits,
+        listenEncoderRunning: (station) => {
+          const id = streamLogId(station.streamId);
+          return this.listen.streamStats().some((s) => s.stream === id && s.encoders.some((e) => e.tap === 'POST'));
+        },
+        received: (bytes) => {
+          this.counters.framesReceived++;
+          this.counters.bytesReceived += bytes;
+        },
+        log: {
+          info: (fields, message) => this.app?.log.info(fields, message),
+          warn: (fields, message) => this.app?.log.warn(fields, message),
+        },
+      },
+    );
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
@@ -181,6 +212,7 @@ export class Relay {
       await relay.app?.close().catch(() => undefined);
       relay.telemetry.close();
       relay.listen.close();
+      relay.webrtc.close();
       relay.heartbeat.close();
       relay.store.close();
       throw err;
@@ -227,6 +259,7 @@ export class Relay {
       limits: this.limits,
       onListen: (socket, wire, query) => this.listen.accept(socket, wire, query),
     });
+    registerWebRtcRoutes(this.app, this.webrtc);
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (this.config.mediaNice !== 0) {
       const refused = this.pool.priorities.find((p) => !p.applied);
@@ -415,6 +448,8 @@ export class Relay {
     if (this.timeoutTimer) clearInterval(this.timeoutTimer);
     // Listeners first: "relay shutting down" and 1001, before their stations end below.
     this.listen.close();
+    // WebRTC sessions close here: their stations end with relay_stop, listeners are cut.
+    this.webrtc.close();
     this.heartbeat.close();
     this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
