@@ -32,10 +32,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone. */
-export async function launchChromium(opts: { micWav?: string } = {}): Promise<Browser> {
+/** Flags for WebRTC to a relay on 127.0.0.1: Chromium offers no loopback candidates without it. */
+export const WEBRTC_FLAGS = ['--allow-loopback-in-peer-connection'];
+
+/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone; `args` are added to the usual flags. */
+export async function launchChromium(opts: { micWav?: string; args?: string[] } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'tapwire-chromium-'));
-  const args = [...FLAGS];
+  const args = [...FLAGS, ...(opts.args ?? [])];
   if (opts.micWav !== undefined) {
     args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${opts.micWav}`);
   }

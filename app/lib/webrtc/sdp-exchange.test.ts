@@ -15,6 +15,7 @@ describe('WHIP/WHEP refusals', () => {
     expect(describeRefusal('whip', 403, 'token lacks ingest')).toMatch(/may not start WebRTC capture \(the relay said: token lacks ingest\): it needs the "ingest" scope/);
     expect(describeRefusal('whip', 503, 'at the session limit', '5')).toMatch(/cannot take another WebRTC capture session now.*at the session limit.*trying again in 5 s/);
     expect(describeRefusal('whip', 400, 'no Opus')).toMatch(/refused the WebRTC capture offer as malformed \(the relay said: no Opus\)/);
+    expect(describeRefusal('whip', 400, 'trace_id is not a live trace', null, 'invalid_request')).toBe('the relay refused the WebRTC capture request (the relay said: trace_id is not a live trace)');
     expect(describeRefusal('whep', 404, null)).toMatch(/no live station with this stream id/);
     expect(describeRefusal('whip', 418, null)).toBe('the relay refused WebRTC capture with HTTP 418');
   });

@@ -58,7 +58,7 @@ export async function postOffer(url: string, offerSdp: string, opts: ExchangeOpt
   const text = await res.text();
   if (res.status !== 201 && res.status !== 200) {
     const { code, message } = readErrorBody(text, res.headers.get('Content-Type'));
-    throw new SdpExchangeError(describeRefusal(opts.kind, res.status, message, res.headers.get('Retry-After')), res.status, code, isRetryable(res.status));
+    throw new SdpExchangeError(describeRefusal(opts.kind, res.status, message, res.headers.get('Retry-After'), code), res.status, code, isRetryable(res.status));
   }
   const location = res.headers.get('Location');
   if (location === null) throw new SdpExchangeError(`the relay answered ${res.status} without a Location header: it does not speak ${opts.kind.toUpperCase()}`, res.status, null, false);
@@ -99,11 +99,13 @@ export function readErrorBody(text: string, contentType: string | null): { code:
 }
 
 /** What a refusal means for the person at the page. */
-export function describeRefusal(kind: ExchangeKind, status: number, relayMessage: string | null, retryAfter: string | null = null): string {
+export function describeRefusal(kind: ExchangeKind, status: number, relayMessage: string | null, retryAfter: string | null = null, code: string | null = null): string {
   const what = kind === 'whip' ? 'WebRTC capture' : 'WebRTC listening';
   const said = relayMessage ? ` (the relay said: ${relayMessage})` : '';
   switch (status) {
     case 400:
+      // invalid_request: the query (a trace to join that is not live, a taken station key), not the SDP.
+      if (code !== null && code !== 'bad_sdp') return `the relay refused the ${what} request${said}`;
       return `the relay refused the ${what} offer as malformed${said}; this browser's WebRTC may not offer Opus audio`;
     case 401:
       return `the relay needs a sign-in token for ${what}${said}: sign in with a token that has the ${kind === 'whip' ? '"ingest" scope' : 'right scope'}`;
