@@ -4,8 +4,9 @@
  * station is a WebRTC one whose PRE buckets read the tone, the page's meters read it too
  * (same worklet as over WebSocket), the choice of transport is remembered on the device,
  * and stop (DELETE of the session) ends the station. A refused start shows the relay's
- * reason.
+ * reason. Behind a lossy UDP proxy, the relay's loss reports lower the sender's bitrate.
  */
+import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,4 +105,100 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('captur
     await page.getByTestId('capture-toggle').click();
     await page.getByTestId('capture-toggle').getByText('Start capture').waitFor();
   }, 60_000);
+
+  it('lowers the WebRTC sender bitrate when the relay reports loss (every 10th RTP packet dropped on the way)', async () => {
+    const { t, browser } = app;
+    const page = await browser.context.newPage();
+    const proxy = new LossyUdpProxy(10);
+    await proxy.start();
+    try {
+      // The relay's answer is rewritten in flight so that Chromium's one way to the relay is
+      // the proxy: a lossy network in front of the real relay, no production hook.
+      await page.route('**/whip?*', async (route) => {
+        const res = await route.fetch();
+        const body = proxy.interpose(await res.text());
+        await route.fulfill({ response: res, body });
+      });
+      await page.goto(`${t.httpUrl}/capture`);
+      await page.getByTestId('transport-webrtc').check();
+      await page.getByTestId('bitrate-choice').selectOption('64000');
+      await page.getByTestId('trace').fill('');
+      await page.getByTestId('label').fill('e2e-webrtc-lossy');
+      await page.getByTestId('capture-toggle').click();
+      await page.locator('[data-testid="link-state"][data-state="live"]').waitFor({ timeout: 15_000 });
+      const first = page.getByTestId('bitrate-log').locator('li').first();
+      await first.waitFor({ timeout: 15_000 });
+      const line = ((await first.textContent()) as string).replace(/^\S+ /, '');
+      console.log(`capture over WebRTC, 1 RTP packet in 10 dropped (${proxy.dropped} of ${proxy.rtpPackets}): ${line}`);
+      expect(proxy.dropped).toBeGreaterThanOrEqual(3);
+      // 10 % is heavy loss (> 5 %): a cut by 0.7. The figure is what the relay's RTCP said.
+      const m = /^Bitrate: 64 → 44\.8 kbps \(packet loss (\d+(?:\.\d)?)%\)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(5);
+      expect(Number(m![1])).toBeLessThan(20);
+      await page.getByTestId('capture-toggle').click();
+      await page.getByTestId('capture-toggle').getByText('Start capture').waitFor();
+    } finally {
+      await page.close();
+      proxy.close();
+    }
+  }, 60_000);
 });
+
+/**
+ * A UDP relay between Chromium and the relay's WebRTC socket that drops every `nth` RTP
+ * packet from the browser (STUN, DTLS and RTCP pass). `interpose` rewrites an SDP answer so
+ * that its only candidate is the proxy, and remembers where the relay really listens.
+ */
+class LossyUdpProxy {
+  private readonly front = createSocket('udp4');
+  private readonly back = createSocket('udp4');
+  private target: { address: string; port: number } | null = null;
+  private browserAt: { address: string; port: number } | null = null;
+  rtpPackets = 0;
+  dropped = 0;
+
+  constructor(private readonly nth: number) {}
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.front.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.back.bind(0, '127.0.0.1', resolve));
+    this.front.on('message', (msg, from) => {
+      this.browserAt = { address: from.address, port: from.port };
+      // RTP (RFC 3550 version 2) but not RTCP (payload types 192-223, RFC 5761 §4).
+      if (msg.length >= 12 && (msg[0] & 0xc0) === 0x80 && !(msg[1] >= 192 && msg[1] <= 223)) {
+        this.rtpPackets++;
+        if (this.rtpPackets % this.nth === 0) {
+          this.dropped++;
+          return;
+        }
+      }
+      if (this.target !== null) this.back.send(msg, this.target.port, this.target.address);
+    });
+    this.back.on('message', (msg) => {
+      if (this.browserAt !== null) this.front.send(msg, this.browserAt.port, this.browserAt.address);
+    });
+  }
+
+  interpose(answer: string): string {
+    const port = this.front.address().port;
+    const lines = answer.split('\r\n');
+    const out: string[] = [];
+    for (const line of lines) {
+      const m = /^(a=candidate:\S+ 1 udp \d+ )127\.0\.0\.1 (\d+)( typ host.*)$/i.exec(line);
+      if (m !== null && this.target === null) {
+        this.target = { address: '127.0.0.1', port: Number(m[2]) };
+        out.push(`${m[1]}127.0.0.1 ${port}${m[3]}`);
+      } else if (!line.startsWith('a=candidate:')) {
+        out.push(line);
+      }
+    }
+    if (this.target === null) throw new Error('the answer has no 127.0.0.1 host candidate to interpose on');
+    return out.join('\r\n');
+  }
+
+  close(): void {
+    this.front.close();
+    this.back.close();
+  }
+}
