@@ -16,7 +16,7 @@ import { waitFor } from '../relay/src/testing/harness.ts';
 import { skipWithout } from '../relay/src/testing/tool-required.ts';
 import { navigate, signIn, startAppUnderTest, type AppUnderTest } from './support/app.ts';
 import { rmsDbfs, steadySine, writeWav } from './support/audio.ts';
-import { CHROMIUM_PATH, hasChromium, WEBRTC_FLAGS } from './support/chromium.ts';
+import { CHROMIUM_PATH, hasChromium, WEBRTC_LOOPBACK_FLAGS } from './support/chromium.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-webrtc-'));
 // A 440 Hz sine at -12 dBFS peak: RMS -15.05 dBFS. 10 s is a whole number of cycles.
@@ -28,7 +28,7 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('captur
   let app: AppUnderTest;
 
   beforeAll(async () => {
-    app = await startAppUnderTest(micWav, WEBRTC_FLAGS);
+    app = await startAppUnderTest(micWav, WEBRTC_LOOPBACK_FLAGS);
   }, 180_000);
 
   afterAll(async () => {

@@ -15,7 +15,7 @@ import { skipWithout } from '../relay/src/testing/tool-required.ts';
 import type { ListenProbe } from '../app/lib/listen/listen-session.svelte.ts';
 import { navigate, signIn, startAppUnderTest, type AppUnderTest } from './support/app.ts';
 import { steadySine, writeWav } from './support/audio.ts';
-import { CHROMIUM_PATH, hasChromium, WEBRTC_FLAGS } from './support/chromium.ts';
+import { CHROMIUM_PATH, hasChromium, WEBRTC_LOOPBACK_FLAGS } from './support/chromium.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-e2e-whep-'));
 // A 440 Hz sine at -12 dBFS peak (RMS -15.05 dBFS); 10 s is a whole number of cycles.
@@ -25,7 +25,7 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('listen
   let app: AppUnderTest;
 
   beforeAll(async () => {
-    app = await startAppUnderTest(micWav, WEBRTC_FLAGS);
+    app = await startAppUnderTest(micWav, WEBRTC_LOOPBACK_FLAGS);
   }, 180_000);
 
   afterAll(async () => {

@@ -24,6 +24,13 @@ const FLAGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
+/**
+ * For pages that make WebRTC connections to a relay on the same machine: Chromium offers no
+ * loopback ICE candidates without the first flag, and with the second its host candidates
+ * are real addresses rather than `.local` mDNS names (which the relay cannot resolve).
+ */
+export const WEBRTC_LOOPBACK_FLAGS: readonly string[] = ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'];
+
 export interface Browser {
   context: BrowserContext;
   page: Page;
@@ -32,13 +39,10 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Flags for WebRTC to a relay on 127.0.0.1: Chromium offers no loopback candidates without it. */
-export const WEBRTC_FLAGS = ['--allow-loopback-in-peer-connection'];
-
-/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone; `args` are added to the usual flags. */
-export async function launchChromium(opts: { micWav?: string; args?: string[] } = {}): Promise<Browser> {
+/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone; `extraArgs` (WEBRTC_LOOPBACK_FLAGS, ...) are added to the flags. */
+export async function launchChromium(opts: { micWav?: string; extraArgs?: readonly string[] } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'tapwire-chromium-'));
-  const args = [...FLAGS, ...(opts.args ?? [])];
+  const args = [...FLAGS, ...(opts.extraArgs ?? [])];
   if (opts.micWav !== undefined) {
     args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${opts.micWav}`);
   }

@@ -112,14 +112,21 @@ describe('declared access', () => {
       // The document and the token's own description are for any valid token.
       if (r.url !== '/api/openapi.json' && r.url !== '/api/session') expect(r.access.kind === 'token' && r.access.scope !== null, `${r.method} ${r.url} names a scope`).toBe(true);
     }
-    // /ws/listen asks for no token: the stream_id in its query is the capability (docs/SECURITY.md, "Listening").
-    expect(routes.filter((r) => r.access.kind === 'public').map((r) => r.url).sort()).toEqual(['/*', '/healthz', '/ws/listen']);
+    // /ws/listen and WHEP ask for no token: the stream id is the capability (docs/SECURITY.md, "Listening").
+    expect(routes.filter((r) => r.access.kind === 'public').map((r) => `${r.method} ${r.url}`).sort()).toEqual([
+      'DELETE /whep/:stream/:session',
+      'GET /*',
+      'GET /healthz',
+      'GET /ws/listen',
+      'PATCH /whep/:stream/:session',
+      'POST /whep/:stream',
+    ]);
   });
 
   it('is the table docs/SECURITY.md shows, route by route', () => {
     const doc = readFileSync(new URL('../../../docs/SECURITY.md', import.meta.url), 'utf8');
     const rows = new Map<string, string>();
-    for (const m of doc.matchAll(/^\| `(GET|POST|PUT) (\S+)`[^|]*\| ([^|]+) \|$/gm)) rows.set(`${m[1]} ${m[2]}`, m[3].trim());
+    for (const m of doc.matchAll(/^\| `(GET|POST|PUT|DELETE|PATCH) (\S+)`[^|]*\| ([^|]+) \|$/gm)) rows.set(`${m[1]} ${m[2]}`, m[3].trim());
     const expected = (r: DeclaredRoute): RegExp => {
       if (r.access.kind === 'public') return /^anyone$/;
       if (r.access.kind === 'token-beyond-loopback') return new RegExp(`^no token on a loopback-only relay; beyond it \`${r.access.scope}\``);

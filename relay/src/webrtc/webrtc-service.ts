@@ -25,7 +25,7 @@ export interface WebRtcOptions {
   maxWhepSessionsPerStream: number;
   /** ICE and DTLS must be up within this after the answer, ms. */
   connectTimeoutMs: number;
-  /** A WHIP station with no audio for this long ends, ms. */
+  /** A WHIP station with no audio for this long ends, ms; a WHEP session with no RTCP from its player for this long closes. */
   idleTimeoutMs: number;
   /** The egress encoder's settings: the listen service's, so both share one encoder. */
   egress: EgressOptions;
@@ -66,6 +66,9 @@ export class WebRtcService {
   private readonly whip = new Map<string, WhipSession>();
   private readonly whep = new Map<string, WhepSession>();
   private readonly audiences = new Map<LiveStation, WhepAudience>();
+  /** Offers being answered (werift gathers candidates): they count against the caps already. */
+  private pendingWhip = 0;
+  private pendingWhep = 0;
   private closed = false;
   private readonly offRegistry: (() => void)[];
 
@@ -92,7 +95,7 @@ export class WebRtcService {
     if (this.closed) throw new ApiError('relay_busy', 'the relay is shutting down', { 'Retry-After': RETRY_AFTER_S });
     const checked = checkOffer(offer, 'send');
     if (!checked.ok) throw new ApiError('bad_sdp', checked.message);
-    if (this.whip.size >= this.options.maxWhipSessions) {
+    if (this.whip.size + this.pendingWhip >= this.options.maxWhipSessions) {
       throw new ApiError('relay_busy', `the relay has ${this.options.maxWhipSessions} WHIP sessions, its limit; try again later`, { 'Retry-After': RETRY_AFTER_S });
     }
     const reserved = this.deps.registry.reserve({
@@ -117,12 +120,20 @@ export class WebRtcService {
     const tracks: MediaStreamTrack[] = [];
     pc.onTrack.subscribe((track) => tracks.push(track));
     let answer: string;
+    this.pendingWhip++;
     try {
       answer = await this.answer(pc, checked.sdp);
     } catch (err) {
       closePeer(pc);
       this.deps.registry.end(station, 'bad_offer', Date.now());
       throw new ApiError('bad_sdp', `the offer could not be answered: ${(err as Error).message}`);
+    } finally {
+      this.pendingWhip--;
+    }
+    if (this.closed) {
+      closePeer(pc);
+      this.deps.registry.end(station, 'relay_stop', Date.now());
+      throw new ApiError('relay_busy', 'the relay is shutting down', { 'Retry-After': RETRY_AFTER_S });
     }
     const pt = opusPayloadTypeOf(answer);
     if (pt === null) {
@@ -168,7 +179,7 @@ export class WebRtcService {
     const station = found.subject.station;
     const checked = checkOffer(offer, 'receive');
     if (!checked.ok) throw new ApiError('bad_sdp', checked.message);
-    if (this.whep.size >= this.options.maxWhepSessions) {
+    if (this.whep.size + this.pendingWhep >= this.options.maxWhepSessions) {
       throw new ApiError('relay_busy', `the relay has ${this.options.maxWhepSessions} WHEP sessions, its limit; try again later`, { 'Retry-After': RETRY_AFTER_S });
     }
     const audience = this.audiences.get(station);
@@ -179,11 +190,18 @@ export class WebRtcService {
     const pc = newPeerConnection();
     const transceiver = pc.addTransceiver('audio', { direction: 'sendonly' });
     let answer: string;
+    this.pendingWhep++;
     try {
       answer = await this.answer(pc, checked.sdp);
     } catch (err) {
       closePeer(pc);
       throw new ApiError('bad_sdp', `the offer could not be answered: ${(err as Error).message}`);
+    } finally {
+      this.pendingWhep--;
+    }
+    if (this.closed) {
+      closePeer(pc);
+      throw new ApiError('relay_busy', 'the relay is shutting down', { 'Retry-After': RETRY_AFTER_S });
     }
     if (station.ended) {
       closePeer(pc);
@@ -197,6 +215,7 @@ export class WebRtcService {
     const owner = a;
     const session = new WhepSession(station, pc, transceiver.sender, {
       connectTimeoutMs: this.options.connectTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
       closed: (s, reason) => {
         this.whep.delete(s.id);
         if (owner.remove(s)) this.audiences.delete(station);

@@ -10,6 +10,7 @@ import { measureRmsDbfs, measureToneDbfs, sine, toInt16 } from '../audio/signals
 import { OpusFrameEncoder } from '../media/codecs/opus-encoder.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
 import { decodeOpusPackets } from '../testing/opus-packets.ts';
+import { ListenClient } from '../listen/listen-client.ts';
 import { CHROMIUM_OPUS_PT, WhepPlayer, WhipPublisher } from './webrtc-client.ts';
 
 const RATE = 48000;
@@ -137,3 +138,48 @@ describe('WHEP egress', () => {
     p.stopStreaming();
   });
 });
+
+describe('WHEP beside /ws/listen (one egress encoder for both)', () => {
+  it('keeps playing when the last /ws/listen listener leaves, and keeps /ws/listen fed when the last WHEP session leaves', async () => {
+    const p = await publisher('?station_key=shared-egress');
+    p.stream(tonePackets());
+    const streamId = p.exchange!.headers.get('x-tapwire-stream-id')!;
+    await waitFor(() => t.relay.stats().stations.find((s) => s.station_key === 'shared-egress'), 5000, 'the station');
+
+    const ws = await ListenClient.connect(t.httpUrl, `stream_id=${streamId}&mode=packets`);
+    closers.push(async () => ws.terminate());
+    await ws.binaryCount(10);
+    const player = new WhepPlayer();
+    closers.push(() => player.close());
+    expect((await player.play(`${t.httpUrl}/whep/${streamId}`)).status).toBe(201);
+    await waitFor(() => (player.packets.length >= 25 ? true : undefined), 5000, 'RTP');
+
+    // The listen socket goes: after its linger (200 ms here) the listen service stops the
+    // encoder; the WHEP audience notices the silence and starts it again.
+    ws.terminate();
+    await sleep(1200);
+    const before = player.packets.length;
+    await sleep(1000);
+    expect(player.packets.length - before, 'RTP packets in the second after').toBeGreaterThanOrEqual(45);
+    // The RTP stream went on without a sequence gap, its timestamps forward.
+    const rtp = player.packets;
+    for (let i = 1; i < rtp.length; i++) {
+      expect((rtp[i].header.sequenceNumber - rtp[i - 1].header.sequenceNumber) & 0xffff).toBe(1);
+      expect(((rtp[i].header.timestamp - rtp[i - 1].header.timestamp) | 0) > 0).toBe(true);
+    }
+    const pcm = decodeOpusPackets(rtp.slice(-50).map((r) => r.payload));
+    expect(Math.abs(measureToneDbfs(pcm, TONE_HZ, RATE, 960 * 10) - TONE_PEAK_DBFS)).toBeLessThan(1);
+
+    // Now the other way round: a /ws/listen listener joins, the WHEP session leaves.
+    const ws2 = await ListenClient.connect(t.httpUrl, `stream_id=${streamId}&mode=packets`);
+    closers.push(async () => ws2.terminate());
+    await ws2.binaryCount(5);
+    expect((await fetch(`${t.httpUrl}${player.exchange!.location}`, { method: 'DELETE' })).status).toBe(200);
+    const had = ws2.binaries.length;
+    await sleep(1000);
+    expect(ws2.binaries.length - had, '/ws/listen packets in the second after').toBeGreaterThanOrEqual(45);
+    ws2.terminate();
+    p.stopStreaming();
+  });
+});
+
