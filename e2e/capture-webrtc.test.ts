@@ -106,10 +106,10 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('captur
     await page.getByTestId('capture-toggle').getByText('Start capture').waitFor();
   }, 60_000);
 
-  it('lowers the WebRTC sender bitrate when the relay reports loss (every 10th RTP packet dropped on the way)', async () => {
+  it('lowers the WebRTC sender bitrate when the relay reports loss (every 5th RTP packet dropped on the way)', async () => {
     const { t, browser } = app;
     const page = await browser.context.newPage();
-    const proxy = new LossyUdpProxy(10);
+    const proxy = new LossyUdpProxy(5);
     await proxy.start();
     try {
       // The relay's answer is rewritten in flight so that Chromium's one way to the relay is
@@ -129,13 +129,15 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('captur
       const first = page.getByTestId('bitrate-log').locator('li').first();
       await first.waitFor({ timeout: 15_000 });
       const line = ((await first.textContent()) as string).replace(/^\S+ /, '');
-      console.log(`capture over WebRTC, 1 RTP packet in 10 dropped (${proxy.dropped} of ${proxy.rtpPackets}): ${line}`);
+      console.log(`capture over WebRTC, 1 RTP packet in 5 dropped (${proxy.dropped} of ${proxy.rtpPackets}): ${line}`);
       expect(proxy.dropped).toBeGreaterThanOrEqual(3);
-      // 10 % is heavy loss (> 5 %): a cut by 0.7. The figure is what the relay's RTCP said.
+      // 20 % is heavy loss (> 5 %): a cut by 0.7. The figure is estimated from the relay's
+      // RTCP receiver reports (rtc-stats.ts intervalLoss), which are taken at their own
+      // moments: near 20 %, not exactly.
       const m = /^Bitrate: 64 → 44\.8 kbps \(packet loss (\d+(?:\.\d)?)%\)$/.exec(line);
       expect(m, line).not.toBeNull();
       expect(Number(m![1])).toBeGreaterThan(5);
-      expect(Number(m![1])).toBeLessThan(20);
+      expect(Number(m![1])).toBeLessThan(50);
       await page.getByTestId('capture-toggle').click();
       await page.getByTestId('capture-toggle').getByText('Start capture').waitFor();
     } finally {

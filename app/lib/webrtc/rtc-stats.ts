@@ -45,7 +45,11 @@ export function senderReport(stats: RTCStatsReport): SenderReport | null {
  * The share of packets lost since `prev`, 0-1; null when no new receiver report came in
  * between (nothing new is known). The report's own fraction covers exactly its interval; the
  * growth of the cumulative count over the packets sent meanwhile covers reports missed
- * between two readings. The larger of the two is taken.
+ * between two readings. The larger of the two is taken: a receiver's fraction can read low
+ * (the relay's read 3.5 % with one packet in five dropped), while the count, whose two
+ * terms are taken at different moments, errs by up to one report interval either way (it
+ * read 30 % there). For a decision between "under 2 %", "2-5 %" and "over 5 %" that is
+ * enough.
  */
 export function intervalLoss(prev: SenderReport | null, cur: SenderReport | null): number | null {
   if (cur === null) return null;
