@@ -33,6 +33,8 @@ const MAX_LATENCY_MS = 150;
  * seconds, so the median of ten bursts can reach 300 ms without anything wrong in the relay.
  */
 const MAX_LOADED_MEDIAN_MS = 450;
+/** Chromium sends an RTCP receiver report about every 5 s; the WHEP session must outlive several such gaps. */
+const IDLE_TIMEOUT_MS = 8000;
 
 /** 10 s of the marker: a burst at the start of each second (a whole number of periods: the fake microphone loops it seamlessly). */
 function markerSignal(): Float32Array {
@@ -82,7 +84,9 @@ beforeAll(async () => {
   if (!hasChromium) return;
   dir = mkdtempSync(join(tmpdir(), 'tapwire-webrtc-'));
   const wav = writeWav(join(dir, 'marker.wav'), markerSignal());
-  relay = await startTestRelay();
+  // A short idle timeout (8 s; the relay's default is 30): Chromium's receiver reports must
+  // keep the WHEP session open past it (and its audio the WHIP one).
+  relay = await startTestRelay({ stationIdleTimeoutMs: IDLE_TIMEOUT_MS });
   browser = await launchChromium({ micWav: wav, extraArgs: WEBRTC_LOOPBACK_FLAGS });
 });
 
@@ -204,11 +208,11 @@ describe.skipIf(!hasChromium)('WebRTC in Chromium through the relay', () => {
     expect(started.error, b.console.join('\n')).toBeUndefined();
     expect(started.whepLocation).toMatch(new RegExp(`^/whep/${started.streamId}/`));
 
-    // Ten bursts' worth of onsets on both inputs.
+    // Fourteen bursts' worth of onsets (14 s, past the idle timeout) on both inputs.
     const onsets = await waitFor(async () => {
       const o = await page.evaluate(() => (window as unknown as { onsets: { input: number; frame: number }[] }).onsets);
-      return o.filter((x) => x.input === 1).length >= 10 ? o : undefined;
-    }, 20_000, 'ten onsets received over WHEP');
+      return o.filter((x) => x.input === 1).length >= 14 ? o : undefined;
+    }, 25_000, '14 onsets received over WHEP');
     const local = onsets.filter((o) => o.input === 0).map((o) => o.frame);
     const remote = onsets.filter((o) => o.input === 1).map((o) => o.frame);
     const latencies = latenciesMs(local, remote);
@@ -226,6 +230,9 @@ describe.skipIf(!hasChromium)('WebRTC in Chromium through the relay', () => {
     expect(Math.min(...latencies)).toBeLessThan(MAX_LATENCY_MS);
     // ...and its typical one stays within a loaded machine's reach of it (see MAX_LOADED_MEDIAN_MS).
     expect(median).toBeLessThan(MAX_LOADED_MEDIAN_MS);
+
+    // Both sessions lived on past the idle timeout: audio kept the WHIP one, the player's RTCP the WHEP one.
+    expect([relay.relay.webrtc.whipSessionCount, relay.relay.webrtc.whepSessionCount]).toEqual([1, 1]);
 
     // DELETE ends both sessions, and the station.
     await page.evaluate(async (urls: string[]) => {

@@ -213,3 +213,30 @@ describe('beyond loopback', () => {
     expectError(await postSdp(`${exposed.httpUrl}/whep/AAAAAAAAAAAAAAAAAAAAAA`, await offer('receive')), 404, 'stream_not_found');
   });
 });
+
+describe('relay stop', () => {
+  it('closes every WebRTC session at once: the WHIP station ends with relay_stop', async () => {
+    const r = await startTestRelay();
+    try {
+      const p = track(new WhipPublisher());
+      const ex = await p.publish(`${r.httpUrl}/whip?station_key=stopping`);
+      expect(ex.status, ex.text).toBe(201);
+      toneFor(p);
+      await waitFor(() => r.relay.stats().stations.find((s) => s.station_key === 'stopping'), 5000, 'the station');
+      const player = track(new WhepPlayer());
+      expect((await player.play(`${r.httpUrl}/whep/${ex.headers.get('x-tapwire-stream-id')}`)).status).toBe(201);
+      const traceId = ex.headers.get('x-tapwire-trace-id')!;
+      const store = r.relay.store;
+      const stopping = r.relay.stop();
+      expect(r.relay.webrtc.whipSessionCount + r.relay.webrtc.whepSessionCount).toBe(0);
+      // Read the stored end before the store closes with the relay.
+      const endReason = store.getStation(traceId, 'stopping')?.end_reason;
+      await stopping;
+      expect(endReason).toBe('relay_stop');
+      p.stopStreaming();
+    } finally {
+      await r.close();
+    }
+  });
+});
+

@@ -69,6 +69,7 @@ export class WebRtcService {
   /** Offers being answered (werift gathers candidates): they count against the caps already. */
   private pendingWhip = 0;
   private pendingWhep = 0;
+  private readonly pendingWhepByStation = new Map<LiveStation, number>();
   private closed = false;
   private readonly offRegistry: (() => void)[];
 
@@ -183,7 +184,8 @@ export class WebRtcService {
       throw new ApiError('relay_busy', `the relay has ${this.options.maxWhepSessions} WHEP sessions, its limit; try again later`, { 'Retry-After': RETRY_AFTER_S });
     }
     const audience = this.audiences.get(station);
-    if ((audience?.sessions.size ?? 0) >= this.options.maxWhepSessionsPerStream) {
+    const pendingHere = this.pendingWhepByStation.get(station) ?? 0;
+    if ((audience?.sessions.size ?? 0) + pendingHere >= this.options.maxWhepSessionsPerStream) {
       this.deps.limits.count('listeners_per_stream');
       throw new ApiError('relay_busy', `this stream has ${this.options.maxWhepSessionsPerStream} WHEP listeners, its limit; try again later`, { 'Retry-After': RETRY_AFTER_S });
     }
@@ -191,6 +193,7 @@ export class WebRtcService {
     const transceiver = pc.addTransceiver('audio', { direction: 'sendonly' });
     let answer: string;
     this.pendingWhep++;
+    this.pendingWhepByStation.set(station, pendingHere + 1);
     try {
       answer = await this.answer(pc, checked.sdp);
     } catch (err) {
@@ -198,6 +201,9 @@ export class WebRtcService {
       throw new ApiError('bad_sdp', `the offer could not be answered: ${(err as Error).message}`);
     } finally {
       this.pendingWhep--;
+      const left = (this.pendingWhepByStation.get(station) ?? 1) - 1;
+      if (left > 0) this.pendingWhepByStation.set(station, left);
+      else this.pendingWhepByStation.delete(station);
     }
     if (this.closed) {
       closePeer(pc);
@@ -247,10 +253,18 @@ export class WebRtcService {
     return withInbandFec(local.sdp);
   }
 
+  /** A station ended (its WHIP session's doing or not): its WHEP sessions close, and so does its WHIP session. */
   private onStationEnded(station: LiveStation): void {
     const audience = this.audiences.get(station);
-    if (audience === undefined) return;
-    for (const s of [...audience.sessions]) s.close('stream_ended');
+    if (audience !== undefined) for (const s of [...audience.sessions]) s.close('stream_ended');
+    if (station.transport !== 'webrtc') return;
+    for (const s of this.whip.values()) {
+      if (s.station === station) {
+        // The station's end reason is already stored; closing the session only frees the connection.
+        s.close('station_ended');
+        break;
+      }
+    }
   }
 
   /** Relay stop: every session closes (WHIP stations end with `relay_stop`). Safe twice. */
