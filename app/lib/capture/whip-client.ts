@@ -99,10 +99,7 @@ export class WhipLink {
       void deleteSession(res.location, this.opts.token);
       return;
     }
-    // The answer's fmtp is what our encoder follows: FEC on, mono, whatever the relay wrote.
-    await pc.setRemoteDescription({ type: 'answer', sdp: setOpusFmtp(res.answerSdp, OPUS_FMTP) });
-    await this.applyMaxBitrate();
-
+    // The station's ids first: ICE may connect as soon as the answer is applied.
     const traceId = res.headers.get('X-Tapwire-Trace-Id');
     const stationKey = res.headers.get('X-Tapwire-Station-Key');
     const streamId = res.headers.get('X-Tapwire-Stream-Id');
@@ -112,6 +109,9 @@ export class WhipLink {
       this.pendingStarted = { type: 'started', trace_id: traceId, station_key: stationKey, stream_id: streamId, mix_stream_id: mixStreamId ?? streamId, bucket_ms: BUCKET_MS };
     }
     this.setState('connecting', 'ICE and DTLS connecting');
+    // The answer's fmtp is what our encoder follows: FEC on, mono, whatever the relay wrote.
+    await pc.setRemoteDescription({ type: 'answer', sdp: setOpusFmtp(res.answerSdp, OPUS_FMTP) });
+    await this.applyMaxBitrate();
     this.onConnectionState(pc);
   }
 
