@@ -15,10 +15,10 @@ export interface AppUnderTest {
   close(): Promise<void>;
 }
 
-export async function startAppUnderTest(micWav: string): Promise<AppUnderTest> {
+export async function startAppUnderTest(micWav: string, extraArgs: readonly string[] = []): Promise<AppUnderTest> {
   ensureAppBuilt();
   const t = await startTestRelay({ appDir: BUILD_DIR, snapshotMinIntervalMs: 0 });
-  const browser = await launchChromium({ micWav });
+  const browser = await launchChromium({ micWav, extraArgs });
   return {
     t,
     browser,

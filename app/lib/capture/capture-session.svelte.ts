@@ -8,6 +8,17 @@
  * Every packet is recorded locally, whatever the link does; the ones that did not go out
  * live are uploaded by the upload manager once the relay is back. Reactive fields (runes)
  * are what the capture page shows.
+ *
+ * With the WebRTC transport the microphone track itself goes to the relay over WHIP
+ * (whip-client.ts), coded by the browser's Opus; the worklet, its meters and the local
+ * recording are the same as over WebSocket. While the WebRTC link is up, recorded packets
+ * count as delivered live (the relay has that stretch from RTP); while it is down they wait
+ * for upload, as over WebSocket.
+ *
+ * The adaptive bitrate (adaptive-bitrate.ts) looks at the link once a second: the relay's
+ * backpressure and the socket's send buffer over WebSocket (changes go to the encoder,
+ * which codes both the live and the recorded packets), the relay's loss reports over
+ * WebRTC (changes go to the RTP sender's maxBitrate; the recording keeps the chosen rate).
  */
 import * as Comlink from 'comlink';
 import opusWorkerUrl from 'opus-recorder/dist/encoderWorker.min.js?url';
@@ -20,7 +31,9 @@ import { MeterBallistics } from '$lib/meters/ballistics';
 import { loudnessReadout, SILENT_READOUT, type LoudnessReadout } from '$lib/meters/loudness';
 import { session as signIn } from '$lib/session.svelte';
 import type { EncodedPacket, EncoderApi } from './encoder-api';
+import { AdaptiveBitrateController, describeBitrateChange, type BitrateChange, type LinkSample } from './adaptive-bitrate';
 import { IngestLink, type LinkState } from './ingest-link';
+import { WhipLink } from './whip-client';
 import { DELIVERY, type PacketRecord, type RecordingStore, type SessionRecord } from './recording-store';
 import { captureLockName, recordingStore } from './recordings';
 import { sessionFrame } from './uploader';
@@ -33,9 +46,20 @@ export interface CaptureOptions {
   echoCancellation: boolean;
   noiseSuppression: boolean;
   autoGainControl: boolean;
-  /** Opus bitrate, bits/s. */
+  /** Opus bitrate, bits/s: the start and, with adaptation, the ceiling. */
   bitrate: number;
+  /** How the audio reaches the relay. */
+  transport: CaptureTransport;
+  /** Lower the bitrate when the link struggles, raise it back when it recovers. */
+  adaptiveBitrate: boolean;
 }
+
+export type CaptureTransport = 'websocket' | 'webrtc';
+
+/** Bitrate changes kept for the page's log. */
+const MAX_BITRATE_LOG = 12;
+/** How often the adaptive bitrate looks at the link, ms. */
+const ADAPT_INTERVAL_MS = 1000;
 
 const SAMPLE_RATE = 48000;
 const FRAME_MS = 20;
@@ -58,6 +82,11 @@ export class CaptureSession {
   /** Packets recorded but not (yet) delivered to the relay. */
   backlog = $state(0);
   live = $state<StartedMessage | null>(null);
+  transport = $state<CaptureTransport>('websocket');
+  /** The Opus bitrate in force, bits/s (what the adaptive bitrate last chose). */
+  bitrateBps = $state(0);
+  /** Bitrate changes, newest last ("21:04:05 Bitrate: 32 → 22.4 kbps (relay backpressure)"). */
+  bitrateLog = $state<string[]>([]);
   sessionId = $state<string | null>(null);
   elapsedMs = $state(0);
   isolated = $state(false);
@@ -73,6 +102,10 @@ export class CaptureSession {
   private worker: Worker | null = null;
   private encoder: Comlink.Remote<EncoderApi> | null = null;
   private ingest: IngestLink | null = null;
+  private whip: WhipLink | null = null;
+  private adaptive: AdaptiveBitrateController | null = null;
+  private adaptTimer: ReturnType<typeof setInterval> | null = null;
+  private adapting = false;
   private store: RecordingStore | null = null;
   private record: SessionRecord | null = null;
   private pending: PacketRecord[] = [];
@@ -88,12 +121,18 @@ export class CaptureSession {
   private postedReading = false;
   private releaseLock: (() => void) | null = null;
   private wasOffline = false;
-  private readonly onOnline = (): void => this.ingest?.retryNow();
+  private readonly onOnline = (): void => {
+    this.ingest?.retryNow();
+    this.whip?.retryNow();
+  };
 
   async start(opts: CaptureOptions): Promise<void> {
     if (this.status === 'starting' || this.status === 'capturing') return;
     this.status = 'starting';
     this.error = null;
+    this.transport = opts.transport;
+    this.bitrateBps = opts.bitrate;
+    this.bitrateLog = [];
     this.loudness = { ...SILENT_READOUT };
     try {
       await this.open(opts);
@@ -169,6 +208,20 @@ export class CaptureSession {
     source.connect(node);
     await ctx.resume();
 
+    if (opts.transport === 'webrtc') this.openWhip(opts);
+    else this.openIngest(opts);
+    if (opts.adaptiveBitrate) this.adaptive = new AdaptiveBitrateController({ maxBps: opts.bitrate });
+    this.adaptTimer = setInterval(() => void this.adapt(), ADAPT_INTERVAL_MS);
+    window.addEventListener('online', this.onOnline);
+    this.flushTimer = setInterval(() => void this.flush(), FLUSH_MS);
+    const frame = (): void => {
+      this.readMeters();
+      this.raf = requestAnimationFrame(frame);
+    };
+    this.raf = requestAnimationFrame(frame);
+  }
+
+  private openIngest(opts: CaptureOptions): void {
     this.ingest = new IngestLink({
       url: ingestUrl(),
       label: opts.label,
@@ -184,13 +237,62 @@ export class CaptureSession {
       },
     });
     this.ingest.connect();
-    window.addEventListener('online', this.onOnline);
-    this.flushTimer = setInterval(() => void this.flush(), FLUSH_MS);
-    const frame = (): void => {
-      this.readMeters();
-      this.raf = requestAnimationFrame(frame);
-    };
-    this.raf = requestAnimationFrame(frame);
+  }
+
+  private openWhip(opts: CaptureOptions): void {
+    const track = this.stream?.getAudioTracks()[0];
+    if (track === undefined) throw new Error('the microphone gave no audio track');
+    this.whip = new WhipLink({
+      endpoint: new URL('/whip', window.location.href).href,
+      token: signIn.token,
+      label: opts.label,
+      traceId: opts.traceId,
+      track,
+      maxBitrateBps: opts.bitrate,
+      onState: (state, detail) => this.onLinkState(state, detail),
+      onStarted: (started) => this.onStarted(started),
+      onRefused: (message, retrying) => {
+        // A refusal that may pass (503, unreachable) shows in the link's state while it retries.
+        if (!retrying) this.error = `the relay refused this capture: ${message}; it goes on recording locally`;
+      },
+    });
+    this.whip.connect();
+  }
+
+  /** One look at the link for the adaptive bitrate (and, over WebRTC, the bytes sent). */
+  private async adapt(): Promise<void> {
+    if (this.adapting) return;
+    this.adapting = true;
+    try {
+      const atMs = performance.now();
+      let sample: LinkSample | null = null;
+      if (this.ingest !== null) {
+        if (this.ingest.isLive) sample = { atMs, relayBackpressure: this.relayStatus === 'backpressure', bufferedBytes: this.ingest.bufferedBytes };
+      } else if (this.whip !== null) {
+        const s = await this.whip.sample();
+        if (s !== null) {
+          this.bytesSent = s.bytesSent;
+          sample = { atMs, lossFraction: s.lossFraction };
+        }
+      }
+      const change = sample !== null && this.adaptive !== null ? this.adaptive.update(sample) : null;
+      if (change !== null) await this.applyBitrate(change);
+    } catch (err) {
+      // The worker or the connection went away under us: the next look will tell.
+      console.warn('adaptive bitrate:', err);
+    } finally {
+      this.adapting = false;
+    }
+  }
+
+  private async applyBitrate(change: BitrateChange): Promise<void> {
+    if (this.whip !== null) await this.whip.setMaxBitrate(change.toBps);
+    else await this.encoder?.setBitrate(change.toBps);
+    this.bitrateBps = change.toBps;
+    const line = describeBitrateChange(change);
+    const at = new Date().toLocaleTimeString([], { hour12: false });
+    this.bitrateLog = [...this.bitrateLog.slice(-(MAX_BITRATE_LOG - 1)), `${at} ${line}`];
+    console.info(line);
   }
 
   async stop(): Promise<void> {
@@ -207,6 +309,7 @@ export class CaptureSession {
       // The worker died: what it delivered is recorded.
     }
     await this.ingest?.close();
+    await this.whip?.close();
     await this.flush();
     if (this.record && this.store) {
       const rec = this.record;
@@ -228,7 +331,8 @@ export class CaptureSession {
     const now = performance.now();
     rec.startedAt ??= Math.round(firstSampleWallMs);
     for (const p of packets) {
-      const live = link !== null && link.send(sessionFrame(p.index, FRAME_MS, p.data));
+      // Over WebRTC the audio went as RTP: a packet is live when the connection is up.
+      const live = link !== null ? link.send(sessionFrame(p.index, FRAME_MS, p.data)) : this.whip?.isLive === true;
       if (live) {
         rec.lastLiveIndex = p.index;
         this.recent.push({ index: p.index, atMs: now });
@@ -333,6 +437,9 @@ export class CaptureSession {
     cancelAnimationFrame(this.raf);
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
     this.flushTimer = null;
+    if (this.adaptTimer !== null) clearInterval(this.adaptTimer);
+    this.adaptTimer = null;
+    void this.whip?.close();
     window.removeEventListener('online', this.onOnline);
     this.stream?.getTracks().forEach((t) => t.stop());
     this.node?.disconnect();
@@ -345,6 +452,8 @@ export class CaptureSession {
     this.worker = null;
     this.encoder = null;
     this.ingest = null;
+    this.whip = null;
+    this.adaptive = null;
     this.record = null;
     this.releaseLock = null;
   }

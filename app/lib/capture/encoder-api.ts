@@ -31,6 +31,10 @@ export interface EncoderStats {
   ringOverruns: number;
   /** Wall time (epoch ms) of the first sample of packet 0, once known. */
   firstSampleWallMs: number | null;
+  /** Opus bytes produced (packets only, no Ogg framing). */
+  bytesOut: number;
+  /** The bitrate libopus reports it is set to, bits/s. */
+  bitrateBps: number;
 }
 
 export interface EncoderApi {
@@ -44,6 +48,12 @@ export interface EncoderApi {
   /** Encodes what is left, delivers the last packets, and stops. */
   stop(): Promise<EncoderStats>;
   stats(): EncoderStats;
+  /**
+   * Changes the Opus bitrate while encoding (OPUS_SET_BITRATE): frames queued before the call
+   * are encoded at the old rate, the next at the new one, with no gap or restart. Resolves with
+   * the bitrate libopus reports afterwards, bits/s.
+   */
+  setBitrate(bps: number): Promise<number>;
   /** The encoder's OpusHead once produced (for writing a playable file). */
   opusHead(): Uint8Array | null;
 }

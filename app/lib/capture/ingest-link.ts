@@ -121,6 +121,11 @@ export class IngestLink {
     return true;
   }
 
+  /** Bytes given to the socket but not sent yet (its `bufferedAmount`); 0 without a socket. */
+  get bufferedBytes(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   get isLive(): boolean {
     return this.started && this.ws !== null && this.ws.readyState === WebSocket.OPEN;
   }

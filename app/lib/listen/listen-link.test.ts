@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listenPageHref, listenSocketUrl, parseListenInput, parseListenPage, type ListenOptions } from './listen-link.ts';
+import { listenPageHref, listenSocketUrl, parseListenInput, parseListenPage, whepUrl, type ListenOptions } from './listen-link.ts';
 
 const ID = 'q3VbYl0xk7_-Ab2cD4eF5g';
 const q = (s: string): URLSearchParams => new URLSearchParams(s);
@@ -34,7 +34,7 @@ describe('parseListenPage', () => {
 });
 
 describe('listenPageHref / listenSocketUrl', () => {
-  const o: ListenOptions = { streamId: ID, tap: 'PRE', mode: 'packets', bufferS: 1 };
+  const o: ListenOptions & { mode: 'packets' | 'mse' } = { streamId: ID, tap: 'PRE', mode: 'packets', bufferS: 1 };
 
   it('writes the page link with only what differs from the defaults, and reads back the same options', () => {
     expect(listenPageHref({ ...o, tap: 'POST', mode: 'mse' })).toBe(`/listen/${ID}`);
@@ -71,5 +71,17 @@ describe('parseListenInput', () => {
     expect(parseListenInput('hello there')).toBeNull();
     expect(parseListenInput('https://relay.example/capture')).toBeNull();
     expect(parseListenInput('https://relay.example/listen/a%ZZ')).toBeNull();
+  });
+});
+
+describe('WebRTC listen links', () => {
+  it('reads ?mode=webrtc, plays POST only there, and writes it back', () => {
+    const r = parseListenPage(ID, q('mode=webrtc'));
+    expect(r).toEqual({ ok: true, options: { streamId: ID, tap: 'POST', mode: 'webrtc', bufferS: 1 }, warnings: [] });
+    const pre = parseListenPage(ID, q('mode=webrtc&tap=PRE'));
+    expect(pre.ok && pre.options.tap).toBe('POST');
+    expect(pre.ok && pre.warnings).toEqual(['WebRTC plays the POST tap only: using POST (the other players can play PRE)']);
+    expect(listenPageHref({ streamId: ID, tap: 'POST', mode: 'webrtc', bufferS: 1 })).toBe(`/listen/${ID}?mode=webrtc`);
+    expect(whepUrl(new URL('https://relay.example/listen/x?mode=webrtc'), ID)).toBe(`https://relay.example/whep/${ID}`);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Listen links, both ways: what a listen page's URL asks for (`/listen/<stream_id>` with
- * `?mode=lowlatency`, `?tap=PRE`, `?buffer=2`), the relay socket URL that asks the relay for
- * it (`/ws/listen?stream_id=..&tap=..&mode=..`, protocol/listen.ts), and the stream id inside
- * whatever a person pastes (a whole link or the bare id). Plain functions over URLs, no DOM.
+ * `?mode=lowlatency` or `?mode=webrtc`, `?tap=PRE`, `?buffer=2`), the relay socket URL that
+ * asks the relay for it (`/ws/listen?stream_id=..&tap=..&mode=..`, protocol/listen.ts) or its
+ * WHEP endpoint (`/whep/<stream_id>`), and the stream id inside whatever a person pastes (a
+ * whole link or the bare id). Plain functions over URLs, no DOM.
  */
 import { LISTEN_PATH, type ListenBurst, type ListenMode, type ListenTap } from '../../../protocol/listen.ts';
 
@@ -15,11 +16,14 @@ export const DEFAULT_BUFFER_S = 1;
 export const MIN_BUFFER_S = 0.3;
 export const MAX_BUFFER_S = 30;
 
+/** The page's players: the socket's two modes, and WebRTC (WHEP, the browser's own jitter buffer). */
+export type ListenPageMode = ListenMode | 'webrtc';
+
 export interface ListenOptions {
   streamId: string;
   tap: ListenTap;
-  /** mse: WebM through Media Source Extensions; packets: the low-latency player. */
-  mode: ListenMode;
+  /** mse: WebM through Media Source Extensions; packets: the low-latency player; webrtc: WHEP. */
+  mode: ListenPageMode;
   /** The MSE player's initial buffer and latency target, s. */
   bufferS: number;
   /** Low-latency mode: force a decoder (`?decoder=wasm` to try the WebAssembly one where WebCodecs exists). */
@@ -38,15 +42,21 @@ export function parseListenPage(streamId: string, query: URLSearchParams): Parse
   }
   const warnings: string[] = [];
 
-  let mode: ListenMode = 'mse';
+  let mode: ListenPageMode = 'mse';
   const m = query.get('mode')?.toLowerCase();
   if (m === 'lowlatency' || m === 'low-latency' || m === 'packets') mode = 'packets';
-  else if (m !== undefined && m !== 'mse' && m !== '') warnings.push(`mode "${m}" is unknown: using mse (the other is lowlatency)`);
+  else if (m === 'webrtc' || m === 'whep') mode = 'webrtc';
+  else if (m !== undefined && m !== 'mse' && m !== '') warnings.push(`mode "${m}" is unknown: using mse (the others are lowlatency and webrtc)`);
 
   let tap: ListenTap = 'POST';
   const t = query.get('tap')?.toUpperCase();
   if (t === 'PRE' || t === 'POST') tap = t;
   else if (t !== undefined && t !== '') warnings.push(`tap "${t}" is unknown: using POST (the other is PRE)`);
+  // The relay's WHEP egress carries what listeners hear: the POST tap.
+  if (mode === 'webrtc' && tap === 'PRE') {
+    tap = 'POST';
+    warnings.push('WebRTC plays the POST tap only: using POST (the other players can play PRE)');
+  }
 
   let bufferS = DEFAULT_BUFFER_S;
   const b = query.get('buffer');
@@ -66,6 +76,7 @@ export function parseListenPage(streamId: string, query: URLSearchParams): Parse
 export function listenPageHref(o: ListenOptions): string {
   const q = new URLSearchParams();
   if (o.mode === 'packets') q.set('mode', 'lowlatency');
+  else if (o.mode === 'webrtc') q.set('mode', 'webrtc');
   if (o.tap !== 'POST') q.set('tap', o.tap);
   if (o.bufferS !== DEFAULT_BUFFER_S) q.set('buffer', String(o.bufferS));
   if (o.decoder !== undefined && o.mode === 'packets') q.set('decoder', o.decoder);
@@ -74,7 +85,7 @@ export function listenPageHref(o: ListenOptions): string {
 }
 
 /** The relay's listen socket for these options, same origin as the page (ws: or wss: after its protocol). */
-export function listenSocketUrl(page: URL, o: ListenOptions, burst: ListenBurst = 'default'): string {
+export function listenSocketUrl(page: URL, o: Pick<ListenOptions, 'streamId' | 'tap'> & { mode: ListenMode }, burst: ListenBurst = 'default'): string {
   const url = new URL(LISTEN_PATH, page);
   url.protocol = page.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';
@@ -84,6 +95,11 @@ export function listenSocketUrl(page: URL, o: ListenOptions, burst: ListenBurst 
   url.searchParams.set('mode', o.mode);
   if (burst !== 'default') url.searchParams.set('burst', burst);
   return url.href;
+}
+
+/** The relay's WHEP endpoint for a stream, same origin as the page. */
+export function whepUrl(page: URL, streamId: string): string {
+  return new URL(`/whep/${encodeURIComponent(streamId)}`, page).href;
 }
 
 /**

@@ -12,11 +12,13 @@
 import type { StreamMetadataMessage } from '../../../protocol/listen.ts';
 import { MeterBallistics } from '$lib/meters/ballistics';
 import { buildClientMetrics, CLIENT_METRICS_INTERVAL_MS } from './client-metrics';
-import { listenSocketUrl, type ListenOptions } from './listen-link';
+import { session as signIn } from '$lib/session.svelte';
+import { listenSocketUrl, whepUrl, type ListenOptions } from './listen-link';
 import { ListenSocket, type SocketState } from './listen-socket';
 import { MsePlayer } from './mse-player';
 import { PacketPlayer } from './packet-player';
 import type { ListenPlayer, PlayerFigures } from './player';
+import { WhepPlayer } from './whep-client';
 
 export type ListenStatus = 'connecting' | 'buffering' | 'live' | 'paused' | 'ended' | 'error';
 
@@ -42,6 +44,8 @@ export interface ListenProbe {
   needsGesture: boolean;
   metricsSent: number;
   playout: PlayerFigures['playout'];
+  /** WebRTC mode: the receiver's getStats figures. */
+  webrtc: PlayerFigures['webrtc'] | null;
 }
 
 declare global {
@@ -92,13 +96,36 @@ export class ListenSession {
       stall: () => this.sendMetrics(),
       problem: (message: string) => this.noteProblem(message),
     };
-    const player: ListenPlayer = this.options.mode === 'mse' ? new MsePlayer({ targetS: this.options.bufferS, events }) : new PacketPlayer({ events, decoder: this.options.decoder });
+    const page = new URL(window.location.href);
+    const o = this.options;
+    let player: ListenPlayer;
+    if (o.mode === 'webrtc') player = new WhepPlayer({ endpoint: whepUrl(page, o.streamId), token: signIn.token, events });
+    else if (o.mode === 'mse') player = new MsePlayer({ targetS: o.bufferS, events });
+    else player = new PacketPlayer({ events, decoder: o.decoder });
     this.player = player;
 
-    // The socket opens while the player sets up its audio graph (both take a round trip or
-    // two); players hold what arrives before they are ready.
-    const page = new URL(window.location.href);
-    this.socket = new ListenSocket(() => listenSocketUrl(page, this.options, player.joinBurst()), {
+    // WebRTC brings its audio itself (RTP); the other players are fed by the listen socket.
+    if (o.mode !== 'webrtc') this.openSocket(page, { streamId: o.streamId, tap: o.tap, mode: o.mode }, player);
+    window.addEventListener('online', this.onOnline);
+
+    try {
+      await player.open();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.options.mode === 'mse') this.unsupported = message;
+      this.socket?.close();
+      this.fail(message);
+      return;
+    }
+    if (this.closed) return;
+    this.uiTimer = setInterval(() => this.refresh(), UI_MS);
+    this.metricsTimer = setInterval(() => this.sendMetrics(), CLIENT_METRICS_INTERVAL_MS);
+    this.refresh();
+  }
+
+  /** The socket opens while the player sets up its audio graph (both take a round trip or two); players hold what arrives before they are ready. */
+  private openSocket(page: URL, target: Parameters<typeof listenSocketUrl>[1], player: ListenPlayer): void {
+    this.socket = new ListenSocket(() => listenSocketUrl(page, target, player.joinBurst()), {
       opened: () => player.connected(),
       metadata: (m) => (this.metadata = m),
       binary: (data, arrivalMs) => {
@@ -117,21 +144,6 @@ export class ListenSession {
       problem: (message) => this.noteProblem(message),
     });
     this.socket.connect();
-    window.addEventListener('online', this.onOnline);
-
-    try {
-      await player.open();
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (this.options.mode === 'mse') this.unsupported = message;
-      this.socket?.close();
-      this.fail(message);
-      return;
-    }
-    if (this.closed) return;
-    this.uiTimer = setInterval(() => this.refresh(), UI_MS);
-    this.metricsTimer = setInterval(() => this.sendMetrics(), CLIENT_METRICS_INTERVAL_MS);
-    this.refresh();
   }
 
   pause(): void {
@@ -228,6 +240,7 @@ export class ListenSession {
       needsGesture: this.needsGesture,
       metricsSent: this.metricsSent,
       playout: f?.playout ?? null,
+      webrtc: f?.webrtc ?? null,
     };
   }
 }

@@ -4,7 +4,8 @@
  * worklet). The session (listen-session.svelte.ts) owns the socket and hands each player
  * what arrives; players know nothing of sockets, pages or each other.
  */
-import type { ListenBurst, ListenMode } from '../../../protocol/listen.ts';
+import type { ListenBurst } from '../../../protocol/listen.ts';
+import type { ListenPageMode } from './listen-link.ts';
 
 export type PlayerState = 'idle' | 'buffering' | 'playing' | 'paused' | 'ended';
 
@@ -45,6 +46,31 @@ export interface PlayerFigures {
   playbackRate: number;
   /** Low-latency mode only. */
   playout: PlayoutFigures | null;
+  /** WebRTC mode only. */
+  webrtc?: WebRtcFigures;
+}
+
+/** The WebRTC player's figures, from the receiver's getStats (inbound-rtp) over the last second. */
+export interface WebRtcFigures {
+  connection: RTCPeerConnectionState;
+  /** Mean time a sample spent in the browser's jitter buffer, ms (jitterBufferDelay / jitterBufferEmittedCount). */
+  jitterBufferMs: number | null;
+  /** The jitter buffer's own target, ms. */
+  targetDelayMs: number | null;
+  packetsReceived: number;
+  packetsLost: number;
+  /** Loss over the last second, %. */
+  lossPercent: number | null;
+  /** Interarrival jitter, ms. */
+  jitterMs: number;
+  /** Share of played samples that were concealment, %. */
+  concealedPercent: number;
+  bitrateBps: number | null;
+  /** Mean power of the received audio over the last second (totalAudioEnergy), dBFS. */
+  energyDbfs: number | null;
+  /** The latest received audio level (audioLevel), 0-1 linear. */
+  audioLevel: number;
+  totalAudioEnergy: number;
 }
 
 export interface PlayerEvents {
@@ -55,7 +81,7 @@ export interface PlayerEvents {
 }
 
 export interface ListenPlayer {
-  readonly mode: ListenMode;
+  readonly mode: ListenPageMode;
   /** Sets up the audio graph; rejects with a message for people when this browser cannot play this mode. */
   open(): Promise<void>;
   /** A new socket is open: expect an init segment (mse) or a new numbering (packets). */
