@@ -36,6 +36,8 @@ import { transportQualityJson } from './media/transport-quality.ts';
 import { RecordedRunner } from './uploads/recorded-runner.ts';
 import { UploadService } from './uploads/upload-service.ts';
 import { ExportSlots } from './api/export-slots.ts';
+import { registerRtpRoutes } from './api/rtp-routes.ts';
+import { RtpSessions } from './rtp/rtp-sessions.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -59,6 +61,8 @@ export class Relay {
   readonly recordedRuns: RecordedRunner;
   /** Live listening: `/ws/listen` sockets, and the egress streams they hang on. */
   readonly listen: ListenService;
+  /** Plain RTP/UDP ingest: sessions opened over HTTP, each a port pair feeding one station. */
+  readonly rtp: RtpSessions;
   /** The all-scopes token of `<data dir>/admin-token` (null when that file is gone or revoked). */
   adminToken: string | null = null;
   adminTokenPath = '';
@@ -169,6 +173,12 @@ export class Relay {
       },
       () => this.watchEventLoop(),
     );
+    this.rtp = new RtpSessions({
+      config,
+      registry: this.registry,
+      counters: this.counters,
+      log: { info: (fields, message) => this.app?.log.info(fields, message) },
+    });
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
@@ -181,6 +191,7 @@ export class Relay {
       await relay.app?.close().catch(() => undefined);
       relay.telemetry.close();
       relay.listen.close();
+      relay.rtp.closeAll('relay_stop');
       relay.heartbeat.close();
       relay.store.close();
       throw err;
@@ -227,6 +238,7 @@ export class Relay {
       limits: this.limits,
       onListen: (socket, wire, query) => this.listen.accept(socket, wire, query),
     });
+    registerRtpRoutes(this.app, this.rtp, this.config.host);
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (this.config.mediaNice !== 0) {
       const refused = this.pool.priorities.find((p) => !p.applied);
@@ -418,6 +430,8 @@ export class Relay {
     this.heartbeat.close();
     this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
+    // RTP senders get our BYE; their stations end with the others below.
+    this.rtp.closeAll('relay_stop');
     // A part being processed stops at its next batch; its packets stay for a retry.
     await this.recordedRuns.close();
     // Closing ends each connection's stations (their queues drain in the workers).
