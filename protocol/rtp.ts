@@ -98,6 +98,7 @@ export const RtpSessionStats = T.Object({
   foreign_ssrc: T.Integer({ minimum: 0, description: 'RTP packets with an SSRC other than the first one\'s' }),
   wrong_payload_type: T.Integer({ minimum: 0, description: 'RTP packets of another payload type' }),
   bad_sequence: T.Integer({ minimum: 0, description: 'packets dropped for a sequence number far from the stream\'s (RFC 3550 A.1)' }),
+  too_long: T.Integer({ minimum: 0, description: 'G.711 and G.722 packets over 120 ms (960 bytes), dropped: the longest frame the station decodes' }),
   rtcp_received: T.Integer({ minimum: 0 }),
   rtcp_malformed: T.Integer({ minimum: 0 }),
   receiver_reports_sent: T.Integer({ minimum: 0 }),

@@ -119,7 +119,7 @@ describe('declared access', () => {
   it('is the table docs/SECURITY.md shows, route by route', () => {
     const doc = readFileSync(new URL('../../../docs/SECURITY.md', import.meta.url), 'utf8');
     const rows = new Map<string, string>();
-    for (const m of doc.matchAll(/^\| `(GET|POST|PUT) (\S+)`[^|]*\| ([^|]+) \|$/gm)) rows.set(`${m[1]} ${m[2]}`, m[3].trim());
+    for (const m of doc.matchAll(/^\| `(GET|POST|PUT|DELETE) (\S+)`[^|]*\| ([^|]+) \|$/gm)) rows.set(`${m[1]} ${m[2]}`, m[3].trim());
     const expected = (r: DeclaredRoute): RegExp => {
       if (r.access.kind === 'public') return /^anyone$/;
       if (r.access.kind === 'token-beyond-loopback') return new RegExp(`^no token on a loopback-only relay; beyond it \`${r.access.scope}\``);

@@ -43,7 +43,7 @@ interface Run {
  *   ffmpeg ──RTCP─► b (P + 1)  ──► relay RTCP port       (from b)
  *   ffmpeg ◄─────── b ◄──────────── relay RTCP (receiver reports, to the port the SRs came from)
  */
-async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: number, clockRate: number, encoder: string[]): Promise<Run> {
+async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: number, clockRate: number, encoder: string[], urlOptions = ''): Promise<Run> {
   const admin = t.relay.adminToken as string;
   const sent = speechLike(-20, SECONDS, rate, codec === 'pcmu' ? 3 : 4);
   const wav = join(dir, `${codec}.wav`);
@@ -81,7 +81,7 @@ async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: n
     b.socket.send(m, session.rtcp_port, '127.0.0.1');
   });
 
-  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-i', wav, ...encoder, '-f', 'rtp', '-rtpflags', 'send_bye', `rtp://127.0.0.1:${a.port}`];
+  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-i', wav, ...encoder, '-f', 'rtp', '-rtpflags', 'send_bye', `rtp://127.0.0.1:${a.port}${urlOptions}`];
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -149,8 +149,8 @@ describe.skipIf(skipWithout('ffmpeg', hasFfmpeg))('ffmpeg streaming RTP into a s
     dir = mkdtempSync(join(tmpdir(), 'tapwire-rtp-ffmpeg-'));
     t = await startTestRelay({ rtpPortMin: PORT_BASE, rtpPortMax: PORT_BASE + 19, rtcpMinIntervalMs: 1000 });
     [pcmu, opus] = await Promise.all([
-      // 160 samples a packet: 20 ms, as telephony sends (ffmpeg would otherwise fill ~1400-byte packets).
-      stream(t, dir, 'pcmu', 8000, 8000, ['-af', 'asetnsamples=n=160:p=0', '-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1']),
+      // At most 160 bytes a packet, as docs/RTP.md says (ffmpeg would otherwise fill 1460-byte, 182 ms packets).
+      stream(t, dir, 'pcmu', 8000, 8000, ['-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1'], '?pkt_size=172'),
       hasLibopus ? stream(t, dir, 'opus', 48000, 48000, ['-c:a', 'libopus', '-b:a', '128k', '-ar', '48000', '-ac', '1']) : undefined,
     ]);
   }, 25_000);

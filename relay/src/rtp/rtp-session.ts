@@ -31,6 +31,13 @@ import { rtcpIntervalMs, updateAvgRtcpSize } from './rtcp-scheduler.ts';
 import { RtpPacket } from './rtp-packet.ts';
 import { SequenceTracker } from './sequence.ts';
 
+/**
+ * The longest G.711 or G.722 payload taken: 120 ms (960 bytes at 8 bytes a ms), the longest
+ * frame the station decodes (an Opus packet's maximum, RFC 6716 §3.2.5). ffmpeg fills PCM
+ * packets up to its packet size unless told otherwise (docs/RTP.md).
+ */
+const MAX_SAMPLE_PAYLOAD_BYTES = 960;
+
 /** Session bandwidth assumed for the RTCP interval: 64 kbit/s of audio plus headers, bytes/s. */
 const SESSION_BANDWIDTH_BYTES_PER_S = 10_000;
 
@@ -111,6 +118,7 @@ export class RtpSession {
     foreign_ssrc: 0,
     wrong_payload_type: 0,
     bad_sequence: 0,
+    too_long: 0,
     rtcp_received: 0,
     rtcp_malformed: 0,
     receiver_reports_sent: 0,
@@ -168,6 +176,11 @@ export class RtpSession {
     }
     if (this.source === null) this.lock(packet, rinfo);
     this.lastHeardMs = Date.now();
+    if (this.o.codec !== 'opus' && packet.payload.length > MAX_SAMPLE_PAYLOAD_BYTES) {
+      this.stats.too_long++;
+      this.o.counters.protocolErrors++;
+      return;
+    }
     if (this.seq.update(packet.sequenceNumber) === 'bad') {
       this.stats.bad_sequence++;
       return;

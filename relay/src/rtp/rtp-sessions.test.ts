@@ -265,6 +265,7 @@ describe('a sender streaming', () => {
         await sender.send(rtp(9999, ts, SSRC + 1, 0, payload), s.port);
         await sender.send(rtp(65530 + i, ts, SSRC, 8, payload), s.port);
         await stranger.send(rtp(65530 + i, ts, SSRC, 0, payload), s.port);
+        await sender.send(rtp(65530 + i, ts, SSRC, 0, new Uint8Array(961).fill(0xff)), s.port); // 120.125 ms
       }
       if (i === 30) {
         // A sender report from the sender's RTCP port: 1 s of media after the first packet.
@@ -294,6 +295,7 @@ describe('a sender streaming', () => {
       wrong_payload_type: 1,
       foreign_source: 1,
       bad_sequence: 0,
+      too_long: 1,
       packets_lost: LOST.size,
       extended_highest_seq: 65536 + ((65530 + COUNT - 1) % 65536),
       rtcp_received: 1,
