@@ -8,6 +8,8 @@ import { measureToneDbfs, sine, toInt16 } from '../audio/signals.ts';
 import type { Scope } from '../auth/scopes.ts';
 import { encodeMulaw } from '../media/codecs/g711.ts';
 import { G722Encoder } from '../media/codecs/g722.ts';
+import { ImpairmentModel } from '../testing/impairment/impairment-model.ts';
+import { UdpImpairmentProxy } from '../testing/impairment/udp-impairment-proxy.ts';
 import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harness.ts';
 import { dlsrFromMs, ntpFromMs, ntpMiddle32 } from './ntp-time.ts';
 import { parseCompound, serializeCompound } from './rtcp-compound.ts';
@@ -347,6 +349,39 @@ describe('a sender streaming', () => {
     expectError(await http(t.httpUrl, admin, 'GET', `/api/rtp/sessions/${s.session_id}`), 404, 'rtp_session_not_found');
     await sleep(200);
     expect(senderRtcp.received.slice(before).some((r) => parseCompound(r.data).some((p) => p instanceof Goodbye))).toBe(false);
+  });
+});
+
+describe('through a lossy path (the seeded UDP impairment proxy)', () => {
+  it('counts as lost exactly the packets the path dropped, between the first counted and the last received', async () => {
+    const s = (await open({ codec: 'pcmu' })).json;
+    const forward = { lossPercent: 10, seed: 11 };
+    const proxy = await UdpImpairmentProxy.start({ targetPort: s.port, forward });
+    // The same seed draws the same decisions: which packets the proxy drops.
+    const model = new ImpairmentModel(forward);
+    const COUNT = 150;
+    const dropped = Array.from({ length: COUNT }, (_, i) => model.decide(i).copies === 0);
+    const sender = await TestSocket.bind();
+    const payload = new Uint8Array(160).fill(0xff);
+    for (let i = 0; i < COUNT; i++) {
+      await sender.send(rtp(i, 160 * i, 0xabc, 0, payload), proxy.port);
+      if (i % 10 === 9) await sleep(5);
+    }
+    const received = dropped.map((d, i) => (d ? -1 : i)).filter((i) => i >= 0);
+    await waitFor(async () => ((await http(t.httpUrl, admin, 'GET', `/api/rtp/sessions/${s.session_id}`)).json.stats.packets_received === received.length ? true : undefined), 3000, 'every packet');
+    const stats = (await http(t.httpUrl, admin, 'GET', `/api/rtp/sessions/${s.session_id}`)).json.stats;
+    expect(proxy.stats().forward.dropped).toBe(COUNT - received.length);
+    // A.1: the second packet in sequence ends probation and is the base; losses count from there to the highest.
+    const base = received.find((i, k) => k > 0 && received[k - 1] === i - 1) as number;
+    const last = received.at(-1) as number;
+    const lostBetween = dropped.filter((d, i) => d && i > base && i < last).length;
+    console.log(`lossy path: ${COUNT - received.length} of ${COUNT} dropped by the proxy; the session counts ${stats.packets_lost} lost`);
+    expect(lostBetween).toBeGreaterThan(5);
+    expect(stats.packets_lost).toBe(lostBetween);
+    expect(stats.extended_highest_seq).toBe(last);
+    await proxy.close();
+    sender.close();
+    await http(t.httpUrl, admin, 'DELETE', `/api/rtp/sessions/${s.session_id}`);
   });
 });
 
