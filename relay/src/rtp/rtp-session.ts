@@ -435,7 +435,8 @@ export class RtpSession {
   /** The sender's wall clock against its RTP clock, from its sender reports. */
   private senderClock(): RtpSessionStats['sender_clock'] {
     const sr = this.lastSr;
-    if (sr === null) return null;
+    // Reports of another SSRC than the stream's say nothing about its clock.
+    if (sr === null || (this.source !== null && sr.ssrc !== this.source.ssrc)) return null;
     const rate = this.o.clockRate;
     // RTP ticks of the report after the first packet (before it: negative), as media ms.
     const mediaMsAtReport = (((sr.rtpTimestamp - this.firstTimestamp) | 0) * 1000) / rate;
