@@ -106,7 +106,8 @@ export class RtpSession {
   private lastSr: (ClockPair & { ssrc: number; lsr: number }) | null = null;
   private senderReports = 0;
 
-  private avgRtcpSize = 0;
+  /** Average compound RTCP size with UDP/IP, bytes (§6.3.2: start from the likely size of our first). */
+  private avgRtcpSize = 100;
   private reportTimer: NodeJS.Timeout | null = null;
   private initialReport = true;
 
@@ -133,10 +134,9 @@ export class RtpSession {
     const random = o.random ?? Math.random;
     this.ssrc = Math.floor(random() * 0x1_0000_0000) >>> 0;
     this.cname = `tapwire-${o.id}@${o.host}`;
-    this.avgRtcpSize = 80;
     o.rtp.on('message', (msg, rinfo) => this.onRtp(msg, rinfo));
     o.rtcp.on('message', (msg, rinfo) => this.onRtcp(msg, rinfo));
-    // ICMP port unreachable for our reports and the like: nothing to do but keep going.
+    // A send refused (no route, the sender gone): nothing to do but keep going.
     o.rtp.on('error', () => undefined);
     o.rtcp.on('error', () => undefined);
   }
@@ -235,8 +235,8 @@ export class RtpSession {
     const now = Date.now();
     station.lastAudioMs = now;
     this.handle ??= this.attach(this.o.registry.materialize(station, now));
-    // The handle may keep a view only until push returns; the datagram buffer is not reused by
-    // Node, but a copy keeps the packet independent of the socket's buffer either way.
+    // A copy of its own: the parsed payload is a view into the datagram, and the handle keeps
+    // what it is given until its batch goes to the worker.
     const payload = new Uint8Array(packet.payload);
     // Media milliseconds from the first packet (G.722's 8 kHz RTP clock included: 8 ticks a ms).
     const mediaMs = Math.floor((ticks * 1000) / this.o.clockRate);
