@@ -352,6 +352,29 @@ describe('a sender streaming', () => {
   });
 });
 
+describe('relay stop', () => {
+  it('sends each sender our BYE, ends its station "relay_stop" and frees the ports', async () => {
+    const r = await startTestRelay({ rtpPortMin: PORT_BASE + 120, rtpPortMax: PORT_BASE + 129 });
+    try {
+      const s = (await http(r.httpUrl, r.relay.adminToken as string, 'POST', '/api/rtp/sessions', { codec: 'pcmu' })).json;
+      const [sender, senderRtcp] = await TestSocket.pair();
+      for (let i = 0; i < 5; i++) await sender.send(rtp(i, 160 * i, 5, 0, new Uint8Array(160).fill(0xff)), s.port);
+      await waitFor(() => r.relay.store.getStation(s.trace_id, s.station_key), 3000, 'the station');
+      let endReason: string | undefined;
+      r.relay.registry.on('ended', (_station, reason) => (endReason = reason));
+      await r.relay.stop();
+      expect(endReason).toBe('relay_stop');
+      const bye = await senderRtcp.next((x) => parseCompound(x.data).some((p) => p instanceof Goodbye), 2000);
+      expect(parseCompound(bye.data).map((p) => p.packetType)).toEqual([201, 202, 203]);
+      (await TestSocket.bind(s.port)).close();
+      sender.close();
+      senderRtcp.close();
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe('through a lossy path (the seeded UDP impairment proxy)', () => {
   it('counts as lost exactly the packets the path dropped, between the first counted and the last received', async () => {
     const s = (await open({ codec: 'pcmu' })).json;
