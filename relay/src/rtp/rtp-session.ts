@@ -22,7 +22,6 @@ import type { RtpCodec, RtpSessionInfo, RtpSessionStats } from '../../../protoco
 import type { IngestCounters } from '../ingest/ingest-counters.ts';
 import type { LiveRegistry, LiveStation } from '../live/live-registry.ts';
 import type { StationHandle } from '../media/station-handle.ts';
-import { RtpParseError } from './errors.ts';
 import { dlsrFromMs, msFromNtp, ntpMiddle32 } from './ntp-time.ts';
 import { parseCompound, serializeCompound } from './rtcp-compound.ts';
 import { Goodbye, ReceiverReport, SenderReport, SourceDescription } from './rtcp-packet.ts';
@@ -159,8 +158,8 @@ export class RtpSession {
     let packet: RtpPacket;
     try {
       packet = RtpPacket.deSerialize(msg);
-    } catch (err) {
-      if (!(err instanceof RtpParseError)) throw err;
+    } catch {
+      // RtpParseError says what was wrong; whatever a datagram holds, it never throws out of here.
       this.stats.malformed++;
       this.o.counters.protocolErrors++;
       return;
@@ -263,8 +262,7 @@ export class RtpSession {
     let packets;
     try {
       packets = parseCompound(msg);
-    } catch (err) {
-      if (!(err instanceof RtpParseError)) throw err;
+    } catch {
       this.stats.rtcp_malformed++;
       return;
     }
@@ -320,9 +318,9 @@ export class RtpSession {
     this.reportTimer.unref();
   }
 
-  /** Our report block about the sender (§6.4.2), or none before its first packet. */
+  /** Our report block about the sender (§6.4.2), or none while it is not yet valid (A.1 probation). */
   private reportBlock(nowMs: number): ReportBlock[] {
-    if (this.source === null) return [];
+    if (this.source === null || !this.seq.valid) return [];
     const loss = this.seq.report();
     const sr = this.lastSr !== null && this.lastSr.ssrc === this.source.ssrc ? this.lastSr : null;
     return [
@@ -350,7 +348,14 @@ export class RtpSession {
     const dest = this.rtcpPeer ?? { address: this.source.address, port: this.source.port + 1 };
     const packets = [new ReceiverReport(this.ssrc, this.reportBlock(Date.now())), SourceDescription.withCname(this.ssrc, this.cname)] as (ReceiverReport | SourceDescription | Goodbye)[];
     if (withBye) packets.push(new Goodbye([this.ssrc], 'session closed'));
-    const buf = serializeCompound(packets);
+    let buf: Uint8Array;
+    try {
+      buf = serializeCompound(packets);
+    } catch {
+      // A field out of range must not take the relay down from a timer: this report is skipped.
+      sent();
+      return;
+    }
     this.avgRtcpSize = updateAvgRtcpSize(this.avgRtcpSize, buf.length);
     this.stats.receiver_reports_sent++;
     try {

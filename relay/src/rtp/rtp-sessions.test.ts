@@ -4,7 +4,7 @@
  * receiver reports the relay sends (checked field by field against what the test sent).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { measureToneDbfs, sine, toInt16 } from '../audio/signals.ts';
+import { measureToneDbfs, mulberry32, sine, toInt16 } from '../audio/signals.ts';
 import type { Scope } from '../auth/scopes.ts';
 import { encodeMulaw } from '../media/codecs/g711.ts';
 import { G722Encoder } from '../media/codecs/g722.ts';
@@ -349,6 +349,43 @@ describe('a sender streaming', () => {
     expectError(await http(t.httpUrl, admin, 'GET', `/api/rtp/sessions/${s.session_id}`), 404, 'rtp_session_not_found');
     await sleep(200);
     expect(senderRtcp.received.slice(before).some((r) => parseCompound(r.data).some((p) => p instanceof Goodbye))).toBe(false);
+  });
+});
+
+describe('garbage', () => {
+  it('counts 400 random datagrams on each port, and the session goes on', async () => {
+    const s = (await open({ codec: 'pcmu' })).json;
+    const sender = await TestSocket.bind();
+    const rand = mulberry32(7);
+    const payload = new Uint8Array(160).fill(0xff);
+    await sender.send(rtp(1, 0, 77, 0, payload), s.port); // lock the source first
+    for (let i = 0; i < 400; i++) {
+      const d = new Uint8Array(1 + Math.floor(rand() * 200)).map(() => Math.floor(rand() * 256));
+      // Half of them with RTP's version bits and a valid-looking RTCP packet type, to get past the first checks.
+      if (i % 2 === 0) {
+        d[0] = 0x80 | (d[0] & 0x3f);
+        if (d.length > 1) d[1] = 200 + (i % 5);
+      }
+      await sender.send(d, s.port);
+      await sender.send(d, s.rtcp_port);
+      // The stream goes on between them (garbage does not count as hearing from the sender).
+      if (i % 50 === 49) await sender.send(rtp(2 + (i - 49) / 50, 160 * (1 + (i - 49) / 50), 77, 0, payload), s.port);
+      // Paced: the relay runs in this process, and a burst would overflow the socket's receive buffer.
+      if (i % 10 === 9) await sleep(2);
+    }
+    const stats = await waitFor(async () => {
+      const res = await http(t.httpUrl, admin, 'GET', `/api/rtp/sessions/${s.session_id}`);
+      if (res.status !== 200) throw new Error(`the session is gone: ${res.text} ${JSON.stringify(t.relay.store.getStation(s.trace_id, s.station_key))}`);
+      const st = res.json.stats;
+      const rtpSeen = st.packets_received + st.malformed + st.foreign_ssrc + st.wrong_payload_type + st.bad_sequence + st.too_long;
+      return rtpSeen === 409 && st.rtcp_received + st.rtcp_malformed === 400 ? st : undefined;
+    }, 5000, 'every datagram counted');
+    console.log(`garbage: RTP ${JSON.stringify({ malformed: stats.malformed, foreign_ssrc: stats.foreign_ssrc, wrong_payload_type: stats.wrong_payload_type })}, RTCP malformed ${stats.rtcp_malformed}`);
+    expect(stats.malformed).toBeGreaterThan(100);
+    expect(stats.rtcp_malformed).toBeGreaterThan(300);
+    expect(stats.packets_received).toBeGreaterThanOrEqual(9);
+    expect((await http(t.httpUrl, admin, 'DELETE', `/api/rtp/sessions/${s.session_id}`)).status).toBe(200);
+    sender.close();
   });
 });
 
