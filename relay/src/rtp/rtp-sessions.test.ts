@@ -172,6 +172,25 @@ describe('access', () => {
     expectError(await http(t.httpUrl, null, 'GET', '/api/rtp/sessions'), 401, 'unauthorized');
   });
 
+  it('on a relay exposed beyond loopback: the same refusals; ports on the wildcard address, the answer naming the host asked', async () => {
+    const ex = await startTestRelay({ host: '0.0.0.0', rtpPortMin: PORT_BASE + 130, rtpPortMax: PORT_BASE + 139 });
+    try {
+      const url = `http://127.0.0.1:${new URL(ex.httpUrl).port}`;
+      const tok = (...scopes: Scope[]): string => ex.relay.tokens.create(scopes, 'exposed').token;
+      expectError(await http(url, null, 'POST', '/api/rtp/sessions', { codec: 'pcmu' }), 401, 'unauthorized');
+      expectError(await http(url, tok('read:snapshots'), 'POST', '/api/rtp/sessions', { codec: 'pcmu' }), 403, 'forbidden');
+      const res = await http(url, tok('ingest'), 'POST', '/api/rtp/sessions', { codec: 'pcmu' });
+      expect(res.status, res.text).toBe(201);
+      expect(res.json.host).toBe('127.0.0.1');
+      const sender = await TestSocket.bind();
+      await sender.send(rtp(1, 0, 3, 0, new Uint8Array(160).fill(0xff)), res.json.port);
+      await waitFor(() => ex.relay.rtp.list()[0]?.ssrc ?? undefined, 3000, 'the packet');
+      sender.close();
+    } finally {
+      await ex.close();
+    }
+  });
+
   it('declares its access on every route', () => {
     const rtpRoutes = t.relay.routes.filter((r) => r.url.startsWith('/api/rtp/') && r.method !== 'HEAD');
     expect(rtpRoutes.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['DELETE /api/rtp/sessions/:session_id', 'GET /api/rtp/sessions', 'GET /api/rtp/sessions/:session_id', 'POST /api/rtp/sessions']);
