@@ -36,6 +36,10 @@ interface Run {
   senderReports: SenderReport[];
   audio: { samples: Float32Array; sampleRate: number };
   stats: any;
+  /** The session as GET answered it 2 s into the stream. */
+  midway: any;
+  /** When the first RTP packet reached the middlebox, ms. */
+  firstPacketMs: number;
 }
 
 /**
@@ -59,8 +63,10 @@ async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: n
   let ffmpegRtcp: { port: number } | null = null;
   let lastTransit: number | null = null;
   let jitter = 0;
+  let firstPacketMs = 0;
   a.socket.on('message', (m) => {
     const arrivalMs = performance.timeOrigin + performance.now();
+    if (firstPacketMs === 0) firstPacketMs = arrivalMs;
     a.socket.send(m, session.port, '127.0.0.1');
     // The same A.8 estimate the relay makes, from this side of the link.
     const transit = (arrivalMs * clockRate) / 1000 - RtpPacket.deSerialize(m).timestamp;
@@ -85,14 +91,17 @@ async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: n
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const midway = (await http(t.httpUrl, admin, 'GET', `/api/rtp/sessions/${session.session_id}`)).json;
+  const code = await exited;
   if (code !== 0) throw new Error(`ffmpeg ${args.join(' ')} exited with ${code}: ${stderr}`);
   // ffmpeg's BYE ends the station; its buckets are then finalized and written.
   const audio = await stationPre(t.relay, session.trace_id, session.station_key);
   const stats = t.relay.store.getStation(session.trace_id, session.station_key);
   a.close();
   b.close();
-  return { sent, session, reports, jitterSeen, senderReports, audio, stats };
+  return { sent, session, reports, jitterSeen, senderReports, audio, stats, midway, firstPacketMs };
 }
 
 /** Half-second parts of `sent` (those with sound) whose best place in `received` is not at `lag`: their shift, samples. */
@@ -108,6 +117,20 @@ function shifts(sent: Float32Array, received: Float32Array, lag: number, rate: n
     if (Math.abs(shift) > 1) out.push({ part: k, shift });
   }
   return out;
+}
+
+/** The session midway: receiving from one source, and the sender's clock as its SR maps it. */
+function checkMidway(run: Run): void {
+  const m = run.midway;
+  expect(m).toMatchObject({ success: true, state: 'receiving', source: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+  expect(m.stats).toMatchObject({ malformed: 0, foreign_source: 0, foreign_ssrc: 0, wrong_payload_type: 0, bad_sequence: 0, too_long: 0, packets_lost: 0 });
+  const c = m.stats.sender_clock;
+  console.log(`${m.codec}: sender clock ${JSON.stringify(c)}; first packet at the middlebox ${new Date(run.firstPacketMs).toISOString()}`);
+  expect(c.reports).toBeGreaterThanOrEqual(1);
+  // The same machine's clock, a loopback hop away.
+  expect(Math.abs(c.clock_offset_ms)).toBeLessThan(50);
+  // ffmpeg's first SR goes out just before its first packet: media time 0 is then, by its clock.
+  expect(Math.abs(Date.parse(c.media_origin) - run.firstPacketMs)).toBeLessThan(100);
 }
 
 function checkReports(run: Run, ticksPerMs: number): void {
@@ -173,6 +196,11 @@ describe.skipIf(skipWithout('ffmpeg', hasFfmpeg))('ffmpeg streaming RTP into a s
     checkReports(pcmu, 8);
   });
 
+  it('PCMU: midway, one clean source and the sender\'s clock from its SR', () => {
+    expect(pcmu.midway.payload_type).toBe(0);
+    checkMidway(pcmu);
+  });
+
   describe.skipIf(skipWithout('ffmpeg with libopus', hasLibopus))('Opus', () => {
     it('no payload type named, the first dynamic one taken: the stored PRE audio is the WAV (r > 0.9), every half second in place', () => {
       const run = opus as Run;
@@ -188,6 +216,12 @@ describe.skipIf(skipWithout('ffmpeg', hasFfmpeg))('ffmpeg streaming RTP into a s
 
     it('receiver reports: nothing lost, the sequence advancing, jitter small, LSR of its SR', () => {
       checkReports(opus as Run, 48);
+    });
+
+    it('midway: ffmpeg\'s dynamic payload type taken, one clean source, the sender\'s clock from its SR', () => {
+      const run = opus as Run;
+      expect(run.midway.payload_type).toBeGreaterThanOrEqual(96);
+      checkMidway(run);
     });
   });
 });
