@@ -75,7 +75,11 @@ const deleteRoute = {
 /** The address a sender is told: the bound one, or for a wildcard, the host the request named. */
 function advertisedHost(bound: string, req: FastifyRequest): string {
   if (bound !== '0.0.0.0' && bound !== '::' && bound !== '') return bound;
-  return req.hostname.replace(/^\[(.*)\]$/, '$1').replace(/:\d+$/, '');
+  const host = req.hostname;
+  const bracketed = /^\[([^\]]+)\]/.exec(host);
+  if (bracketed !== null) return bracketed[1];
+  // A name or IPv4 address, perhaps with a port; a bare IPv6 address has several colons.
+  return host.split(':').length === 2 ? host.replace(/:\d+$/, '') : host;
 }
 
 function stationClient(req: FastifyRequest): StationClient {
