@@ -48,6 +48,8 @@ export const ERROR_STATUS = {
   // 405
   /** PATCH on a WHIP or WHEP session: the relay takes no trickle ICE or ICE restart (RFC 9725 §4.3.1); send every candidate in the offer. */
   method_not_allowed: 405,
+  /** No RTP session with this id (never opened, or already closed). */
+  rtp_session_not_found: 404,
   // 408
   /** The request took longer than 120 s to arrive. */
   request_timeout: 408,
@@ -116,6 +118,10 @@ export const ERROR_STATUS = {
   relay_busy: 503,
   /** The relay could not process an upload part now (stopping, worker lost); its packets are kept, retry. */
   processing_failed: 503,
+  /** The relay has as many RTP sessions open as it takes (TAPWIRE_MAX_RTP_SESSIONS); close one or retry later. */
+  rtp_sessions_full: 503,
+  /** Every RTP/RTCP port pair of TAPWIRE_RTP_PORTS is taken. */
+  rtp_ports_exhausted: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -83,13 +83,20 @@ describe('parseStart', () => {
 
   describe('codec', () => {
     it.each(INGEST_CODECS)('accepts %s', (codec) => {
-      expect(value(start({ codec, sample_rate: 8000 })).codec).toBe(codec);
+      const rate = codec === 'g722' ? 16000 : 8000;
+      expect(value(start({ codec, sample_rate: rate })).codec).toBe(codec);
     });
 
-    it.each([undefined, null, 'g722', 'OPUS', 'pcm', '', 1, ['opus']])('rejects %j naming the field codec', (codec) => {
+    it.each([8000, 48000])('refuses g722 at %i Hz: G.722 audio is 16 kHz', (rate) => {
+      const e = error(start({ codec: 'g722', sample_rate: rate }));
+      expect(e).toMatchObject({ code: 'bad_start', field: 'sample_rate' });
+      expect(e.message).toBe('g722 sample_rate must be 16000 (G.722 codes 16 kHz audio)');
+    });
+
+    it.each([undefined, null, 'g729', 'OPUS', 'pcm', '', 1, ['opus']])('rejects %j naming the field codec', (codec) => {
       const e = error(start({ codec }));
       expect(e).toMatchObject({ code: 'bad_start', field: 'codec' });
-      expect(e.message).toBe('codec must be one of opus, pcm16, pcmu, pcma');
+      expect(e.message).toBe('codec must be one of opus, pcm16, pcmu, pcma, g722');
     });
   });
 

@@ -6,7 +6,7 @@
  * Relay -> client: `started`, `status` (backpressure), `error`, `stopped`.
  */
 
-export const INGEST_CODECS = ['opus', 'pcm16', 'pcmu', 'pcma'] as const;
+export const INGEST_CODECS = ['opus', 'pcm16', 'pcmu', 'pcma', 'g722'] as const;
 export type IngestCodec = (typeof INGEST_CODECS)[number];
 
 /** Sample rates the relay accepts: 20 ms must be a whole number of samples. */
@@ -15,6 +15,8 @@ export const MAX_SAMPLE_RATE = 48000;
 /** Rates an Opus decoder can produce (RFC 6716 §2). */
 export const OPUS_DECODE_RATES = [8000, 12000, 16000, 24000, 48000] as const;
 export const FRAME_MS_CHOICES = [10, 20, 40, 60] as const;
+/** G.722 always codes 16 kHz audio (ITU-T G.722 §1), whatever its RTP clock says (RFC 3551 §4.5.2). */
+export const G722_SAMPLE_RATE = 16000;
 
 /** Identifiers a client may choose: a trace to join, a station key, a source name. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -138,6 +140,9 @@ export function parseStart(msg: Record<string, unknown>): Parsed<StartMessage> {
   }
   if (codec === 'opus' && !(OPUS_DECODE_RATES as readonly number[]).includes(rate)) {
     return fail('bad_start', `opus sample_rate must be one of ${OPUS_DECODE_RATES.join(', ')}`, 'sample_rate');
+  }
+  if (codec === 'g722' && rate !== G722_SAMPLE_RATE) {
+    return fail('bad_start', `g722 sample_rate must be ${G722_SAMPLE_RATE} (G.722 codes 16 kHz audio)`, 'sample_rate');
   }
   if (msg.channels !== 1) return fail('bad_start', 'channels must be 1 (mono)', 'channels');
   const frameMs = msg.frame_ms === undefined ? 20 : msg.frame_ms;

@@ -313,3 +313,40 @@ describe('WebRTC settings', () => {
     expect(typeError({ [name]: v }).message).toMatch(message);
   });
 });
+
+describe('RTP ingest settings', () => {
+  it('has the documented defaults', () => {
+    const c = fromEnv({});
+    expect([c.rtpPortMin, c.rtpPortMax]).toEqual([40000, 40999]);
+    expect(c.maxRtpSessions).toBe(100);
+    expect([c.rtpStartTimeoutMs, c.rtpIdleTimeoutMs, c.rtcpMinIntervalMs]).toEqual([30_000, 30_000, 5000]);
+  });
+
+  it('reads every TAPWIRE_*RTP* variable', () => {
+    const c = fromEnv({
+      TAPWIRE_RTP_PORTS: '50000 - 50009',
+      TAPWIRE_MAX_RTP_SESSIONS: '3',
+      TAPWIRE_RTP_START_TIMEOUT_MS: '1500',
+      TAPWIRE_RTP_IDLE_TIMEOUT_MS: '2500',
+      TAPWIRE_RTCP_MIN_INTERVAL_MS: '1000',
+    });
+    expect([c.rtpPortMin, c.rtpPortMax, c.maxRtpSessions, c.rtpStartTimeoutMs, c.rtpIdleTimeoutMs, c.rtcpMinIntervalMs]).toEqual([50000, 50009, 3, 1500, 2500, 1000]);
+  });
+
+  it.each([
+    ['TAPWIRE_RTP_PORTS', '40000', /TAPWIRE_RTP_PORTS must be a range like 40000-40999/],
+    ['TAPWIRE_RTP_PORTS', '40000-', /TAPWIRE_RTP_PORTS must be a range/],
+    ['TAPWIRE_RTP_PORTS', '41000-40000', /must lie in 1024-65535 and hold an even port and the next, got 41000-40000/],
+    ['TAPWIRE_RTP_PORTS', '40001-40002', /hold an even port and the next/],
+    ['TAPWIRE_RTP_PORTS', '80-81', /must lie in 1024-65535/],
+    ['TAPWIRE_RTP_PORTS', '65534-65536', /must lie in 1024-65535/],
+    ['TAPWIRE_MAX_RTP_SESSIONS', '0', /maxRtpSessions must be a positive integer/],
+    ['TAPWIRE_RTCP_MIN_INTERVAL_MS', '0', /rtcpMinIntervalMs must be a positive integer/],
+  ])('%s=%s is refused, naming the setting', (name, v, message) => {
+    expect(typeError({ [name]: v }).message).toMatch(message);
+  });
+
+  it('takes the smallest range: one even port and the next', () => {
+    expect(fromEnv({ TAPWIRE_RTP_PORTS: '40001-40003' })).toMatchObject({ rtpPortMin: 40001, rtpPortMax: 40003 });
+  });
+});

@@ -120,6 +120,18 @@ export interface RelayConfig {
   maxWhepSessionsPerStream: number;
   /** A WHIP or WHEP session whose ICE and DTLS are not up this long after its answer is closed. */
   webrtcConnectTimeoutMs: number;
+  // Plain RTP/UDP ingest (`/api/rtp/sessions`, docs/RTP.md).
+  /** UDP ports RTP sessions take, inclusive: RTP on an even port, its RTCP on the next (RFC 3550 §11). */
+  rtpPortMin: number;
+  rtpPortMax: number;
+  /** Open RTP sessions at most; beyond, `503 rtp_sessions_full`. */
+  maxRtpSessions: number;
+  /** A session that receives no packet within this of opening is closed, its port pair freed. */
+  rtpStartTimeoutMs: number;
+  /** A session whose sender goes quiet (no RTP or RTCP) for this long is closed and its station ends. */
+  rtpIdleTimeoutMs: number;
+  /** The smallest interval between our RTCP receiver reports (RFC 3550 §6.2 T_min: 5 s). */
+  rtcpMinIntervalMs: number;
 }
 
 const HOUR_MS = 3600_000;
@@ -179,6 +191,12 @@ export function defaultConfig(): RelayConfig {
     maxWhepSessions: 200,
     maxWhepSessionsPerStream: 50,
     webrtcConnectTimeoutMs: 10_000,
+    rtpPortMin: 40000,
+    rtpPortMax: 40999,
+    maxRtpSessions: 100,
+    rtpStartTimeoutMs: 30_000,
+    rtpIdleTimeoutMs: 30_000,
+    rtcpMinIntervalMs: 5000,
   };
 }
 
@@ -212,6 +230,10 @@ const LIMIT_VARIABLES: readonly [string, keyof RelayConfig, 'count' | 'ms' | 's'
   ['TAPWIRE_MAX_WHEP_SESSIONS', 'maxWhepSessions', 'count'],
   ['TAPWIRE_MAX_WHEP_SESSIONS_PER_STREAM', 'maxWhepSessionsPerStream', 'count'],
   ['TAPWIRE_WEBRTC_CONNECT_TIMEOUT_MS', 'webrtcConnectTimeoutMs', 'ms'],
+  ['TAPWIRE_MAX_RTP_SESSIONS', 'maxRtpSessions', 'count'],
+  ['TAPWIRE_RTP_START_TIMEOUT_MS', 'rtpStartTimeoutMs', 'ms'],
+  ['TAPWIRE_RTP_IDLE_TIMEOUT_MS', 'rtpIdleTimeoutMs', 'ms'],
+  ['TAPWIRE_RTCP_MIN_INTERVAL_MS', 'rtcpMinIntervalMs', 'ms'],
 ];
 const UNIT_SCALE = { count: 1, ms: 1, s: 1000, hours: HOUR_MS, MiB: MIB } as const;
 
@@ -256,6 +278,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   set('listenClusterMs', int(env, 'TAPWIRE_LISTEN_CLUSTER_MS'));
   set('listenJoinBurstMs', int(env, 'TAPWIRE_LISTEN_JOIN_BURST_MS'));
   set('listenEgressLingerMs', int(env, 'TAPWIRE_LISTEN_EGRESS_LINGER_MS'));
+  const rtpPorts = env.TAPWIRE_RTP_PORTS?.trim();
+  if (rtpPorts) {
+    const m = /^(\d+)\s*-\s*(\d+)$/.exec(rtpPorts);
+    if (m === null) throw new TypeError(`TAPWIRE_RTP_PORTS must be a range like 40000-40999, got "${rtpPorts}"`);
+    c.rtpPortMin = Number(m[1]);
+    c.rtpPortMax = Number(m[2]);
+  }
   for (const [name, key, unit] of LIMIT_VARIABLES) {
     const v = int(env, name);
     if (v !== undefined) (c[key] as number) = Math.round(v * UNIT_SCALE[unit]);
@@ -311,6 +340,11 @@ export function validateConfig(c: RelayConfig): RelayConfig {
     throw new TypeError(
       `listenBackedUpBytes (TAPWIRE_LISTEN_BACKED_UP_BYTES) must hold a joiner's burst and the next cluster, at least ${clusters} clusters (${clusters * clusterBytes} bytes at ${c.listenBitrate} bit/s, ${c.listenClusterMs} ms clusters and a ${c.listenJoinBurstMs} ms join burst), got ${c.listenBackedUpBytes}`,
     );
+  }
+  // Each session takes an even port for RTP and the odd one above it for RTCP: the range must hold one pair.
+  const evenMin = c.rtpPortMin + (c.rtpPortMin % 2);
+  if (!Number.isInteger(c.rtpPortMin) || !Number.isInteger(c.rtpPortMax) || c.rtpPortMin < 1024 || c.rtpPortMax > 65535 || evenMin + 1 > c.rtpPortMax) {
+    throw new TypeError(`the RTP port range (TAPWIRE_RTP_PORTS) must lie in 1024-65535 and hold an even port and the next, got ${c.rtpPortMin}-${c.rtpPortMax}`);
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);

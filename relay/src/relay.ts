@@ -39,6 +39,8 @@ import { ExportSlots } from './api/export-slots.ts';
 import { streamLogId } from './listen/listen-service.ts';
 import { WebRtcService } from './webrtc/webrtc-service.ts';
 import { registerWebRtcRoutes } from './webrtc/whip-route.ts';
+import { registerRtpRoutes } from './api/rtp-routes.ts';
+import { RtpSessions } from './rtp/rtp-sessions.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -64,6 +66,8 @@ export class Relay {
   readonly listen: ListenService;
   /** WHIP and WHEP sessions (`/whip`, `/whep`, docs/WEBRTC.md). */
   readonly webrtc: WebRtcService;
+  /** Plain RTP/UDP ingest: sessions opened over HTTP, each a port pair feeding one station. */
+  readonly rtp: RtpSessions;
   /** The all-scopes token of `<data dir>/admin-token` (null when that file is gone or revoked). */
   adminToken: string | null = null;
   adminTokenPath = '';
@@ -200,6 +204,12 @@ export class Relay {
         },
       },
     );
+    this.rtp = new RtpSessions({
+      config,
+      registry: this.registry,
+      counters: this.counters,
+      log: { info: (fields, message) => this.app?.log.info(fields, message) },
+    });
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
@@ -213,6 +223,7 @@ export class Relay {
       relay.telemetry.close();
       relay.listen.close();
       relay.webrtc.close();
+      relay.rtp.closeAll('relay_stop');
       relay.heartbeat.close();
       relay.store.close();
       throw err;
@@ -260,6 +271,7 @@ export class Relay {
       onListen: (socket, wire, query) => this.listen.accept(socket, wire, query),
     });
     registerWebRtcRoutes(this.app, this.webrtc);
+    registerRtpRoutes(this.app, this.rtp, this.config.host);
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (this.config.mediaNice !== 0) {
       const refused = this.pool.priorities.find((p) => !p.applied);
@@ -453,6 +465,8 @@ export class Relay {
     this.heartbeat.close();
     this.telemetry.close();
     for (const socket of this.sockets) socket.close(CLOSE.goingAway, 'relay is shutting down');
+    // RTP senders get our BYE; their stations end with the others below.
+    this.rtp.closeAll('relay_stop');
     // A part being processed stops at its next batch; its packets stay for a retry.
     await this.recordedRuns.close();
     // Closing ends each connection's stations (their queues drain in the workers).

@@ -231,6 +231,35 @@ const CASES: Record<string, () => Promise<Res[]>> = {
 
   'GET /api/session': async () => [await get('/api/session'), await get('/api/session', token('read:snapshots')), await get('/api/session', null), await get('/api/session', 'tw_unknown')],
 
+  'POST /api/rtp/sessions': async () => {
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=contract\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n';
+    const answers = [
+      await request('POST', '/api/rtp/sessions', admin(), { codec: 'pcmu', label: 'contract rtp' }),
+      await request('POST', '/api/rtp/sessions?station_key=contract-sdp', admin(), sdp, { 'content-type': 'application/sdp' }),
+      await request('POST', '/api/rtp/sessions', admin(), { codec: 'g722', clock_rate: 16000 }),
+      await request('POST', '/api/rtp/sessions', admin(), 'v=0\r\n', { 'content-type': 'application/sdp' }),
+      await request('POST', '/api/rtp/sessions', admin(), 'codec=pcmu', { 'content-type': 'text/plain' }),
+      await request('POST', '/api/rtp/sessions', token('read:snapshots'), { codec: 'pcmu' }),
+    ];
+    for (const id of t.relay.rtp.list().map((x) => x.session_id)) t.relay.rtp.close(id, 'deleted');
+    return answers;
+  },
+
+  'GET /api/rtp/sessions': async () => [await get('/api/rtp/sessions'), await get('/api/rtp/sessions', token('read:snapshots'))],
+
+  'GET /api/rtp/sessions/{session_id}': async () => {
+    const opened = await request('POST', '/api/rtp/sessions', admin(), { codec: 'opus' });
+    const answers = [await get(`/api/rtp/sessions/${opened.json.session_id}`), await get('/api/rtp/sessions/rtp_nothere'), await get(`/api/rtp/sessions/${'x'.repeat(200)}`)];
+    t.relay.rtp.close(opened.json.session_id, 'deleted');
+    return answers;
+  },
+
+  'DELETE /api/rtp/sessions/{session_id}': async () => {
+    const opened = await request('POST', '/api/rtp/sessions', admin(), { codec: 'pcma' });
+    const del = (): Promise<Res> => request('DELETE', `/api/rtp/sessions/${opened.json.session_id}`, admin());
+    return [await del(), await del()];
+  },
+
   'GET /api/openapi.json': async () => [await get('/api/openapi.json', token('read:audio')), await get('/api/openapi.json', null)],
 };
 

@@ -105,6 +105,13 @@ describe('SequenceTracker loss figures (RFC 3550 A.3)', () => {
     expect(r.cumulativeLost).toBe(1999);
   });
 
+  it('reports 255/256, not an 8-bit overflow, when everything expected in an interval is missing', () => {
+    // During probation the first packet counts as expected but not yet as received (A.1).
+    const t = new SequenceTracker();
+    expect(t.update(1)).toBe('probation');
+    expect(t.report()).toEqual({ fractionLost: 255, cumulativeLost: 1, extendedHighestSeq: 1 });
+  });
+
   it('is empty before any packet', () => {
     const t = new SequenceTracker();
     expect(t.report()).toEqual({ fractionLost: 0, cumulativeLost: 0, extendedHighestSeq: 0 });

@@ -140,7 +140,8 @@ export class SequenceTracker {
     this.expectedPrior = expected;
     this.receivedPrior = this.received;
     const lostInterval = expectedInterval - receivedInterval;
-    const fractionLost = expectedInterval === 0 || lostInterval <= 0 ? 0 : Math.floor((lostInterval * 256) / expectedInterval);
+    // 256 would be "all of them" but the field has 8 bits: everything lost reads 255/256.
+    const fractionLost = expectedInterval === 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval));
     const lost = this.cumulativeLost;
     return {
       fractionLost,
