@@ -6,7 +6,7 @@
  *
  *   npm run bench:stations -- [--steps 100,200,300] [--seconds 20] [--warmup 4]
  *                             [--modes pinned,unpinned] [--workers N] [--profile DIR] [--idle yes|no]
- *                             [--before DIR] [--trace-gc]
+ *                             [--before DIR] [--trace-gc] [--transports websocket,rtp]
  *
  * Pinned (cpu-pinning.ts): the relay, every thread of it, runs on core 1 and this process,
  * the simulated field testers, on core 0, so the relay's figures are its own: its CPU per
@@ -19,6 +19,9 @@
  * measurements, then this checkout's, so before and after come from one run.
  * `--trace-gc`: the relay runs with V8's --trace-gc, and each step prints the garbage
  * collections in its window per thread (V8 isolate: the main thread and each worker).
+ * `--transports websocket,rtp`: the same steps for each transport in turn, on one relay:
+ * WebSocket field testers (relay/src/sim/simulator.ts), or RTP senders over UDP
+ * (bench/rtp-load.ts), one RTP session each, through the same jitter buffer stage.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +35,7 @@ import { BENCHMARK_LIMITS, startRelayProcess } from '../relay/src/testing/relay-
 import { cpuPlan, pinSelf } from './cpu-pinning.ts';
 import { measurePipeline } from './pipeline-cost.ts';
 import { procStat } from './proc-stat.ts';
+import { RtpLoad } from './rtp-load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,8 +50,11 @@ const { values } = parseArgs({
     idle: { type: 'string', default: 'yes' },
     before: { type: 'string' },
     'trace-gc': { type: 'boolean', default: false },
+    transports: { type: 'string', default: 'websocket' },
   },
 });
+const transports = values.transports.split(',') as ('websocket' | 'rtp')[];
+for (const t of transports) if (t !== 'websocket' && t !== 'rtp') throw new TypeError(`--transports takes websocket and rtp, got ${t}`);
 const steps = values.steps.split(',').map(Number);
 const measureS = Number(values.seconds);
 const warmupS = Number(values.warmup);
@@ -135,6 +142,9 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
     TAPWIRE_LOG_LEVEL: 'warn',
     // Keep the disk in check: 300 stations write about 58 MB/s of segments.
     TAPWIRE_SEGMENT_MAX_MB: '1500',
+    // A port pair per RTP station.
+    TAPWIRE_MAX_RTP_SESSIONS: '10000',
+    TAPWIRE_RTP_PORTS: '20000-39999',
   };
   if (values.workers) env.TAPWIRE_MEDIA_WORKERS = values.workers;
   const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
@@ -163,14 +173,34 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
   } else {
     console.log('idle relay: not measured (--idle no); per-station figures count the whole relay');
   }
+  /** N simulated senders of one transport, paced in real time. */
+  const startLoad = async (transport: 'websocket' | 'rtp', n: number): Promise<{ pump(now: number): void; stop(): Promise<void> }> => {
+    if (transport === 'rtp') {
+      const rtp = await RtpLoad.open(url, adminToken, audio, n, 'bench');
+      return { pump: (now) => rtp.pump(now), stop: () => rtp.close() };
+    }
+    const list: SimulatedStation[] = [];
+    for (let i = 0; i < n; i++) list.push(new SimulatedStation({ url: wsUrl, audio, label: `bench-${i}`, durationS: 3600, offsetMs: (i * 20) / n }));
+    await Promise.all(list.map((s) => s.connect()));
+    return {
+      pump: (now) => {
+        for (const s of list) s.pump(now);
+      },
+      stop: async () => {
+        for (const s of list) s.stop();
+        await Promise.all(list.map((s) => Promise.race([s.done, sleep(5000)])));
+      },
+    };
+  };
+
+  for (const transport of transports) {
+  console.log(`\n${transport === 'rtp' ? 'RTP over UDP (Opus, one session per station)' : 'WebSocket ingest'}`);
   console.log('stations | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
   console.log('---------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
 
   let best = 0;
   for (const n of steps) {
-    const stationsList: SimulatedStation[] = [];
-    for (let i = 0; i < n; i++) stationsList.push(new SimulatedStation({ url: wsUrl, audio, label: `bench-${i}`, durationS: 3600, offsetMs: (i * 20) / n }));
-    await Promise.all(stationsList.map((s) => s.connect()));
+    const load = await startLoad(transport, n);
     let running = true;
     let maxPumpGapMs = 0;
     const pumpLoop = (async () => {
@@ -179,7 +209,7 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
         const now = performance.now();
         maxPumpGapMs = Math.max(maxPumpGapMs, now - last);
         last = now;
-        for (const s of stationsList) s.pump(now);
+        load.pump(now);
         await sleep(4);
       }
     })();
@@ -197,8 +227,7 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
     const gcNote = values['trace-gc'] ? gcs.since(gc0) : '';
     running = false;
     await pumpLoop;
-    for (const s of stationsList) s.stop();
-    await Promise.all(stationsList.map((s) => Promise.race([s.done, sleep(5000)])));
+    await load.stop();
 
     const dropped = after.relay.frames_dropped - before.relay.frames_dropped;
     const late = after.relay.late_frames - before.relay.late_frames + after.relay.resyncs - before.relay.resyncs;
@@ -232,7 +261,8 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
     if (gcNote) console.log(`         garbage collections in the window, per V8 isolate: ${gcNote}`);
     await sleep(7000); // let the last buckets finalize and be written
   }
-  console.log(`largest sustained: ${best} stations (no dropped or late frame, p99 < 20 ms, every frame sent received)`);
+  console.log(`largest sustained over ${transport}: ${best} stations (no dropped or late frame, p99 < 20 ms, every frame sent received)`);
+  }
   relay.kill('SIGTERM');
   await new Promise((r) => relay.once('exit', r));
   rmSync(dataDir, { recursive: true, force: true });
