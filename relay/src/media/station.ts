@@ -9,9 +9,12 @@
  *                                       [Opus egress]             [Opus egress]
  *                                       [trace mix input]         [trace mix input]
  *
- * The clock is what differs between live audio (live-clock.ts: a bounded ingress queue
- * played at the media rate) and a recording (recorded-clock.ts: played at once, at its
- * capture times); every stage after it is the same code for both. Egress encoders (egress.ts)
+ * The clock is what differs between live audio (jitter/jitter-clock.ts: the adaptive
+ * jitter buffer, played on the wall clock, concealing what is lost) and a recording
+ * (recorded-clock.ts: played at once, at its capture times); every stage after it is the
+ * same code for both. A relay configured with a jitter allowance beyond the buffer's
+ * largest delay (tests and benchmarks that feed live stations faster than real time) keeps
+ * the plain ingress queue of live-clock.ts instead. Egress encoders (egress.ts)
  * hang off a tap of a live station only while someone listens to it (`setEgress`), and so
  * does the input of its trace's mix (mixer.ts, hung on by the worker: `attachSink`).
  */
@@ -29,6 +32,8 @@ import { Framer } from './framer.ts';
 import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { LatencyProbe } from './latency-probe.ts';
+import { MAX_TARGET_MS } from './jitter/delay-estimator.ts';
+import { JitterClock } from './jitter/jitter-clock.ts';
 import { LiveClock } from './live-clock.ts';
 import { MeterInterval } from './meter-interval.ts';
 import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
@@ -57,6 +62,8 @@ export class Station {
   readonly live: boolean;
   private readonly decoder: FrameDecoder;
   private readonly clock: Clock;
+  /** The jitter buffer's clock of a live station (null for a recording, or a relay that keeps the plain queue). */
+  private readonly jitter: JitterClock | null;
   /** Loss and jitter of the packets as they arrive (live stations only: a recording has no network timing). */
   private readonly quality: TransportQuality | null;
   private readonly decode: DecodeStage;
@@ -95,9 +102,12 @@ export class Station {
       : new WaveformConcealment(this.framer.frameSamples, rate);
     this.decode = new DecodeStage(spec.codec, this.decoder, this.concealment, this.framer, maxPacketSamples, events.decodeError);
     this.quality = this.live ? new TransportQuality() : null;
-    this.clock = this.live
-      ? new LiveClock({ queueFrames: spec.queueFrames, jitterAllowanceMs: spec.jitterAllowanceMs }, this.decode, () => this.framer.playedMs, events.status)
-      : new RecordedClock(this.decode);
+    this.jitter = this.live && spec.jitterAllowanceMs <= MAX_TARGET_MS ? new JitterClock({ queueFrames: spec.queueFrames, minTargetMs: spec.jitterAllowanceMs, graceMs: spec.graceMs }, this.decode, events.status) : null;
+    this.clock =
+      this.jitter ??
+      (this.live
+        ? new LiveClock({ queueFrames: spec.queueFrames, jitterAllowanceMs: spec.jitterAllowanceMs }, this.decode, () => this.framer.playedMs, events.status)
+        : new RecordedClock(this.decode));
     // A 43 ms spectrum window (2048 points at 48 kHz) rather than the kernel's 85 ms default:
     // half the FFT cost for hundreds of stations; bands below about 100 Hz then share bins.
     const fftSize = defaultSpectrumFftSize(rate) / 2;
@@ -244,7 +254,8 @@ export class Station {
       frames_concealed: this.concealment.framesConcealed,
       resyncs: this.framer.resyncs,
       late_frames: this.buckets.lateFrames,
-      frames_out_of_order: this.decode.counters.frames_out_of_order,
+      // Behind the jitter buffer, duplicates and packets after their play-out time are its to discard.
+      frames_out_of_order: this.decode.counters.frames_out_of_order + (this.jitter ? this.jitter.buffer.counters.duplicates + this.jitter.buffer.counters.late : 0),
     };
   }
 

@@ -48,8 +48,15 @@ export class DelayEstimator {
   private lastRelativeDelay = 0;
   private target = MIN_TARGET_MS;
   private observed = 0;
+  /** The least target: MIN_TARGET_MS, or more when the receiver's own timing needs it. */
+  private readonly floorMs: number;
 
-  constructor() {
+  /** @param minTargetMs the least target, ms, within [MIN_TARGET_MS, MAX_TARGET_MS] (default MIN_TARGET_MS). */
+  constructor(minTargetMs: number = MIN_TARGET_MS) {
+    if (!(Number.isFinite(minTargetMs) && minTargetMs >= MIN_TARGET_MS && minTargetMs <= MAX_TARGET_MS)) {
+      throw new RangeError(`minTargetMs must be ${MIN_TARGET_MS}-${MAX_TARGET_MS} ms, got ${minTargetMs}`);
+    }
+    this.floorMs = minTargetMs;
     this.reset();
   }
 
@@ -61,7 +68,7 @@ export class DelayEstimator {
     this.ringCount = 0;
     this.minTransit = 0;
     this.lastRelativeDelay = 0;
-    this.target = MIN_TARGET_MS;
+    this.target = this.floorMs;
     this.observed = 0;
   }
 
@@ -82,7 +89,7 @@ export class DelayEstimator {
     for (let i = 0; i < BIN_COUNT; i++) bins[i] *= f;
     const bin = Math.min(BIN_COUNT - 1, Math.floor(relative / BIN_MS));
     bins[bin] += 1 - f;
-    this.target = Math.min(MAX_TARGET_MS, Math.max(MIN_TARGET_MS, this.quantile(TARGET_QUANTILE)));
+    this.target = Math.min(MAX_TARGET_MS, Math.max(this.floorMs, this.quantile(TARGET_QUANTILE)));
   }
 
   /** The target delay, ms, in [MIN_TARGET_MS, MAX_TARGET_MS]. */
