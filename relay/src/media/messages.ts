@@ -2,6 +2,7 @@
  * The one channel between the control plane (main thread) and a media worker: typed
  * messages both ways. Nothing else crosses the thread boundary.
  */
+import type { CallQuality } from '../../../protocol/api.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import type { BucketMetrics } from '../../../protocol/metrics.ts';
@@ -103,6 +104,8 @@ export interface StationStats {
   ended: boolean;
   /** Loss and jitter of the arriving packets over the recent window (transport-quality.ts); null for a recording. */
   quality: TransportFigures | null;
+  /** Call-quality figures of a live station behind the jitter buffer since it started (jitter/call-quality.ts); null otherwise. */
+  call: CallQuality | null;
 }
 
 export type ToWorker =
@@ -171,5 +174,7 @@ const TAP = TAP_METER_FIELDS.length;
  * Layout of a station's record in a `meters` message: its id, PRE and POST (TAP_METER_FIELDS
  * each), then ingest state.
  */
-export const METER_OFFSET = { id: 0, pre: 1, post: 1 + TAP, queueDepth: 1 + 2 * TAP, droppedFrames: 2 + 2 * TAP, decodeErrors: 3 + 2 * TAP, configVersion: 4 + 2 * TAP } as const;
-export const METER_FIELDS = 5 + 2 * TAP;
+export const METER_OFFSET = { id: 0, pre: 1, post: 1 + TAP, queueDepth: 1 + 2 * TAP, droppedFrames: 2 + 2 * TAP, decodeErrors: 3 + 2 * TAP, configVersion: 4 + 2 * TAP, qos: 5 + 2 * TAP } as const;
+/** Call quality at the end of a station's record, in this order; NaN where the JSON says null (no jitter buffer). */
+export const QOS_METER_FIELDS = ['mos', 'level', 'loss_pct', 'jitter_ms', 'jb_delay_ms'] as const;
+export const METER_FIELDS = 5 + 2 * TAP + QOS_METER_FIELDS.length;

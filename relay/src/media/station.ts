@@ -18,7 +18,9 @@
  * hang off a tap of a live station only while someone listens to it (`setEgress`), and so
  * does the input of its trace's mix (mixer.ts, hung on by the worker: `attachSink`).
  */
+import type { CallQuality } from '../../../protocol/api.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
+import { burstRatio, emodel, QOS_LEVELS, qosLevel } from '../../../protocol/qos.ts';
 import { defaultSpectrumFftSize, type BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import { PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
 import { BucketAggregator } from './bucket-aggregator.ts';
@@ -32,6 +34,7 @@ import { Framer } from './framer.ts';
 import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { LatencyProbe } from './latency-probe.ts';
+import { callCounts, callQuality } from './jitter/call-quality.ts';
 import { MAX_TARGET_MS } from './jitter/delay-estimator.ts';
 import { JitterClock } from './jitter/jitter-clock.ts';
 import { LiveClock } from './live-clock.ts';
@@ -260,7 +263,38 @@ export class Station {
   }
 
   stats(): StationStats {
-    return { id: this.id, queueDepth: this.clock.depth, counters: this.counters(), configVersion: this.currentConfigVersion, ended: this.ended, quality: this.quality?.figures() ?? null };
+    const quality = this.quality?.figures() ?? null;
+    return { id: this.id, queueDepth: this.clock.depth, counters: this.counters(), configVersion: this.currentConfigVersion, ended: this.ended, quality, call: this.callQuality() };
+  }
+
+  /**
+   * Call quality now, for the meters (protocol/telemetry.ts QosMeters): loss over the
+   * arrival window, RFC 3550 jitter, the buffer's current delay, and the E-model's MOS and
+   * level of those. Written into `out` from `offset` (QOS_METER_FIELDS order, the level as
+   * its index in QOS_LEVELS); NaN throughout for a station without a jitter buffer.
+   */
+  writeQos(out: Float64Array, offset: number): void {
+    if (this.jitter === null || this.quality === null) {
+      out.fill(Number.NaN, offset, offset + 5);
+      return;
+    }
+    const t = this.quality.figures();
+    const delay = this.jitter.buffer.currentDelayMs;
+    const c = this.jitter.buffer.counters;
+    const burstR = burstRatio(c.played, c.lost, this.jitter.lossRuns);
+    const { mos } = emodel({ codec: this.spec.codec, delayMs: delay === null ? null : Math.max(0, delay), lossPercent: t.lossPercent ?? 0, burstR });
+    const level = qosLevel({ latencyMs: delay, lossPercent: t.lossPercent, jitterMs: t.jitterMs, mos });
+    out[offset] = mos;
+    out[offset + 1] = QOS_LEVELS.indexOf(level);
+    out[offset + 2] = t.lossPercent ?? Number.NaN;
+    out[offset + 3] = t.jitterMs ?? Number.NaN;
+    out[offset + 4] = delay ?? Number.NaN;
+  }
+
+  /** Call-quality figures since the station started (live stations behind the jitter buffer; null otherwise). */
+  callQuality(): CallQuality | null {
+    if (this.jitter === null) return null;
+    return callQuality(this.spec.codec, callCounts(this.jitter), this.jitter.buffer.targetMs, this.quality?.figures().jitterMs ?? null);
   }
 
   /** Every stage's own description, for debugging. */

@@ -41,7 +41,12 @@ export interface JitterPacket<P = Uint8Array> {
 }
 
 export type PullDecision<P = Uint8Array> =
-  | { kind: 'packet'; packet: JitterPacket<P> }
+  | {
+      kind: 'packet';
+      packet: JitterPacket<P>;
+      /** The packet dropped just before it to accelerate, when this pull accelerated (a player may still use it). */
+      skipped: JitterPacket<P> | undefined;
+    }
   | {
       kind: 'conceal';
       /** 'loss': the packet due was not there; 'expand': a frame inserted to grow the delay. */
@@ -183,7 +188,11 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
   private removedMs = 0;
   private insertedMs = 0;
 
-  private readonly packetDecision: { kind: 'packet'; packet: JitterPacket<P> | undefined } = { kind: 'packet', packet: undefined };
+  private readonly packetDecision: { kind: 'packet'; packet: JitterPacket<P> | undefined; skipped: JitterPacket<P> | undefined } = {
+    kind: 'packet',
+    packet: undefined,
+    skipped: undefined,
+  };
   private readonly concealDecision: { kind: 'conceal'; reason: 'loss' | 'expand'; durationMs: number; nextPayload: P | undefined } = {
     kind: 'conceal',
     reason: 'loss',
@@ -362,8 +371,10 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     }
     let slot = s;
     const n = (this.nextExt + 1) & this.mask;
+    this.packetDecision.skipped = undefined;
     if (this.overSinceMs >= 0 && nowMs - this.overSinceMs >= SUSTAIN_MS && this.slotExt[n] === this.nextExt + 1) {
       this.counters.accelerate++;
+      this.packetDecision.skipped = this.slotPacket[s];
       this.removedMs += (this.slotPacket[s] as JitterPacket<P>).durationMs;
       this.skip(s);
       this.overSinceMs = -1;

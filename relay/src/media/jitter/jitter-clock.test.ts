@@ -98,9 +98,18 @@ describe('JitterClock', () => {
         if (i > 0 && i < buckets.length - 1) expect(b.samples).toBe(5 * RATE);
         if (i > 0) expect(b.bucketTs - buckets[i - 1].bucketTs).toBe(5000);
       }
+      // The first 100 ms of decisions are taken by moving the audio against the wall clock
+      // (a wait, a packet played anyway); the rest insert or drop frames.
       const frames = buckets.reduce((sum, b) => sum + b.metrics.PRE['pcm.rms_dbfs'].count, 0);
-      expect(frames).toBe(packets - Number(jb.accelerate) + Number(jb.preemptiveExpand));
-      expect(s.counters.frames_concealed).toBe(Number(jb.preemptiveExpand));
+      expect(frames).toBe(packets - Number(jb.accelerate_dropped) + Number(jb.expand_inserted));
+      expect(s.counters.frames_concealed).toBe(Number(jb.expand_inserted));
+      const touched = Number(jb[decision === 'accelerate' ? 'accelerate_dropped' : 'expand_inserted']);
+      expect(touched).toBeGreaterThanOrEqual(followed - 5 - 3);
+      expect(touched).toBeLessThanOrEqual(followed - 5 + 3);
+      const cq = station.callQuality()!;
+      expect(cq).toMatchObject({ packets_received: packets, packets_lost: 0, loss_percent: 0, level: 'GOOD' });
+      expect(cq.mos).toBeCloseTo(4.41, 2);
+      expect(cq[decision === 'accelerate' ? 'removed_ms' : 'inserted_ms']).toBe(touched * 20);
     });
   }
 
@@ -116,6 +125,15 @@ describe('JitterClock', () => {
     const jb = station.stages().clock;
     expect(jb).toMatchObject({ lost: 10, late: 0, concealmentEvents: 10 });
     expect(station.stats().counters.frames_concealed).toBe(10);
+    // 10 of about 500 due lost, one at a time: 2 % (the last packets, played as the station
+    // ended, are not counted as due), BurstR = 1/(10/490 + 10/10) = 0.98;
+    // Ie,eff = 95·2/(2/0.98 + 25.1) = 7.00, R = 86.20 less nothing for a 60 ms delay.
+    const cq = station.callQuality()!;
+    expect(cq).toMatchObject({ packets_received: 490, packets_lost: 10, concealment_events: 10, burst_r: 0.98, level: 'GOOD' });
+    expect(cq.loss_percent).toBeCloseTo(2, 1);
+    expect(cq.r).toBeCloseTo(86.2, 1);
+    expect(cq.jitter_buffer_delay_ms).toBeGreaterThanOrEqual(59);
+    expect(cq.jitter_buffer_delay_ms).toBeLessThanOrEqual(61);
     const frames = buckets.reduce((sum, b) => sum + b.metrics.PRE['pcm.rms_dbfs'].count, 0);
     expect(frames).toBe(500);
   });

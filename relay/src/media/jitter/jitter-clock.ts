@@ -33,6 +33,13 @@ const STATUS_INTERVAL_MS = 1000;
 const BACKLOG_START_MS = 40;
 /** A sender may run this far ahead of its first packet's timing before it counts as too fast (as the seed 001 queue allowed). */
 const MAX_AHEAD_MS = 500;
+/**
+ * The buffer's delay decisions move the station's audio against the wall clock by up to
+ * this much before they touch the audio itself, ms. A target that rises and falls with the
+ * jitter then costs nothing audible; only a sender clock that drifts for long (seed 004 §7)
+ * makes the buffer insert and drop frames, which keeps the audio on the wall clock.
+ */
+const MAX_TIMELINE_SLACK_MS = 100;
 /** At most this many periods are caught up at once after a stalled worker; beyond, the schedule restarts now. */
 const MAX_CATCH_UP = 500;
 
@@ -71,6 +78,21 @@ export class JitterClock implements Clock {
   catchUps = 0;
   /** Times the buffer ran dry and waited for the next packet instead of concealing it. */
   dryWaits = 0;
+  /** Accelerate decisions that dropped a packet's audio, and preemptive expands that inserted a frame of concealment. */
+  accelerateDropped = 0;
+  expandInserted = 0;
+  /** Media of those decisions taken without touching the audio: periods waited, packets played anyway, ms. */
+  expandWaitedMs = 0;
+  acceleratePlayedMs = 0;
+  /**
+   * How far the audio handed on is behind (positive) or ahead of the wall clock, ms, by the
+   * buffer's decisions taken without touching the audio: a wait instead of an inserted
+   * frame, a packet played instead of dropped. Within ±MAX_TIMELINE_SLACK_MS.
+   */
+  private timelineMs = 0;
+  /** Runs of consecutive lost packets (for the E-model's BurstR). */
+  lossRuns = 0;
+  private lastWasLoss = false;
   /** When the next pull is due; NaN while the buffer waits to (re)start play-out. */
   private nextPullMs = Number.NaN;
   /** The scheduled pull the buffer found itself empty at, while it waits; NaN otherwise. */
@@ -189,6 +211,10 @@ export class JitterClock implements Clock {
       backlog_played: this.backlogPlayed,
       catch_ups: this.catchUps,
       dry_waits: this.dryWaits,
+      loss_runs: this.lossRuns,
+      accelerate_dropped: this.accelerateDropped,
+      expand_inserted: this.expandInserted,
+      timeline_ms: this.timelineMs,
       backpressure: this.statusState === 'backpressure',
     };
   }
@@ -200,8 +226,34 @@ export class JitterClock implements Clock {
   /** Hands a decision to the sink; returns the media time it played, ms. */
   private hand(d: Exclude<PullDecision<PacketView>, { kind: 'wait' }>, atMs: number): number {
     if (d.kind === 'packet') {
+      this.lastWasLoss = false;
+      const skipped = d.skipped;
+      if (skipped !== undefined) {
+        // Accelerate: play the packet the buffer let go as well while the timeline may run
+        // ahead, drop it once it may not (a sender clock running fast for good).
+        if (this.timelineMs - skipped.durationMs >= -MAX_TIMELINE_SLACK_MS) {
+          this.timelineMs -= skipped.durationMs;
+          this.acceleratePlayedMs += skipped.durationMs;
+          this.sink.play(skipped.payload, skipped.durationMs);
+        } else {
+          this.accelerateDropped++;
+        }
+      }
       this.sink.play(d.packet.payload, d.packet.durationMs);
       return d.packet.durationMs;
+    }
+    if (d.reason === 'expand') {
+      // Preemptive expand: let the period pass without audio while the timeline may fall
+      // behind, insert a concealed frame once it may not (a sender clock running slow).
+      if (this.timelineMs + d.durationMs <= MAX_TIMELINE_SLACK_MS) {
+        this.timelineMs += d.durationMs;
+        this.expandWaitedMs += d.durationMs;
+        return d.durationMs;
+      }
+      this.expandInserted++;
+    } else {
+      if (!this.lastWasLoss) this.lossRuns++;
+      this.lastWasLoss = true;
     }
     this.sink.conceal(d.durationMs, d.nextPayload?.payload, atMs);
     return d.durationMs;
