@@ -106,6 +106,8 @@ export const CallQuality = T.Object({
   concealment_events: Count('runs of consecutive concealed frames'),
   inserted_ms: T.Number({ minimum: 0, description: 'frames inserted to grow the delay (preemptive expand), ms' }),
   removed_ms: T.Number({ minimum: 0, description: 'packets dropped to shrink the delay (accelerate), ms' }),
+  accelerate_decisions: Count('times the buffer shrank its delay by a packet (played at once while the audio may run ahead of the wall clock, dropped after: removed_ms)'),
+  expand_decisions: Count('times the buffer grew its delay by a period (waited while the audio may fall behind the wall clock, a concealed frame inserted after: inserted_ms)'),
   jitter_buffer_delay_ms: T.Nullable(T.Number(), 'mean time from arrival to play-out of the packets played, ms; null before one'),
   jitter_buffer_target_ms: T.Number({ minimum: 0, description: 'the delay the buffer aims at now, ms' }),
   burst_r: T.Number({ minimum: 0, description: 'burstiness of the loss (G.107 BurstR): 1 random, more when losses come in runs' }),

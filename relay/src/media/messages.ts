@@ -5,7 +5,7 @@
 import type { CallQuality } from '../../../protocol/api.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
-import type { BucketMetrics } from '../../../protocol/metrics.ts';
+import type { BucketMetrics, BucketQos } from '../../../protocol/metrics.ts';
 import type { ChunkedSamples, WireChunks } from './sample-chunks.ts';
 import type { EgressOptions } from './station-handle.ts';
 import type { TransportFigures } from './transport-quality.ts';
@@ -56,6 +56,9 @@ export interface IngestCounters {
   frames_out_of_order: number;
 }
 
+/** A bucket's counters: the station's, and its call quality over the bucket (live stations behind the jitter buffer). */
+export type BucketIngest = IngestCounters & { qos?: BucketQos };
+
 export interface BucketRecord {
   traceId: string;
   stationKey: string;
@@ -66,7 +69,7 @@ export interface BucketRecord {
   knobs: KnobValues;
   configVersion: number;
   lastKnobEventId: number | null;
-  ingest: IngestCounters;
+  ingest: BucketIngest;
   /** First sample of the bucket the station sent (earlier samples are silence). */
   sampleStart: number;
   /** Samples in each segment: from the bucket's start to the last sample received. */

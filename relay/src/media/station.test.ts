@@ -96,8 +96,9 @@ describe('Station', () => {
     const jb = station.stages().clock;
     // The jitter buffer holds the ingress queue's 48 packets on top of its largest delay
     // (200 ms: 10 packets). What it played: 2 s of wall time at the media rate, plus at most
-    // 500 ms the sender may run ahead of its first packet, less the target delay (60 ms) it
-    // keeps, plus the packets dropped to accelerate; everything else was dropped, oldest first.
+    // 500 ms the sender may run ahead of its first packet, less the target delay it keeps
+    // (60 ms at most here), plus the packets dropped to accelerate; everything else was
+    // dropped, oldest first.
     expect(s.counters.frames_received).toBe(401);
     expect(s.queueDepth).toBe(58);
     const played = Number(jb.played) + Number(jb.accelerate);
@@ -227,8 +228,9 @@ describe('Station', () => {
   it('does not hold back a station whose first packet came late', () => {
     const { station } = harness();
     // The first packet is 300 ms late; the rest arrive on time: the audio already due is
-    // played at once, and the buffer holds no more than its target delay (60 ms: 3 packets),
-    // the 40 ms of due audio that starts such a catch-up, and the packet just arrived.
+    // played at once, and the buffer holds no more than its target delay (20 ms here: 1
+    // packet, 60 ms at the most this jitter would give), the 40 ms of due audio that starts
+    // such a catch-up, and the packet just arrived.
     station.enqueue(packet(0, 100, T0 + 300), T0 + 300);
     station.tick(T0 + 300);
     for (let n = 1; n < 100; n++) {

@@ -12,14 +12,16 @@
  * The clock is what differs between live audio (jitter/jitter-clock.ts: the adaptive
  * jitter buffer, played on the wall clock, concealing what is lost) and a recording
  * (recorded-clock.ts: played at once, at its capture times); every stage after it is the
- * same code for both. A relay configured with a jitter allowance beyond the buffer's
- * largest delay (tests and benchmarks that feed live stations faster than real time) keeps
- * the plain ingress queue of live-clock.ts instead. Egress encoders (egress.ts)
+ * same code for both. The relay's jitter allowance (config jitterAllowanceMs, 60 ms by
+ * default) is the largest delay the buffer may aim at; a relay configured with one beyond
+ * the buffer's 200 ms (tests and benchmarks that feed live stations faster than real time)
+ * keeps the plain ingress queue of live-clock.ts instead. Egress encoders (egress.ts)
  * hang off a tap of a live station only while someone listens to it (`setEgress`), and so
  * does the input of its trace's mix (mixer.ts, hung on by the worker: `attachSink`).
  */
 import type { CallQuality } from '../../../protocol/api.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
+import type { BucketQos } from '../../../protocol/metrics.ts';
 import { burstRatio, emodel, QOS_LEVELS, qosLevel } from '../../../protocol/qos.ts';
 import { defaultSpectrumFftSize, type BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import { PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
@@ -34,8 +36,8 @@ import { Framer } from './framer.ts';
 import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { LatencyProbe } from './latency-probe.ts';
-import { callCounts, callQuality } from './jitter/call-quality.ts';
-import { MAX_TARGET_MS } from './jitter/delay-estimator.ts';
+import { bucketQos, callCounts, callQuality, countsSince, type CallCounts } from './jitter/call-quality.ts';
+import { MAX_TARGET_MS, MIN_TARGET_MS } from './jitter/delay-estimator.ts';
 import { JitterClock } from './jitter/jitter-clock.ts';
 import { LiveClock } from './live-clock.ts';
 import { MeterInterval } from './meter-interval.ts';
@@ -82,6 +84,9 @@ export class Station {
   private readonly egressStarts = [0, 0];
   /** The bucket of the frames going through now. */
   private bucketTs = -Infinity;
+  /** The jitter buffer's counts as each bucket's first frame went through, until the bucket is finalized. */
+  private readonly bucketEntryCounts = new Map<number, CallCounts | null>();
+  private enteredBucket = false;
   ended = false;
   /** Got packets in the batch the worker is handling (the worker's bookkeeping). */
   touched = false;
@@ -105,7 +110,7 @@ export class Station {
       : new WaveformConcealment(this.framer.frameSamples, rate);
     this.decode = new DecodeStage(spec.codec, this.decoder, this.concealment, this.framer, maxPacketSamples, events.decodeError);
     this.quality = this.live ? new TransportQuality() : null;
-    this.jitter = this.live && spec.jitterAllowanceMs <= MAX_TARGET_MS ? new JitterClock({ queueFrames: spec.queueFrames, minTargetMs: spec.jitterAllowanceMs, graceMs: spec.graceMs }, this.decode, events.status) : null;
+    this.jitter = this.live && spec.jitterAllowanceMs <= MAX_TARGET_MS ? new JitterClock({ queueFrames: spec.queueFrames, minTargetMs: MIN_TARGET_MS, maxTargetMs: spec.jitterAllowanceMs, graceMs: spec.graceMs }, this.decode, events.status) : null;
     this.clock =
       this.jitter ??
       (this.live
@@ -117,7 +122,7 @@ export class Station {
     this.pre = new Tap(0, rate, fftSize, this.meterInterval);
     this.knobs = new KnobStage(rate, spec.knobs, spec.configVersion, spec.lastKnobEventId);
     this.post = new Tap(1, rate, fftSize, this.meterInterval);
-    this.buckets = new BucketAggregator(spec, buffers, () => this.counters(), events.bucket, [this.pre.meter.loudness, this.post.meter.loudness]);
+    this.buckets = new BucketAggregator(spec, buffers, () => this.counters(), events.bucket, [this.pre.meter.loudness, this.post.meter.loudness], (ts) => this.bucketQos(ts));
     this.pre.attach(this.buckets.pre);
     this.post.attach(this.buckets.post);
     if (this.live) this.post.attach(new LatencyProbe(latency));
@@ -291,6 +296,23 @@ export class Station {
     out[offset + 4] = delay ?? Number.NaN;
   }
 
+  /**
+   * Call quality over a bucket being finalized: from the jitter buffer's counts as its first
+   * frame went through to those as the next bucket's did (or now, for the station's last).
+   */
+  private bucketQos(bucketTs: number): BucketQos | null {
+    const start = this.bucketEntryCounts.get(bucketTs);
+    if (this.jitter === null || start === undefined) return null;
+    let end: CallCounts | undefined;
+    for (const [ts, counts] of this.bucketEntryCounts) {
+      if (ts < bucketTs) this.bucketEntryCounts.delete(ts);
+      else if (ts > bucketTs && end === undefined && counts !== null) end = counts;
+    }
+    this.bucketEntryCounts.delete(bucketTs);
+    const counts = countsSince(end ?? callCounts(this.jitter), start);
+    return bucketQos(this.spec.codec, counts, this.jitter.buffer.targetMs, this.quality?.figures().jitterMs ?? null);
+  }
+
   /** Call-quality figures since the station started (live stations behind the jitter buffer; null otherwise). */
   callQuality(): CallQuality | null {
     if (this.jitter === null) return null;
@@ -331,6 +353,9 @@ export class Station {
   private onFrame(frame: Frame): void {
     if (frame.bucketTs !== this.bucketTs) {
       this.bucketTs = frame.bucketTs;
+      // The first bucket counts from the start: what arrived before its first frame played is its own.
+      if (this.jitter !== null) this.bucketEntryCounts.set(frame.bucketTs, this.enteredBucket ? callCounts(this.jitter) : null);
+      this.enteredBucket = true;
       this.knobs.enterBucket(frame.bucketTs);
       const k = this.knobs.inForce;
       this.buckets.enterBucket(frame.bucketTs, k.knobs, k.configVersion, k.lastKnobEventId);

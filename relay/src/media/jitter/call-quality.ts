@@ -6,6 +6,7 @@
  * `since` gives the same figures over an interval (a bucket) from two snapshots.
  */
 import type { CallQuality } from '../../../../protocol/api.ts';
+import type { BucketQos } from '../../../../protocol/metrics.ts';
 import type { IngestCodec } from '../../../../protocol/ingest.ts';
 import { burstRatio, emodel, qosLevel } from '../../../../protocol/qos.ts';
 import type { JitterClock } from './jitter-clock.ts';
@@ -24,6 +25,8 @@ export interface CallCounts {
   /** Sum over played packets of their delay, ms, and of the target at play time. */
   delaySumMs: number;
   lossRuns: number;
+  accelerate: number;
+  expand: number;
 }
 
 export function callCounts(clock: JitterClock): CallCounts {
@@ -38,11 +41,13 @@ export function callCounts(clock: JitterClock): CallCounts {
     // The buffer's expand and accelerate decisions the clock took without touching the
     // audio (a wait, a packet played anyway) are neither concealment nor removed audio.
     concealedMs: f.concealedMs - clock.expandWaitedMs,
-    concealmentEvents: f.concealmentEvents,
+    concealmentEvents: clock.concealmentEvents,
     insertedMs: f.insertedMsForDeceleration - clock.expandWaitedMs,
     removedMs: f.removedMsForAcceleration - clock.acceleratePlayedMs,
     delaySumMs: f.jitterBufferDelayMs,
     lossRuns: clock.lossRuns,
+    accelerate: c.accelerate,
+    expand: c.preemptiveExpand,
   };
 }
 
@@ -75,11 +80,33 @@ export function callQuality(codec: IngestCodec, counts: CallCounts, targetMs: nu
     concealment_events: counts.concealmentEvents,
     inserted_ms: round2(counts.insertedMs),
     removed_ms: round2(counts.removedMs),
+    accelerate_decisions: counts.accelerate,
+    expand_decisions: counts.expand,
     jitter_buffer_delay_ms: delayMs === null ? null : round2(delayMs),
     jitter_buffer_target_ms: round2(targetMs),
     burst_r: round2(burstR),
     r: round2(r),
     mos: round2(mos),
     level: qosLevel({ latencyMs: delayMs, lossPercent, jitterMs, mos }),
+  };
+}
+
+/** The bucket's share of the figures (protocol/metrics.ts BucketQos). */
+export function bucketQos(codec: IngestCodec, counts: CallCounts, targetMs: number, jitterMs: number | null): BucketQos {
+  const q = callQuality(codec, counts, targetMs, jitterMs);
+  return {
+    packets_received: q.packets_received,
+    packets_lost: q.packets_lost,
+    loss_pct: q.loss_percent,
+    jitter_ms: q.jitter_ms,
+    late: q.packets_late,
+    discarded: q.packets_discarded,
+    concealed_ms: q.concealed_ms,
+    concealment_events: q.concealment_events,
+    jb_delay_ms: q.jitter_buffer_delay_ms,
+    jb_target_ms: q.jitter_buffer_target_ms,
+    r: q.r,
+    mos: q.mos,
+    level: q.level,
   };
 }

@@ -51,12 +51,22 @@ export class DelayEstimator {
   /** The least target: MIN_TARGET_MS, or more when the receiver's own timing needs it. */
   private readonly floorMs: number;
 
-  /** @param minTargetMs the least target, ms, within [MIN_TARGET_MS, MAX_TARGET_MS] (default MIN_TARGET_MS). */
-  constructor(minTargetMs: number = MIN_TARGET_MS) {
+  /** The largest target: MAX_TARGET_MS, or less when the receiver's latency budget is smaller. */
+  private readonly ceilingMs: number;
+
+  /**
+   * @param minTargetMs the least target, ms, within [MIN_TARGET_MS, MAX_TARGET_MS] (default MIN_TARGET_MS).
+   * @param maxTargetMs the largest, from minTargetMs to MAX_TARGET_MS (default MAX_TARGET_MS).
+   */
+  constructor(minTargetMs: number = MIN_TARGET_MS, maxTargetMs: number = MAX_TARGET_MS) {
     if (!(Number.isFinite(minTargetMs) && minTargetMs >= MIN_TARGET_MS && minTargetMs <= MAX_TARGET_MS)) {
       throw new RangeError(`minTargetMs must be ${MIN_TARGET_MS}-${MAX_TARGET_MS} ms, got ${minTargetMs}`);
     }
+    if (!(Number.isFinite(maxTargetMs) && maxTargetMs >= minTargetMs && maxTargetMs <= MAX_TARGET_MS)) {
+      throw new RangeError(`maxTargetMs must be ${minTargetMs}-${MAX_TARGET_MS} ms, got ${maxTargetMs}`);
+    }
     this.floorMs = minTargetMs;
+    this.ceilingMs = maxTargetMs;
     this.reset();
   }
 
@@ -89,7 +99,7 @@ export class DelayEstimator {
     for (let i = 0; i < BIN_COUNT; i++) bins[i] *= f;
     const bin = Math.min(BIN_COUNT - 1, Math.floor(relative / BIN_MS));
     bins[bin] += 1 - f;
-    this.target = Math.min(MAX_TARGET_MS, Math.max(this.floorMs, this.quantile(TARGET_QUANTILE)));
+    this.target = Math.min(this.ceilingMs, Math.max(this.floorMs, this.quantile(TARGET_QUANTILE)));
   }
 
   /** The target delay, ms, in [MIN_TARGET_MS, MAX_TARGET_MS]. */

@@ -72,6 +72,8 @@ export interface JitterBufferOptions {
   limit?: number;
   /** The least target delay, ms, within the estimator's 20-200 ms (default 20). */
   minTargetMs?: number;
+  /** The largest target delay, ms, from minTargetMs to 200 (default 200). */
+  maxTargetMs?: number;
   /**
    * After running dry and stopping, a packet whose media time was already concealed is
    * late if it arrives within this long of the stop, ms (default 0: never). A player whose
@@ -212,7 +214,7 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     this.limit = limit;
     this.keepConcealedMs = options.keepConcealedMs ?? 0;
     this.mask = capacity - 1;
-    this.estimator = new DelayEstimator(options.minTargetMs);
+    this.estimator = new DelayEstimator(options.minTargetMs, options.maxTargetMs);
     this.slotExt = new Float64Array(capacity).fill(-1);
     this.slotMediaMs = new Float64Array(capacity);
     this.slotArrivalMs = new Float64Array(capacity);

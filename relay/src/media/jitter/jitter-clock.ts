@@ -61,6 +61,12 @@ export interface JitterClockOptions {
   /** The least target delay, ms (clamped to the buffer's 20-200 ms). */
   minTargetMs: number;
   /**
+   * The largest target delay, ms (clamped to minTargetMs-200): the relay's latency budget
+   * for jitter. Lateness beyond it costs no audio here (a dry buffer waits), only latency
+   * while it lasts, so the relay need not hold every station that far behind.
+   */
+  maxTargetMs: number;
+  /**
    * How late audio may be behind the station's timeline before the framer moves it (the
    * bucket grace), ms: within it, packets whose time was concealed are late, not replayed.
    */
@@ -93,6 +99,9 @@ export class JitterClock implements Clock {
   /** Runs of consecutive lost packets (for the E-model's BurstR). */
   lossRuns = 0;
   private lastWasLoss = false;
+  /** Runs of consecutive periods of concealed audio (WebRTC's concealmentEvents). */
+  concealmentEvents = 0;
+  private concealing = false;
   /** When the next pull is due; NaN while the buffer waits to (re)start play-out. */
   private nextPullMs = Number.NaN;
   /** The scheduled pull the buffer found itself empty at, while it waits; NaN otherwise. */
@@ -115,9 +124,10 @@ export class JitterClock implements Clock {
     let capacity = 4;
     while (capacity < limit) capacity *= 2;
     const minTargetMs = Math.min(MAX_TARGET_MS, Math.max(MIN_TARGET_MS, options.minTargetMs));
+    const maxTargetMs = Math.min(MAX_TARGET_MS, Math.max(minTargetMs, options.maxTargetMs));
     // Within the grace, late audio still lands in its place on the station's timeline.
     this.patienceMs = Math.max(0, options.graceMs - MAX_TARGET_MS);
-    this.buffer = new JitterBuffer<PacketView>({ capacity, limit, minTargetMs, keepConcealedMs: this.patienceMs });
+    this.buffer = new JitterBuffer<PacketView>({ capacity, limit, minTargetMs, maxTargetMs, keepConcealedMs: this.patienceMs });
   }
 
   get depth(): number {
@@ -227,6 +237,7 @@ export class JitterClock implements Clock {
   private hand(d: Exclude<PullDecision<PacketView>, { kind: 'wait' }>, atMs: number): number {
     if (d.kind === 'packet') {
       this.lastWasLoss = false;
+      this.concealing = false;
       const skipped = d.skipped;
       if (skipped !== undefined) {
         // Accelerate: play the packet the buffer let go as well while the timeline may run
@@ -255,6 +266,8 @@ export class JitterClock implements Clock {
       if (!this.lastWasLoss) this.lossRuns++;
       this.lastWasLoss = true;
     }
+    if (!this.concealing) this.concealmentEvents++;
+    this.concealing = true;
     this.sink.conceal(d.durationMs, d.nextPayload?.payload, atMs);
     return d.durationMs;
   }
