@@ -191,7 +191,9 @@ export class JitterClock implements Clock {
         const d = this.buffer.pull(nowMs);
         if (d.kind === 'wait') break;
         this.backlogPlayed++;
-        this.hand(d, nowMs);
+        const ms = this.hand(d, nowMs);
+        // Played ahead of the schedule: it catches up the periods waited to grow the delay.
+        if (this.timelineMs > 0) this.timelineMs = Math.max(0, this.timelineMs - ms);
       }
     }
   }
