@@ -441,6 +441,19 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
   }
 
   /**
+   * Stops play-out as running dry does, without concealing first (a player that knows the
+   * sender paused): play starts again when the buffer has refilled to the target.
+   */
+  pause(nowMs: number): void {
+    if (!this.playing) return;
+    this.counters.rebuffers++;
+    this.playing = false;
+    this.concealing = false;
+    this.drySinceMs = 0;
+    this.stoppedAtMs = nowMs;
+  }
+
+  /**
    * Hands every packet held to `visit` in sequence order, without waiting for its time
    * (the stream ended: nothing more will come), and empties the buffer.
    */

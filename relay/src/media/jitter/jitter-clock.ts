@@ -16,8 +16,9 @@
  *   that runs dry waits for the next packet instead of concealing it (over WebSocket, a
  *   TCP stream, a missing packet is always late, never lost), for as long as the late
  *   audio still lands in its place on the station's timeline (the bucket grace less the
- *   largest delay); after that it conceals as the buffer decides. A hole with later
- *   packets held is a loss, concealed at once. Audio that is already due when it arrives
+ *   largest delay); after that the sender has paused, and play-out stops until its next
+ *   packet, with nothing concealed after its audio. A hole with later packets held is a
+ *   loss, concealed at once. Audio that is already due when it arrives
  *   (after such a wait, a first packet that came late, a burst held up on the way) is not
  *   held back to be trimmed one packet a second: it is played at once (decoded faster than
  *   real time) down to the target delay.
@@ -166,10 +167,15 @@ export class JitterClock implements Clock {
       let atMs = Number.isNaN(this.nextPullMs) ? nowMs : this.nextPullMs;
       if (atMs > nowMs) break;
       if (this.buffer.heldPackets === 0 && this.buffer.isPlaying) {
-        // Dry: wait for the packet rather than conceal it, up to the patience; after that,
-        // conceal as the buffer decides, at the times the schedule says.
+        // Dry: wait for the packet rather than conceal it, up to the patience; after that the
+        // sender has paused (or stopped): play-out stops, with nothing invented after its
+        // audio, and starts again with its next packet.
         if (Number.isNaN(this.dryFromMs)) this.dryFromMs = atMs;
         if (nowMs - this.dryFromMs < this.patienceMs) break;
+        this.buffer.pause(this.dryFromMs);
+        this.dryFromMs = Number.NaN;
+        this.nextPullMs = Number.NaN;
+        return;
       } else if (!Number.isNaN(this.dryFromMs)) {
         // A packet came within the wait: play on from now (the backlog the wait made is played below).
         this.dryWaits++;
