@@ -88,6 +88,35 @@ export const TransportQuality = T.Object({
 });
 export type TransportQuality = T.Static<typeof TransportQuality>;
 
+/**
+ * Call-quality figures of a live station since it started, after WebRTC's inbound RTP
+ * statistics, measured at the relay's jitter buffer: what arrived, what was lost or came too
+ * late, what was concealed, the delay the buffer held, and an E-model estimate (ITU-T G.107
+ * simplified, protocol/qos.ts) with the seed 004 §8.1 level. The delay in the estimate is
+ * the relay's part only (the jitter buffer's mean delay): the network's is not known.
+ */
+export const CallQuality = T.Object({
+  packets_received: Count('packets that reached the jitter buffer'),
+  packets_lost: Count('packets not there at their play-out time (concealed)'),
+  loss_percent: T.Nullable(T.Number({ minimum: 0, maximum: 100 }), 'lost over lost and played, percent; null before play-out'),
+  jitter_ms: T.Nullable(T.Number({ minimum: 0 }), 'interarrival jitter (RFC 3550 §6.4.1), ms; null before two packets'),
+  packets_late: Count('packets that came after their play-out time (discarded)'),
+  packets_discarded: Count('late, duplicate and overflowed packets'),
+  concealed_ms: T.Number({ minimum: 0, description: 'audio made by concealment (losses and inserted frames), ms' }),
+  concealment_events: Count('runs of consecutive concealed frames'),
+  inserted_ms: T.Number({ minimum: 0, description: 'frames inserted to grow the delay (preemptive expand), ms' }),
+  removed_ms: T.Number({ minimum: 0, description: 'packets dropped to shrink the delay (accelerate), ms' }),
+  accelerate_decisions: Count('times the buffer shrank its delay by a packet (played at once while the audio may run ahead of the wall clock, dropped after: removed_ms)'),
+  expand_decisions: Count('times the buffer grew its delay by a period (waited while the audio may fall behind the wall clock, a concealed frame inserted after: inserted_ms)'),
+  jitter_buffer_delay_ms: T.Nullable(T.Number(), 'mean time from arrival to play-out of the packets played, ms; null before one'),
+  jitter_buffer_target_ms: T.Number({ minimum: 0, description: 'the delay the buffer aims at now, ms' }),
+  burst_r: T.Number({ minimum: 0, description: 'burstiness of the loss (G.107 BurstR): 1 random, more when losses come in runs' }),
+  r: T.Number({ description: 'E-model transmission rating R (G.107, simplified)' }),
+  mos: T.Number({ minimum: 1, maximum: 4.5, description: 'MOS from R (G.107 Annex B)' }),
+  level: T.Enum(['GOOD', 'POOR', 'CRITICAL'], { description: 'seed 004 §8.1 level of the delay, loss, jitter and MOS' }),
+});
+export type CallQuality = T.Static<typeof CallQuality>;
+
 export const StationStats = T.Object({
   trace_id: T.String(),
   station_key: T.String(),
@@ -97,6 +126,8 @@ export const StationStats = T.Object({
   // Absent while the station's pipeline has not reported yet.
   ...T.optionalProperties(StationCounters),
   transport_quality: T.Optional(TransportQuality),
+  // Live stations behind the jitter buffer only.
+  call_quality: T.Optional(CallQuality),
 });
 export type StationStats = T.Static<typeof StationStats>;
 

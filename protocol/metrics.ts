@@ -73,6 +73,34 @@ export const TapMetrics = T.Object(
 );
 export type TapMetrics = T.Static<typeof TapMetrics>;
 
+/**
+ * Call quality of a live station over one bucket (seed 004 §8.1), from its jitter buffer:
+ * what happened to the packets whose audio plays in the bucket, and the E-model estimate of
+ * that (protocol/qos.ts; the delay in it is the relay's jitter-buffer delay only). Not per
+ * tap, the network being before both, and not among the tap metrics of seed 000 §5.2 (a
+ * snapshot's metrics are PRE and POST, to the letter): it rides on the bucket's ingest
+ * counters, as `qos`, for live stations behind the jitter buffer.
+ */
+export const BucketQos = T.Object(
+  {
+    packets_received: T.Integer({ minimum: 0, description: 'packets that reached the jitter buffer' }),
+    packets_lost: T.Integer({ minimum: 0, description: 'packets not there at their play-out time (concealed)' }),
+    loss_pct: T.Nullable(T.Number({ minimum: 0, maximum: 100 }), 'lost over lost and played, percent; null when none was due'),
+    jitter_ms: T.Nullable(T.Number({ minimum: 0 }), 'RFC 3550 interarrival jitter at the end of the bucket, ms'),
+    late: T.Integer({ minimum: 0, description: 'packets that came after their play-out time' }),
+    discarded: T.Integer({ minimum: 0, description: 'late, duplicate and overflowed packets' }),
+    concealed_ms: T.Number({ minimum: 0, description: 'audio made by concealment, ms' }),
+    concealment_events: T.Integer({ minimum: 0, description: 'runs of concealed frames' }),
+    jb_delay_ms: T.Nullable(T.Number(), 'mean jitter-buffer delay of the packets played, ms; null when none was'),
+    jb_target_ms: T.Number({ minimum: 0, description: 'the jitter buffer\'s target delay at the end of the bucket, ms' }),
+    r: T.Number({ description: 'E-model R (ITU-T G.107, simplified)' }),
+    mos: T.Number({ minimum: 1, maximum: 4.5 }),
+    level: T.Enum(['GOOD', 'POOR', 'CRITICAL'], { description: 'seed 004 §8.1 level' }),
+  },
+  { description: 'call quality over the bucket (live stations behind the jitter buffer only)' },
+);
+export type BucketQos = T.Static<typeof BucketQos>;
+
 export const BucketMetrics = T.Object({ PRE: TapMetrics, POST: TapMetrics });
 export type BucketMetrics = T.Static<typeof BucketMetrics>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mosFromEmodel, qosLevel, qosSeverity } from './qos.ts';
+import { burstRatio, delayImpairment, effectiveEquipmentImpairment, emodel, mosFromEmodel, mosFromR, qosLevel, qosSeverity } from './qos.ts';
 
 const none = { latencyMs: null, lossPercent: null, jitterMs: null, mos: null };
 
@@ -74,5 +74,54 @@ describe('qosLevel (seed 004 §8.1 thresholds)', () => {
   it('orders the levels by severity', () => {
     expect(qosSeverity('GOOD')).toBeLessThan(qosSeverity('POOR'));
     expect(qosSeverity('POOR')).toBeLessThan(qosSeverity('CRITICAL'));
+  });
+});
+
+describe('G.107 E-model (simplified: delay, codec, loss and its burstiness), worked by hand', () => {
+  it('G.711 with no delay or loss: R = 93.2, MOS = 1 + 3.262 + 93.2·33.2·6.8·7e-6 = 4.4093', () => {
+    const { r, mos } = emodel({ codec: 'pcmu', delayMs: null, lossPercent: 0, burstR: 1 });
+    expect(r).toBeCloseTo(93.2, 6);
+    expect(mos).toBeCloseTo(4.4093, 4);
+  });
+
+  it('2 % random loss: Ie,eff = 95·2/(2/1 + 25.1) = 7.0111, R = 86.1889, MOS 4.2348', () => {
+    expect(effectiveEquipmentImpairment(0, 25.1, 2, 1)).toBeCloseTo(7.0111, 4);
+    const { r, mos } = emodel({ codec: 'pcma', delayMs: 0, lossPercent: 2, burstR: 1 });
+    expect(r).toBeCloseTo(86.1889, 4);
+    expect(mos).toBeCloseTo(4.2348, 4);
+  });
+
+  it('5 % loss in bursts (BurstR 2): Ie,eff = 95·5/(5/2 + 25.1) = 17.2101, R = 75.9899, MOS 3.8639', () => {
+    const { r, mos } = emodel({ codec: 'opus', delayMs: null, lossPercent: 5, burstR: 2 });
+    expect(r).toBeCloseTo(75.9899, 4);
+    expect(mos).toBeCloseTo(3.8639, 4);
+  });
+
+  it('delay: Idd is 0 up to 100 ms; at 200 ms X = 1, Idd = 25·(2^⅙ − 3·(1 + 3⁻⁶)^⅙ + 2) = 3.0444; at 400 ms 24.0701', () => {
+    expect(delayImpairment(100)).toBe(0);
+    expect(delayImpairment(200)).toBeCloseTo(3.0444, 4);
+    expect(delayImpairment(400)).toBeCloseTo(24.0701, 4);
+    // 400 ms and 1 % loss with BurstR 1.5: Ie,eff = 95/(1/1.5 + 25.1) = 3.6869, R = 65.4430, MOS 3.3767.
+    const { r, mos } = emodel({ codec: 'g722', delayMs: 400, lossPercent: 1, burstR: 1.5 });
+    expect(r).toBeCloseTo(65.443, 3);
+    expect(mos).toBeCloseTo(3.3767, 4);
+    expect(() => delayImpairment(-1)).toThrow(RangeError);
+  });
+
+  it('MOS from R: 1 at or below 0, 4.5 at or above 100', () => {
+    expect(mosFromR(-5)).toBe(1);
+    expect(mosFromR(0)).toBe(1);
+    expect(mosFromR(100)).toBe(4.5);
+    expect(mosFromR(50)).toBeCloseTo(1 + 1.75 + 50 * -10 * 50 * 7e-6, 9);
+  });
+
+  it('BurstR from loss runs: random loss is 1, one long run is bursty, no loss is 1', () => {
+    // 1000 packets, 100 lost one at a time (100 runs): p = 100/900, q = 100/100, BurstR = 1/(1/9 + 1) = 0.9.
+    expect(burstRatio(900, 100, 100)).toBeCloseTo(0.9, 9);
+    // 900 received, 100 lost in 10 runs of 10: p = 10/900, q = 10/100: BurstR = 1/(0.0111 + 0.1) = 9.
+    expect(burstRatio(900, 100, 10)).toBeCloseTo(9, 9);
+    expect(burstRatio(1000, 0, 0)).toBe(1);
+    expect(() => effectiveEquipmentImpairment(0, 25.1, 101, 1)).toThrow(RangeError);
+    expect(() => effectiveEquipmentImpairment(0, 25.1, 1, 0)).toThrow(RangeError);
   });
 });

@@ -26,6 +26,20 @@ export const TapMeters = T.Object({
 });
 export type TapMeters = T.Static<typeof TapMeters>;
 
+/**
+ * Call quality of a live station now (seed 004 §8.1): loss over the recent window, RFC 3550
+ * interarrival jitter, the jitter buffer's delay, and the E-model's MOS and level of those
+ * (protocol/qos.ts). Figures not known yet are null.
+ */
+export const QosMeters = T.Object({
+  mos: T.Number({ minimum: 1, maximum: 4.5, description: 'E-model MOS (ITU-T G.107 simplified) of the delay and loss now' }),
+  level: T.Enum(['GOOD', 'POOR', 'CRITICAL'], { description: 'seed 004 §8.1 level' }),
+  loss_pct: T.Nullable(T.Number({ minimum: 0, maximum: 100 }), 'packets lost over the recent window, percent'),
+  jitter_ms: T.Nullable(T.Number({ minimum: 0 }), 'interarrival jitter, ms'),
+  jb_delay_ms: T.Nullable(T.Number(), 'the jitter buffer\'s delay now, ms'),
+});
+export type QosMeters = T.Static<typeof QosMeters>;
+
 export const StationMeters = T.Object({
   trace_id: T.String(),
   station_key: T.String(),
@@ -36,6 +50,8 @@ export const StationMeters = T.Object({
   dropped_frames: T.Integer({ minimum: 0 }),
   decode_errors: T.Integer({ minimum: 0 }),
   config_version: T.Integer({ minimum: 0 }),
+  // Absent from relays that predate it; null for a station without a jitter buffer.
+  qos: T.Optional(T.Nullable(QosMeters)),
 });
 export type StationMeters = T.Static<typeof StationMeters>;
 

@@ -18,7 +18,11 @@ export interface RelayConfig {
   bucketGraceMs: number;
   /** Per-station ingress queue capacity, in packets (seed 001: 48). */
   ingressQueueFrames: number;
-  /** How far a live station's media time may run ahead of the wall clock. */
+  /**
+   * The largest delay a live station's jitter buffer may aim at, ms (20-200). Beyond 200 ms
+   * live stations keep a plain ingress queue instead, whose media time may run this far
+   * ahead of the wall clock (tests that feed live stations faster than real time).
+   */
   jitterAllowanceMs: number;
   /** Largest WebSocket message accepted on ingest; larger ones close with 1009. */
   maxMessageBytes: number;

@@ -422,6 +422,7 @@ export class Relay {
           config_version: s.configVersion,
           ...(st?.counters ?? {}),
           ...(st?.quality ? { transport_quality: transportQualityJson(st.quality) } : {}),
+          ...(st?.call ? { call_quality: st.call } : {}),
         });
       }
     }

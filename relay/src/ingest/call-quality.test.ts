@@ -76,5 +76,25 @@ describe('transport quality in /api/relay/stats', () => {
     expect(level(l)).toBe('CRITICAL');
     // The relay conceals the gaps it hears of.
     expect(l.frames_concealed).toBeGreaterThan(0);
+
+    // The jitter buffer's figures (call_quality): the clean station loses nothing and holds
+    // about its least target delay (20 ms); the lossy one's losses are concealed where they
+    // fell, one at a time (BurstR near 1), its target grows with the 100 ms of jitter, and
+    // the E-model puts it below the clean one.
+    console.log(`call quality: clean ${JSON.stringify(c.call_quality)}; lossy ${JSON.stringify(l.call_quality)}`);
+    const cc = c.call_quality!;
+    const lc = l.call_quality!;
+    expect(cc).toMatchObject({ packets_lost: 0, loss_percent: 0, packets_late: 0, level: 'GOOD' });
+    expect(cc.packets_received).toBe(c.frames_received);
+    expect(cc.mos).toBeCloseTo(4.41, 2);
+    expect(cc.jitter_buffer_delay_ms).toBeGreaterThanOrEqual(15);
+    expect(cc.jitter_buffer_delay_ms).toBeLessThan(200);
+    expect(lc.loss_percent).toBeGreaterThan(7);
+    expect(lc.loss_percent).toBeLessThan(13);
+    expect(lc.concealment_events).toBeGreaterThan(10);
+    expect(lc.burst_r).toBeLessThan(1.3);
+    expect(lc.jitter_buffer_target_ms).toBeGreaterThan(cc.jitter_buffer_target_ms);
+    expect(lc.mos).toBeLessThan(cc.mos - 0.3);
+    expect(lc.level).toBe('CRITICAL');
   }, 30_000);
 });

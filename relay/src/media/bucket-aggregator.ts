@@ -9,9 +9,10 @@
  * storage.
  */
 import type { KnobValues } from '../../../protocol/knobs.ts';
+import type { BucketQos } from '../../../protocol/metrics.ts';
 import type { LoudnessIntegrator } from '../../../worklets/dsp/loudness.ts';
 import { BucketAccumulator } from './bucket-accumulator.ts';
-import type { BucketRecord, IngestCounters, StationSpec } from './messages.ts';
+import type { BucketIngest, BucketRecord, IngestCounters, StationSpec } from './messages.ts';
 import { SampleChunks, chunkSamplesFor, readSamples } from './sample-chunks.ts';
 import type { SegmentBuffers } from './segment-buffers.ts';
 import type { Frame, Stage, StageStats, TapSink } from './stage.ts';
@@ -41,6 +42,8 @@ export class BucketAggregator implements Stage {
     private readonly onBucket: (record: BucketRecord) => void,
     /** The PRE and POST meters' loudness integrators (FrameMeter.loudness): their blocks are hooked here. */
     private readonly loudness: readonly [LoudnessIntegrator, LoudnessIntegrator],
+    /** Call quality over a bucket when it is finalized (live stations behind the jitter buffer), or null. */
+    private readonly qos: (bucketTs: number) => BucketQos | null = () => null,
   ) {
     this.chunkSamples = chunkSamplesFor(spec.sampleRate);
     this.bucketSamples = (spec.sampleRate * spec.bucketMs) / 1000;
@@ -170,7 +173,7 @@ export class BucketAggregator implements Stage {
       knobs: acc.knobs,
       configVersion: acc.configVersion,
       lastKnobEventId: acc.lastKnobEventId,
-      ingest: this.counters(),
+      ingest: this.ingest(acc.bucketTs),
       sampleStart: acc.sampleStart,
       samples: acc.sampleEnd,
       pre: { chunkSamples: acc.pre.chunkSamples, chunks: acc.pre.chunks },
@@ -179,5 +182,12 @@ export class BucketAggregator implements Stage {
       loudnessBlocks: s.recorded === undefined ? null : acc.loudnessBlocks(),
       client: s.client,
     });
+  }
+
+  /** The station's counters, with the bucket's call quality when it has one. */
+  private ingest(bucketTs: number): BucketIngest {
+    const counters = this.counters();
+    const qos = this.qos(bucketTs);
+    return qos === null ? counters : { ...counters, qos };
   }
 }

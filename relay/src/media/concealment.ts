@@ -16,9 +16,10 @@ import type { SampleSink, Stage, StageStats } from './stage.ts';
 export interface Concealment extends Stage {
   /**
    * Writes `packets` lost packets of `packetSamples` samples each into `sink`, before
-   * `next`, the packet that came after them (its in-band FEC may hold the last one).
+   * `next`, the packet that came after them when it is known (its in-band FEC may hold
+   * the last one).
    */
-  fill(packets: number, packetSamples: number, next: Uint8Array, arrivalMs: number, sink: SampleSink): void;
+  fill(packets: number, packetSamples: number, next: Uint8Array | undefined, arrivalMs: number, sink: SampleSink): void;
   /**
    * A good packet was decoded into samples[0..length), before it goes on to the sink: the
    * history waveform concealment works from, and, for the first one after a loss, where
@@ -56,9 +57,9 @@ export class CodecConcealment implements Concealment {
     return Math.round(this.concealedSamples / this.frameSamples);
   }
 
-  fill(packets: number, packetSamples: number, next: Uint8Array, arrivalMs: number, sink: SampleSink): void {
+  fill(packets: number, packetSamples: number, next: Uint8Array | undefined, arrivalMs: number, sink: SampleSink): void {
     for (let k = 1; k <= packets; k++) {
-      const n = k === packets ? this.decoder.recover(next, this.buf, packetSamples) : this.decoder.conceal(this.buf, packetSamples);
+      const n = k === packets && next !== undefined ? this.decoder.recover(next, this.buf, packetSamples) : this.decoder.conceal(this.buf, packetSamples);
       this.concealedSamples += n;
       sink.write(this.buf, n, arrivalMs, true);
     }
@@ -90,7 +91,7 @@ export class WaveformConcealment implements Concealment {
     return Math.round(this.concealedSamples / this.frameSamples);
   }
 
-  fill(packets: number, packetSamples: number, _next: Uint8Array, arrivalMs: number, sink: SampleSink): void {
+  fill(packets: number, packetSamples: number, _next: Uint8Array | undefined, arrivalMs: number, sink: SampleSink): void {
     for (let left = packets * packetSamples; left > 0; ) {
       const n = Math.min(left, this.frameSamples);
       this.concealer.conceal(this.buf, n);

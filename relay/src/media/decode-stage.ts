@@ -1,14 +1,21 @@
 /**
- * Decoding: packets in order of release in, samples out to the framer. Sequence numbers
- * tell losses from reordering: a gap of up to MAX_CONCEALED_PACKETS is concealed before
- * the packet that revealed it (concealment.ts); a duplicate or a packet older than audio
- * already played is discarded, never decoded (it would corrupt the decoder's state); a
- * longer gap, or one the clock made by dropping packets, is a discontinuity, not a loss.
+ * Decoding: packets in order of release in, samples out to the framer.
+ *
+ * Behind a clock that only releases (a recording, `process`), sequence numbers tell losses
+ * from reordering: a gap of up to MAX_CONCEALED_PACKETS is concealed before the packet
+ * that revealed it (concealment.ts); a duplicate or a packet older than audio already
+ * played is discarded, never decoded (it would corrupt the decoder's state); a longer gap,
+ * or one the clock made by dropping packets, is a discontinuity, not a loss.
+ *
+ * Behind a jitter buffer (`play`, `conceal`), the buffer has already put packets in order
+ * and decided what was lost or is to be inserted: this stage decodes what it is given and
+ * conceals what it is told to, nothing more.
  */
 import { CODEC_IDS, codecName, sequenceDelta } from '../../../protocol/frame.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
 import { DecodeError, type FrameDecoder } from './codecs/decoder.ts';
 import type { Concealment } from './concealment.ts';
+import { packetDuration } from './jitter/packet-duration.ts';
 import type { PacketView } from './packet-batch.ts';
 import type { PacketStage, SampleSink, StageStats } from './stage.ts';
 
@@ -25,6 +32,8 @@ export class DecodeStage implements PacketStage {
   readonly counters: DecodeCounters = { decode_errors: 0, frames_out_of_order: 0 };
   private readonly codecId: number;
   private readonly buf: Float32Array;
+  private readonly sampleRate: number;
+  private readonly maxPacketMs: number;
   private lastSequence = -1;
   private lastPacketSamples = 0;
   /** The next packet follows a gap that is not a loss: do not conceal before it. */
@@ -41,6 +50,59 @@ export class DecodeStage implements PacketStage {
   ) {
     this.codecId = CODEC_IDS[codec];
     this.buf = new Float32Array(maxPacketSamples);
+    this.sampleRate = decoder.sampleRate;
+    this.maxPacketMs = (maxPacketSamples / decoder.sampleRate) * 1000;
+  }
+
+  /**
+   * The packet's duration, ms, read from its payload, or null after reporting it as a
+   * decode error (wrong codec, a payload the decoder would refuse): a jitter buffer places
+   * packets by duration before they are decoded, and must not hold one that cannot play.
+   */
+  duration(p: PacketView): number | null {
+    if (p.codec !== this.codecId) {
+      this.error('codec_mismatch', `frame codec ${codecName(p.codec) ?? p.codec} does not match the station's ${this.codec}`);
+      return null;
+    }
+    const d = packetDuration(p.codec, p.payload, this.sampleRate, this.maxPacketMs);
+    if (!d.ok) {
+      this.error(d.code, `sequence ${p.sequence}: ${d.message}`);
+      return null;
+    }
+    return d.durationMs;
+  }
+
+  /**
+   * Decodes a packet the jitter buffer released in play-out order. One that fails to decode
+   * is concealed for `durationMs`: its time is played either way.
+   */
+  play(p: PacketView, durationMs: number): void {
+    let samples: number;
+    try {
+      samples = this.decoder.decode(p.payload, this.buf);
+    } catch (err) {
+      if (err instanceof DecodeError) {
+        this.error(err.code, `sequence ${p.sequence}: ${err.message}`);
+        this.conceal(durationMs, undefined, p.arrivalMs);
+        return;
+      }
+      throw err;
+    }
+    this.lastSequence = p.sequence;
+    this.lastPacketSamples = samples;
+    this.concealment.decoded(this.buf, samples);
+    this.next.write(this.buf, samples, p.arrivalMs, false);
+  }
+
+  /**
+   * Plays `durationMs` of concealment where the jitter buffer has no packet (a loss) or
+   * inserts a frame (to grow its delay); `next` is the packet after a loss when held, for
+   * Opus's in-band FEC. `atMs` is when it plays (the framer's arrival time for it).
+   */
+  conceal(durationMs: number, next: Uint8Array | undefined, atMs: number): void {
+    const samples = Math.round((durationMs * this.sampleRate) / 1000);
+    if (samples <= 0) return;
+    this.concealment.fill(1, samples, next, atMs, this.next);
   }
 
   process(p: PacketView): void {

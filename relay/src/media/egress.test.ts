@@ -18,10 +18,16 @@ import { decodeEgress } from '../testing/opus-packets.ts';
 
 const T0 = Date.parse('2026-01-03T21:15:03.000Z'); // 2 s before a bucket boundary
 const OPTIONS = { bitrate: 32000, complexity: 5 };
+/**
+ * These tests are about the encoder, fed packet by packet: the station runs on the plain
+ * ingress queue (an allowance beyond the jitter buffer's largest delay selects it), which
+ * hands each packet on as it comes, so a send's frames are encoded when it returns.
+ */
+const PLAIN_QUEUE_ALLOWANCE_MS = 1000;
 
 function spec(rate: number, over: Partial<StationSpec> = {}): StationSpec {
   return {
-    id: 7, traceId: 'trace_egress', stationKey: 'st_egress', codec: 'pcm16', sampleRate: rate, queueFrames: 48, jitterAllowanceMs: 60,
+    id: 7, traceId: 'trace_egress', stationKey: 'st_egress', codec: 'pcm16', sampleRate: rate, queueFrames: 48, jitterAllowanceMs: PLAIN_QUEUE_ALLOWANCE_MS,
     bucketMs: 5000, graceMs: 1000, knobs: defaultKnobs(), configVersion: 0, lastKnobEventId: null, client: 'address:127.0.0.1', ...over,
   };
 }

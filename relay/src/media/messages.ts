@@ -2,9 +2,10 @@
  * The one channel between the control plane (main thread) and a media worker: typed
  * messages both ways. Nothing else crosses the thread boundary.
  */
+import type { CallQuality } from '../../../protocol/api.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
 import type { IngestCodec } from '../../../protocol/ingest.ts';
-import type { BucketMetrics } from '../../../protocol/metrics.ts';
+import type { BucketMetrics, BucketQos } from '../../../protocol/metrics.ts';
 import type { ChunkedSamples, WireChunks } from './sample-chunks.ts';
 import type { EgressOptions } from './station-handle.ts';
 import type { TransportFigures } from './transport-quality.ts';
@@ -55,6 +56,9 @@ export interface IngestCounters {
   frames_out_of_order: number;
 }
 
+/** A bucket's counters: the station's, and its call quality over the bucket (live stations behind the jitter buffer). */
+export type BucketIngest = IngestCounters & { qos?: BucketQos };
+
 export interface BucketRecord {
   traceId: string;
   stationKey: string;
@@ -65,7 +69,7 @@ export interface BucketRecord {
   knobs: KnobValues;
   configVersion: number;
   lastKnobEventId: number | null;
-  ingest: IngestCounters;
+  ingest: BucketIngest;
   /** First sample of the bucket the station sent (earlier samples are silence). */
   sampleStart: number;
   /** Samples in each segment: from the bucket's start to the last sample received. */
@@ -103,6 +107,8 @@ export interface StationStats {
   ended: boolean;
   /** Loss and jitter of the arriving packets over the recent window (transport-quality.ts); null for a recording. */
   quality: TransportFigures | null;
+  /** Call-quality figures of a live station behind the jitter buffer since it started (jitter/call-quality.ts); null otherwise. */
+  call: CallQuality | null;
 }
 
 export type ToWorker =
@@ -171,5 +177,7 @@ const TAP = TAP_METER_FIELDS.length;
  * Layout of a station's record in a `meters` message: its id, PRE and POST (TAP_METER_FIELDS
  * each), then ingest state.
  */
-export const METER_OFFSET = { id: 0, pre: 1, post: 1 + TAP, queueDepth: 1 + 2 * TAP, droppedFrames: 2 + 2 * TAP, decodeErrors: 3 + 2 * TAP, configVersion: 4 + 2 * TAP } as const;
-export const METER_FIELDS = 5 + 2 * TAP;
+export const METER_OFFSET = { id: 0, pre: 1, post: 1 + TAP, queueDepth: 1 + 2 * TAP, droppedFrames: 2 + 2 * TAP, decodeErrors: 3 + 2 * TAP, configVersion: 4 + 2 * TAP, qos: 5 + 2 * TAP } as const;
+/** Call quality at the end of a station's record, in this order; NaN where the JSON says null (no jitter buffer). */
+export const QOS_METER_FIELDS = ['mos', 'level', 'loss_pct', 'jitter_ms', 'jb_delay_ms'] as const;
+export const METER_FIELDS = 5 + 2 * TAP + QOS_METER_FIELDS.length;

@@ -4,7 +4,7 @@
  * JSON-ready counters. Stages allocate their buffers when composed; nothing on the
  * per-packet or per-frame path allocates, logs, or posts a message.
  *
- *   clock -> decode (+ concealment) -> framer -> PRE tap -> knob chain -> POST tap
+ *   clock (jitter buffer) -> decode (+ concealment) -> framer -> PRE tap -> knob chain -> POST tap
  *                                                   |                        |
  *                                       meters, bucket audio      meters, bucket audio, latency
  */
@@ -17,7 +17,7 @@ export interface Stage {
   stats(): StageStats;
 }
 
-/** A stage that takes packets in order of release (the decoder; later a jitter buffer before it). */
+/** A stage that takes packets in order of release (the decoder, behind a recording's clock or the jitter buffer's drain). */
 export interface PacketStage extends Stage {
   process(packet: PacketView): void;
   /** The stage before dropped packets: the next one follows a gap that is not a loss on the network. */
@@ -33,8 +33,10 @@ export interface ReceiveCounters {
 }
 
 /**
- * Where packets enter a station, and when they go on: at the media rate for live audio
- * (live-clock.ts), at once for a recording played at its capture times (recorded-clock.ts).
+ * Where packets enter a station, and when they go on: played out of the adaptive jitter
+ * buffer on the wall clock for live audio (jitter/jitter-clock.ts; live-clock.ts's plain
+ * queue on a relay that feeds live stations faster than real time), at once for a
+ * recording played at its capture times (recorded-clock.ts).
  */
 export interface Clock extends Stage {
   readonly counters: Readonly<ReceiveCounters>;

@@ -9,13 +9,20 @@
  *                                       [Opus egress]             [Opus egress]
  *                                       [trace mix input]         [trace mix input]
  *
- * The clock is what differs between live audio (live-clock.ts: a bounded ingress queue
- * played at the media rate) and a recording (recorded-clock.ts: played at once, at its
- * capture times); every stage after it is the same code for both. Egress encoders (egress.ts)
+ * The clock is what differs between live audio (jitter/jitter-clock.ts: the adaptive
+ * jitter buffer, played on the wall clock, concealing what is lost) and a recording
+ * (recorded-clock.ts: played at once, at its capture times); every stage after it is the
+ * same code for both. The relay's jitter allowance (config jitterAllowanceMs, 60 ms by
+ * default) is the largest delay the buffer may aim at; a relay configured with one beyond
+ * the buffer's 200 ms (tests and benchmarks that feed live stations faster than real time)
+ * keeps the plain ingress queue of live-clock.ts instead. Egress encoders (egress.ts)
  * hang off a tap of a live station only while someone listens to it (`setEgress`), and so
  * does the input of its trace's mix (mixer.ts, hung on by the worker: `attachSink`).
  */
+import type { CallQuality } from '../../../protocol/api.ts';
 import type { KnobValues } from '../../../protocol/knobs.ts';
+import type { BucketQos } from '../../../protocol/metrics.ts';
+import { burstRatio, emodel, QOS_LEVELS, qosLevel } from '../../../protocol/qos.ts';
 import { defaultSpectrumFftSize, type BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import { PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
 import { BucketAggregator } from './bucket-aggregator.ts';
@@ -29,6 +36,9 @@ import { Framer } from './framer.ts';
 import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { LatencyProbe } from './latency-probe.ts';
+import { bucketQos, callCounts, callQuality, countsSince, type CallCounts } from './jitter/call-quality.ts';
+import { MAX_TARGET_MS, MIN_TARGET_MS } from './jitter/delay-estimator.ts';
+import { JitterClock } from './jitter/jitter-clock.ts';
 import { LiveClock } from './live-clock.ts';
 import { MeterInterval } from './meter-interval.ts';
 import type { BucketRecord, IngestCounters, ScheduleRefusal, StationSpec, StationStats } from './messages.ts';
@@ -57,6 +67,8 @@ export class Station {
   readonly live: boolean;
   private readonly decoder: FrameDecoder;
   private readonly clock: Clock;
+  /** The jitter buffer's clock of a live station (null for a recording, or a relay that keeps the plain queue). */
+  private readonly jitter: JitterClock | null;
   /** Loss and jitter of the packets as they arrive (live stations only: a recording has no network timing). */
   private readonly quality: TransportQuality | null;
   private readonly decode: DecodeStage;
@@ -72,6 +84,9 @@ export class Station {
   private readonly egressStarts = [0, 0];
   /** The bucket of the frames going through now. */
   private bucketTs = -Infinity;
+  /** The jitter buffer's counts as each bucket's first frame went through, until the bucket is finalized. */
+  private readonly bucketEntryCounts = new Map<number, CallCounts | null>();
+  private enteredBucket = false;
   ended = false;
   /** Got packets in the batch the worker is handling (the worker's bookkeeping). */
   touched = false;
@@ -95,16 +110,19 @@ export class Station {
       : new WaveformConcealment(this.framer.frameSamples, rate);
     this.decode = new DecodeStage(spec.codec, this.decoder, this.concealment, this.framer, maxPacketSamples, events.decodeError);
     this.quality = this.live ? new TransportQuality() : null;
-    this.clock = this.live
-      ? new LiveClock({ queueFrames: spec.queueFrames, jitterAllowanceMs: spec.jitterAllowanceMs }, this.decode, () => this.framer.playedMs, events.status)
-      : new RecordedClock(this.decode);
+    this.jitter = this.live && spec.jitterAllowanceMs <= MAX_TARGET_MS ? new JitterClock({ queueFrames: spec.queueFrames, minTargetMs: MIN_TARGET_MS, maxTargetMs: spec.jitterAllowanceMs, graceMs: spec.graceMs }, this.decode, events.status) : null;
+    this.clock =
+      this.jitter ??
+      (this.live
+        ? new LiveClock({ queueFrames: spec.queueFrames, jitterAllowanceMs: spec.jitterAllowanceMs }, this.decode, () => this.framer.playedMs, events.status)
+        : new RecordedClock(this.decode));
     // A 43 ms spectrum window (2048 points at 48 kHz) rather than the kernel's 85 ms default:
     // half the FFT cost for hundreds of stations; bands below about 100 Hz then share bins.
     const fftSize = defaultSpectrumFftSize(rate) / 2;
     this.pre = new Tap(0, rate, fftSize, this.meterInterval);
     this.knobs = new KnobStage(rate, spec.knobs, spec.configVersion, spec.lastKnobEventId);
     this.post = new Tap(1, rate, fftSize, this.meterInterval);
-    this.buckets = new BucketAggregator(spec, buffers, () => this.counters(), events.bucket, [this.pre.meter.loudness, this.post.meter.loudness]);
+    this.buckets = new BucketAggregator(spec, buffers, () => this.counters(), events.bucket, [this.pre.meter.loudness, this.post.meter.loudness], (ts) => this.bucketQos(ts));
     this.pre.attach(this.buckets.pre);
     this.post.attach(this.buckets.post);
     if (this.live) this.post.attach(new LatencyProbe(latency));
@@ -244,12 +262,61 @@ export class Station {
       frames_concealed: this.concealment.framesConcealed,
       resyncs: this.framer.resyncs,
       late_frames: this.buckets.lateFrames,
-      frames_out_of_order: this.decode.counters.frames_out_of_order,
+      // Behind the jitter buffer, duplicates and packets after their play-out time are its to discard.
+      frames_out_of_order: this.decode.counters.frames_out_of_order + (this.jitter ? this.jitter.buffer.counters.duplicates + this.jitter.buffer.counters.late : 0),
     };
   }
 
   stats(): StationStats {
-    return { id: this.id, queueDepth: this.clock.depth, counters: this.counters(), configVersion: this.currentConfigVersion, ended: this.ended, quality: this.quality?.figures() ?? null };
+    const quality = this.quality?.figures() ?? null;
+    return { id: this.id, queueDepth: this.clock.depth, counters: this.counters(), configVersion: this.currentConfigVersion, ended: this.ended, quality, call: this.callQuality() };
+  }
+
+  /**
+   * Call quality now, for the meters (protocol/telemetry.ts QosMeters): loss over the
+   * arrival window, RFC 3550 jitter, the buffer's current delay, and the E-model's MOS and
+   * level of those. Written into `out` from `offset` (QOS_METER_FIELDS order, the level as
+   * its index in QOS_LEVELS); NaN throughout for a station without a jitter buffer.
+   */
+  writeQos(out: Float64Array, offset: number): void {
+    if (this.jitter === null || this.quality === null) {
+      out.fill(Number.NaN, offset, offset + 5);
+      return;
+    }
+    const t = this.quality.figures();
+    const delay = this.jitter.buffer.currentDelayMs;
+    const c = this.jitter.buffer.counters;
+    const burstR = burstRatio(c.played, c.lost, this.jitter.lossRuns);
+    const { mos } = emodel({ codec: this.spec.codec, delayMs: delay === null ? null : Math.max(0, delay), lossPercent: t.lossPercent ?? 0, burstR });
+    const level = qosLevel({ latencyMs: delay, lossPercent: t.lossPercent, jitterMs: t.jitterMs, mos });
+    out[offset] = mos;
+    out[offset + 1] = QOS_LEVELS.indexOf(level);
+    out[offset + 2] = t.lossPercent ?? Number.NaN;
+    out[offset + 3] = t.jitterMs ?? Number.NaN;
+    out[offset + 4] = delay ?? Number.NaN;
+  }
+
+  /**
+   * Call quality over a bucket being finalized: from the jitter buffer's counts as its first
+   * frame went through to those as the next bucket's did (or now, for the station's last).
+   */
+  private bucketQos(bucketTs: number): BucketQos | null {
+    const start = this.bucketEntryCounts.get(bucketTs);
+    if (this.jitter === null || start === undefined) return null;
+    let end: CallCounts | undefined;
+    for (const [ts, counts] of this.bucketEntryCounts) {
+      if (ts < bucketTs) this.bucketEntryCounts.delete(ts);
+      else if (ts > bucketTs && end === undefined && counts !== null) end = counts;
+    }
+    this.bucketEntryCounts.delete(bucketTs);
+    const counts = countsSince(end ?? callCounts(this.jitter), start);
+    return bucketQos(this.spec.codec, counts, this.jitter.buffer.targetMs, this.quality?.figures().jitterMs ?? null);
+  }
+
+  /** Call-quality figures since the station started (live stations behind the jitter buffer; null otherwise). */
+  callQuality(): CallQuality | null {
+    if (this.jitter === null) return null;
+    return callQuality(this.spec.codec, callCounts(this.jitter), this.jitter.buffer.targetMs, this.quality?.figures().jitterMs ?? null);
   }
 
   /** Every stage's own description, for debugging. */
@@ -286,6 +353,9 @@ export class Station {
   private onFrame(frame: Frame): void {
     if (frame.bucketTs !== this.bucketTs) {
       this.bucketTs = frame.bucketTs;
+      // The first bucket counts from the start: what arrived before its first frame played is its own.
+      if (this.jitter !== null) this.bucketEntryCounts.set(frame.bucketTs, this.enteredBucket ? callCounts(this.jitter) : null);
+      this.enteredBucket = true;
       this.knobs.enterBucket(frame.bucketTs);
       const k = this.knobs.inForce;
       this.buckets.enterBucket(frame.bucketTs, k.knobs, k.configVersion, k.lastKnobEventId);

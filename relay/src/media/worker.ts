@@ -268,6 +268,7 @@ function sendMeters(): void {
     values[o + METER_OFFSET.droppedFrames] = s.framesDropped;
     values[o + METER_OFFSET.decodeErrors] = s.decodeErrors;
     values[o + METER_OFFSET.configVersion] = s.currentConfigVersion;
+    s.writeQos(values, o + METER_OFFSET.qos);
     o += METER_FIELDS;
   }
   send({ type: 'meters', ts: Date.now(), values }, [values.buffer]);

@@ -12,10 +12,11 @@
  */
 import type { WebSocket } from 'ws';
 import type { JsonText } from '../../../protocol/schema.ts';
-import type { Measurement, MeasurementMessage, SpectrumMessage, StationMeters, TapMeters } from '../../../protocol/telemetry.ts';
+import type { Measurement, MeasurementMessage, SpectrumMessage, QosMeters, StationMeters, TapMeters } from '../../../protocol/telemetry.ts';
 import { BandSpectrum } from '../../../worklets/dsp/spectrum.ts';
 import type { LiveRegistry } from '../live/live-registry.ts';
 import { METER_FIELDS, METER_OFFSET } from '../media/messages.ts';
+import { QOS_LEVELS } from '../../../protocol/qos.ts';
 import { outgoing, TelemetryClient, type ClientCounters, type OutgoingMessage, type SlowClientPolicy } from './telemetry-client.ts';
 
 export interface TelemetryOptions {
@@ -258,9 +259,16 @@ export class TelemetryHub {
           dropped_frames: v[METER_OFFSET.droppedFrames],
           decode_errors: v[METER_OFFSET.decodeErrors],
           config_version: v[METER_OFFSET.configVersion],
+          qos: qosMeters(v, METER_OFFSET.qos),
         };
       }
     }
     return { ts: this.tsIso, seq: this.seq, stations };
   }
+}
+
+/** A station's call quality from its meters record (media/messages.ts QOS_METER_FIELDS); null without a jitter buffer. */
+function qosMeters(v: Float64Array, o: number): QosMeters | null {
+  if (Number.isNaN(v[o])) return null;
+  return { mos: round2(v[o]), level: QOS_LEVELS[v[o + 1]] ?? 'GOOD', loss_pct: orNull(v[o + 2]), jitter_ms: orNull(v[o + 3]), jb_delay_ms: orNull(v[o + 4]) };
 }

@@ -40,7 +40,7 @@ const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TAP_KEYS = ['rms_dbfs', 'peak_dbfs', 'clipping_ratio', 'momentary_lufs', 'short_term_lufs', 'integrated_lufs', 'range_lu', 'true_peak_dbtp'];
 /** The only fields that may be null: the station's gated loudness before a block passed the gates. */
 const NULLABLE = /^(integrated_lufs|range_lu)$/;
-const STATION_KEYS = ['trace_id', 'station_key', 'label', 'PRE', 'POST', 'queue_depth', 'dropped_frames', 'decode_errors', 'config_version'];
+const STATION_KEYS = ['trace_id', 'station_key', 'label', 'PRE', 'POST', 'queue_depth', 'dropped_frames', 'decode_errors', 'config_version', 'qos'];
 
 interface Received {
   seq: number;
@@ -345,7 +345,7 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
         }
       }
       leavesAreFinite(json, 'measurement');
-      expect(text.replace(/"(integrated_lufs|range_lu)":null/g, '')).not.toMatch(/NaN|Infinity|null/);
+      expect(text.replace(/"(integrated_lufs|range_lu|loss_pct|jitter_ms|jb_delay_ms)":null/g, '')).not.toMatch(/NaN|Infinity|null/);
     });
 
     it('narrows to one trace with ?trace_id=, and to nothing for a trace that is not live', async () => {
@@ -449,7 +449,14 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
         expect(m.config_version).toBe(0);
         expect(m.dropped_frames).toBe(0);
         expect(m.decode_errors).toBe(0);
-        expect(m.queue_depth).toBeLessThanOrEqual(2);
+        // The jitter buffer holds its target delay (60 ms: 3 packets) and at most 40 ms of due audio.
+        expect(m.queue_depth).toBeLessThanOrEqual(6);
+        // Call quality of a clean local sender: nothing lost, the best MOS of the model, GOOD.
+        expect(m.qos).toMatchObject({ level: 'GOOD', loss_pct: 0 });
+        expect(m.qos!.mos).toBeCloseTo(4.41, 2);
+        expect(m.qos!.jb_delay_ms).toBeGreaterThanOrEqual(20);
+        expect(m.qos!.jb_delay_ms).toBeLessThanOrEqual(200);
+        expect(m.qos!.jitter_ms).toBeGreaterThanOrEqual(0);
       }
     });
 

@@ -48,8 +48,25 @@ export class DelayEstimator {
   private lastRelativeDelay = 0;
   private target = MIN_TARGET_MS;
   private observed = 0;
+  /** The least target: MIN_TARGET_MS, or more when the receiver's own timing needs it. */
+  private readonly floorMs: number;
 
-  constructor() {
+  /** The largest target: MAX_TARGET_MS, or less when the receiver's latency budget is smaller. */
+  private readonly ceilingMs: number;
+
+  /**
+   * @param minTargetMs the least target, ms, within [MIN_TARGET_MS, MAX_TARGET_MS] (default MIN_TARGET_MS).
+   * @param maxTargetMs the largest, from minTargetMs to MAX_TARGET_MS (default MAX_TARGET_MS).
+   */
+  constructor(minTargetMs: number = MIN_TARGET_MS, maxTargetMs: number = MAX_TARGET_MS) {
+    if (!(Number.isFinite(minTargetMs) && minTargetMs >= MIN_TARGET_MS && minTargetMs <= MAX_TARGET_MS)) {
+      throw new RangeError(`minTargetMs must be ${MIN_TARGET_MS}-${MAX_TARGET_MS} ms, got ${minTargetMs}`);
+    }
+    if (!(Number.isFinite(maxTargetMs) && maxTargetMs >= minTargetMs && maxTargetMs <= MAX_TARGET_MS)) {
+      throw new RangeError(`maxTargetMs must be ${minTargetMs}-${MAX_TARGET_MS} ms, got ${maxTargetMs}`);
+    }
+    this.floorMs = minTargetMs;
+    this.ceilingMs = maxTargetMs;
     this.reset();
   }
 
@@ -61,7 +78,7 @@ export class DelayEstimator {
     this.ringCount = 0;
     this.minTransit = 0;
     this.lastRelativeDelay = 0;
-    this.target = MIN_TARGET_MS;
+    this.target = this.floorMs;
     this.observed = 0;
   }
 
@@ -82,7 +99,7 @@ export class DelayEstimator {
     for (let i = 0; i < BIN_COUNT; i++) bins[i] *= f;
     const bin = Math.min(BIN_COUNT - 1, Math.floor(relative / BIN_MS));
     bins[bin] += 1 - f;
-    this.target = Math.min(MAX_TARGET_MS, Math.max(MIN_TARGET_MS, this.quantile(TARGET_QUANTILE)));
+    this.target = Math.min(this.ceilingMs, Math.max(this.floorMs, this.quantile(TARGET_QUANTILE)));
   }
 
   /** The target delay, ms, in [MIN_TARGET_MS, MAX_TARGET_MS]. */

@@ -294,4 +294,51 @@ describe('JitterBuffer', () => {
     expect(played).toEqual([12, 13, 14, 15, 16, 17, 18, 19]);
     expect(() => new JitterBuffer({ capacity: 48 })).toThrow(TypeError);
   });
+
+  it('holds at most `limit` packets, dropping the oldest; refuses a limit beyond the capacity', () => {
+    const jb = new JitterBuffer<number>({ capacity: 16, limit: 10 });
+    for (let n = 0; n < 15; n++) jb.push({ sequence: n, timestampMs: n * PACKET_MS, durationMs: PACKET_MS, payload: n }, 1000);
+    expect(jb.heldPackets).toBe(10);
+    expect(jb.counters.overflow).toBe(5);
+    const drained: number[] = [];
+    jb.drain((p) => drained.push(p.payload));
+    expect(drained).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    expect(jb.heldPackets).toBe(0);
+    expect(() => new JitterBuffer({ capacity: 8, limit: 9 })).toThrow(TypeError);
+  });
+
+  it('keeps the target within the bounds it is given', () => {
+    const jb = new JitterBuffer<number>({ minTargetMs: 40, maxTargetMs: 60 });
+    expect(jb.targetMs).toBe(40);
+    // Packets up to 150 ms late: the 95 % quantile is far above 60 ms.
+    for (let n = 0; n < 500; n++) jb.push({ sequence: n, timestampMs: n * PACKET_MS, durationMs: PACKET_MS, payload: n }, n * PACKET_MS + (n % 10) * 15);
+    expect(jb.targetMs).toBe(60);
+    expect(() => new JitterBuffer({ minTargetMs: 60, maxTargetMs: 40 })).toThrow(RangeError);
+  });
+
+  it('after running dry, discards packets whose time it concealed when they come within keepConcealedMs, and replays them after', () => {
+    const run = (resumeAtMs: number) => {
+      const jb = new JitterBuffer<number>({ keepConcealedMs: 800 });
+      const played: number[] = [];
+      let next = 0;
+      // 50 packets on time, then the next 50 held up and arriving at once at resumeAtMs.
+      const arrival = (n: number): number => (n < 50 ? n * PACKET_MS + BASE_DELAY_MS : resumeAtMs);
+      for (let nowMs = PULL_PHASE_MS; nowMs < resumeAtMs + 2000; nowMs += PACKET_MS) {
+        while (next < 100 && arrival(next) <= nowMs) jb.push({ sequence: next, timestampMs: next * PACKET_MS, durationMs: PACKET_MS, payload: next }, arrival(next++));
+        const d = jb.pull(nowMs);
+        if (d.kind === 'packet') played.push(d.packet.payload);
+      }
+      return { jb, played };
+    };
+    // Back 500 ms after the stop (within 800 ms): the 10 packets concealed before it are late.
+    const soon = run(50 * PACKET_MS + 700);
+    // (One stop for the hold-up, one after the last packet.)
+    expect(soon.jb.counters.rebuffers).toBe(2);
+    expect(soon.jb.counters.late).toBe(10);
+    expect(soon.played).toEqual([...Array.from({ length: 50 }, (_, n) => n), ...Array.from({ length: 40 }, (_, k) => 60 + k)]);
+    // Back 3 s later: a pause, played from where the sender resumed.
+    const later = run(50 * PACKET_MS + 3000);
+    expect(later.jb.counters.late).toBe(0);
+    expect(later.played).toEqual(Array.from({ length: 100 }, (_, n) => n));
+  });
 });

@@ -41,7 +41,12 @@ export interface JitterPacket<P = Uint8Array> {
 }
 
 export type PullDecision<P = Uint8Array> =
-  | { kind: 'packet'; packet: JitterPacket<P> }
+  | {
+      kind: 'packet';
+      packet: JitterPacket<P>;
+      /** The packet dropped just before it to accelerate, when this pull accelerated (a player may still use it). */
+      skipped: JitterPacket<P> | undefined;
+    }
   | {
       kind: 'conceal';
       /** 'loss': the packet due was not there; 'expand': a frame inserted to grow the delay. */
@@ -63,6 +68,20 @@ const DEFAULT_DURATION_MS = 20;
 export interface JitterBufferOptions {
   /** Ring capacity, packets, a power of two (default 64). */
   capacity?: number;
+  /** Packets held at most (default: the capacity): beyond it the oldest go, counted as overflow. */
+  limit?: number;
+  /** The least target delay, ms, within the estimator's 20-200 ms (default 20). */
+  minTargetMs?: number;
+  /** The largest target delay, ms, from minTargetMs to 200 (default 200). */
+  maxTargetMs?: number;
+  /**
+   * After running dry and stopping, a packet whose media time was already concealed is
+   * late if it arrives within this long of the stop, ms (default 0: never). A player whose
+   * timeline keeps the concealed time in place (the relay's framer, within its grace) must
+   * not play that time twice; after longer, the sender paused and play starts over from
+   * the lowest packet held.
+   */
+  keepConcealedMs?: number;
 }
 
 export interface JitterCounters {
@@ -130,11 +149,18 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     rebuffers: 0,
     restarts: 0,
   };
-  private readonly estimator = new DelayEstimator();
+  private readonly estimator: DelayEstimator;
   /** RFC 3550 A.1 with a probation of one packet: the first packet is played, not held back. */
   private readonly tracker = new SequenceTracker(1);
   private readonly capacity: number;
+  /** Packets held at most. */
+  readonly limit: number;
+  private readonly keepConcealedMs: number;
+  /** When play-out last stopped after running dry, ms; NaN before. */
+  private stoppedAtMs = Number.NaN;
   private readonly mask: number;
+  /** Packets in the ring, waiting to be played. */
+  private held = 0;
   private readonly slotExt: Float64Array;
   private readonly slotMediaMs: Float64Array;
   private readonly slotArrivalMs: Float64Array;
@@ -142,6 +168,8 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
 
   private anchored = false;
   private playing = false;
+  /** Transit (arrival − media time) of the packet the buffer anchored on, ms. */
+  private anchorTransitMs = 0;
   /** Extended sequence number and media time (unwrapped ms) of the next frame to play. */
   private nextExt = 0;
   private playheadMediaMs = 0;
@@ -162,7 +190,11 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
   private removedMs = 0;
   private insertedMs = 0;
 
-  private readonly packetDecision: { kind: 'packet'; packet: JitterPacket<P> | undefined } = { kind: 'packet', packet: undefined };
+  private readonly packetDecision: { kind: 'packet'; packet: JitterPacket<P> | undefined; skipped: JitterPacket<P> | undefined } = {
+    kind: 'packet',
+    packet: undefined,
+    skipped: undefined,
+  };
   private readonly concealDecision: { kind: 'conceal'; reason: 'loss' | 'expand'; durationMs: number; nextPayload: P | undefined } = {
     kind: 'conceal',
     reason: 'loss',
@@ -176,8 +208,13 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     if (!Number.isInteger(capacity) || capacity < 4 || (capacity & (capacity - 1)) !== 0) {
       throw new TypeError(`capacity must be a power of two of at least 4 packets, got ${capacity}`);
     }
+    const limit = options.limit ?? capacity;
+    if (!Number.isInteger(limit) || limit < 1 || limit > capacity) throw new TypeError(`limit must be a whole number of packets from 1 to the capacity ${capacity}, got ${limit}`);
     this.capacity = capacity;
+    this.limit = limit;
+    this.keepConcealedMs = options.keepConcealedMs ?? 0;
     this.mask = capacity - 1;
+    this.estimator = new DelayEstimator(options.minTargetMs, options.maxTargetMs);
     this.slotExt = new Float64Array(capacity).fill(-1);
     this.slotMediaMs = new Float64Array(capacity);
     this.slotArrivalMs = new Float64Array(capacity);
@@ -202,6 +239,28 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
 
   get isPlaying(): boolean {
     return this.playing;
+  }
+
+  /** Packets held, waiting to be played. */
+  get heldPackets(): number {
+    return this.held;
+  }
+
+  /** True when the packet of the next frame is held (the next pull plays it, or drops it to accelerate). */
+  get nextHeld(): boolean {
+    return this.anchored && this.slotExt[this.nextExt & this.mask] === this.nextExt && this.slotPacket[this.nextExt & this.mask] !== undefined;
+  }
+
+  /**
+   * How far the next frame is behind its play-out time at `nowMs`, beyond the target, ms:
+   * audio that is already due (a first packet that came late, a burst held up on the way).
+   * Measured against the smallest recent transit, but never one more than `maxAheadMs`
+   * earlier than the first packet's: a sender running ahead of real time makes no backlog.
+   */
+  backlogMs(nowMs: number, maxAheadMs: number): number {
+    if (!this.anchored || !this.playing) return 0;
+    const reference = Math.max(this.estimator.minTransitMs, this.anchorTransitMs - maxAheadMs);
+    return nowMs - (this.playheadMediaMs + reference) - this.estimator.targetMs;
   }
 
   /** A packet arrived at `arrivalMs` (local clock, ms). The buffer keeps a reference to it. */
@@ -229,6 +288,7 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
       this.refDurationMs = packet.durationMs;
       this.nextExt = ext;
       this.playheadMediaMs = 0;
+      this.anchorTransitMs = arrivalMs;
     }
     const mediaMs = this.refMediaMs + timestampDeltaMs(this.refTimestampMs, packet.timestampMs);
     const slot = ext & this.mask;
@@ -240,7 +300,12 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
 
     if (!this.playing && (this.highestExt < this.nextExt || ext < this.nextExt)) {
       // Before play-out, or waiting after running dry, play starts from the lowest packet
-      // held; with nothing held, from this one.
+      // held; with nothing held, from this one. Soon after a stop, a packet whose time was
+      // concealed before it is late instead (keepConcealedMs).
+      if (ext < this.nextExt && mediaMs < this.playheadMediaMs && arrivalMs - this.stoppedAtMs < this.keepConcealedMs) {
+        c.late++;
+        return;
+      }
       if (this.highestExt >= this.nextExt && this.highestExt - ext >= this.capacity) {
         c.late++;
         return;
@@ -259,7 +324,7 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
       this.refDurationMs = packet.durationMs;
     }
     // Make room: the oldest frames go, counted, as if played.
-    while (ext - this.nextExt >= this.capacity) {
+    while (ext - this.nextExt >= this.capacity || (this.held >= this.limit && ext >= this.nextExt)) {
       const s = this.nextExt & this.mask;
       if (this.slotExt[s] === this.nextExt) {
         c.overflow++;
@@ -269,8 +334,14 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
         this.playheadMediaMs += this.lastDurationMs;
       }
     }
+    if (ext < this.nextExt) {
+      // Making room stepped over this packet's own place (it came after newer ones): too late.
+      c.late++;
+      return;
+    }
     this.slotExt[slot] = ext;
     this.slotPacket[slot] = packet;
+    this.held++;
     this.slotMediaMs[slot] = mediaMs;
     this.slotArrivalMs[slot] = arrivalMs;
   }
@@ -286,13 +357,13 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
       this.overSinceMs = -1;
     }
     this.lastDelayMs = delay;
-    if (delay < target) return this.conceal('expand', undefined);
+    if (delay < target) return this.conceal('expand', undefined, nowMs);
 
     const s = this.nextExt & this.mask;
     if (this.slotExt[s] !== this.nextExt) {
       const n = (this.nextExt + 1) & this.mask;
       const next = this.slotExt[n] === this.nextExt + 1 ? this.slotPacket[n]?.payload : undefined;
-      return this.conceal('loss', next);
+      return this.conceal('loss', next, nowMs);
     }
 
     if (delay > target + this.lastDurationMs) {
@@ -302,8 +373,10 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     }
     let slot = s;
     const n = (this.nextExt + 1) & this.mask;
+    this.packetDecision.skipped = undefined;
     if (this.overSinceMs >= 0 && nowMs - this.overSinceMs >= SUSTAIN_MS && this.slotExt[n] === this.nextExt + 1) {
       this.counters.accelerate++;
+      this.packetDecision.skipped = this.slotPacket[s];
       this.removedMs += (this.slotPacket[s] as JitterPacket<P>).durationMs;
       this.skip(s);
       this.overSinceMs = -1;
@@ -352,6 +425,7 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     this.playheadMediaMs = this.slotMediaMs[slot] + packet.durationMs;
     this.lastDurationMs = packet.durationMs;
     this.slotPacket[slot] = undefined;
+    this.held--;
     this.packetDecision.packet = packet;
     return this.packetDecision as PullDecision<P>;
   }
@@ -363,9 +437,40 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
     this.playheadMediaMs = this.slotMediaMs[slot] + packet.durationMs;
     this.lastDurationMs = packet.durationMs;
     this.slotPacket[slot] = undefined;
+    this.held--;
   }
 
-  private conceal(reason: 'loss' | 'expand', nextPayload: P | undefined): PullDecision<P> {
+  /**
+   * Stops play-out as running dry does, without concealing first (a player that knows the
+   * sender paused): play starts again when the buffer has refilled to the target.
+   */
+  pause(nowMs: number): void {
+    if (!this.playing) return;
+    this.counters.rebuffers++;
+    this.playing = false;
+    this.concealing = false;
+    this.drySinceMs = 0;
+    this.stoppedAtMs = nowMs;
+  }
+
+  /**
+   * Hands every packet held to `visit` in sequence order, without waiting for its time
+   * (the stream ended: nothing more will come), and empties the buffer.
+   */
+  drain(visit: (packet: JitterPacket<P>) => void): void {
+    while (this.held > 0 && this.nextExt <= this.highestExt) {
+      const s = this.nextExt & this.mask;
+      if (this.slotExt[s] === this.nextExt && this.slotPacket[s] !== undefined) {
+        const packet = this.slotPacket[s] as JitterPacket<P>;
+        this.skip(s);
+        visit(packet);
+      } else {
+        this.nextExt++;
+      }
+    }
+  }
+
+  private conceal(reason: 'loss' | 'expand', nextPayload: P | undefined, nowMs: number): PullDecision<P> {
     const c = this.counters;
     const durationMs = this.lastDurationMs;
     if (!this.concealing) c.concealmentEvents++;
@@ -382,6 +487,7 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
         if (this.drySinceMs >= MAX_TARGET_MS) {
           c.rebuffers++;
           this.playing = false;
+          this.stoppedAtMs = nowMs;
           this.drySinceMs = 0;
         }
       }
@@ -401,6 +507,8 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
   private startOver(): void {
     this.slotExt.fill(-1);
     this.slotPacket.fill(undefined);
+    this.held = 0;
+    this.stoppedAtMs = Number.NaN;
     this.estimator.reset();
     this.anchored = false;
     this.playing = false;
