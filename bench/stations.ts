@@ -1,8 +1,9 @@
 /**
  * How many concurrent Opus 48 kHz mono stations one relay sustains through the full
  * pipeline (decode, chain, meters, spectra, buckets, WAV segments, SQLite) with no dropped
- * or late frame and a p99 per-frame latency (arrival to POST meters) under 20 ms, and what
- * each station costs the relay.
+ * or late frame and a p99 per-frame latency (from the jitter buffer's release to the POST
+ * meters) under 20 ms, and what each station costs the relay. The time packets wait in the
+ * jitter buffer is its own column (JB: the stations' mean call_quality.jitter_buffer_delay_ms).
  *
  *   npm run bench:stations -- [--steps 100,200,300] [--seconds 20] [--warmup 4]
  *                             [--modes pinned,unpinned] [--workers N] [--profile DIR] [--idle yes|no]
@@ -121,6 +122,12 @@ for (const mode of modes) {
   console.log('');
 }
 
+/** The stations' mean jitter-buffer delay, ms ('-' where no station reports one). */
+function jitterBufferMs(stats: RelayStatsResponse): string {
+  const delays = stats.stations.map((s) => s.call_quality?.jitter_buffer_delay_ms).filter((d): d is number => typeof d === 'number');
+  return delays.length === 0 ? '-' : (delays.reduce((a, b) => a + b, 0) / delays.length).toFixed(1);
+}
+
 /** The commit a checkout is at, and whether it has changes on top. */
 function revision(dir: string): string {
   try {
@@ -195,8 +202,8 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
 
   for (const transport of transports) {
   console.log(`\n${transport === 'rtp' ? 'RTP over UDP (Opus, one session per station)' : 'WebSocket ingest'}`);
-  console.log('stations | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
-  console.log('---------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
+  console.log('stations | JB ms | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
+  console.log('---------|-------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
 
   let best = 0;
   for (const n of steps) {
@@ -244,6 +251,7 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
     console.log(
       [
         String(n).padStart(8),
+        jitterBufferMs(after).padStart(5),
         lat.p50.toFixed(1).padStart(6),
         lat.p99.toFixed(1).padStart(6),
         lat.max.toFixed(1).padStart(6),

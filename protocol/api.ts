@@ -170,7 +170,7 @@ export const RelayStats = T.Object({
   }),
   pipeline_latency_ms: T.Object(
     { frames: Count(), p50: T.Number(), p99: T.Number(), max: T.Number() },
-    { description: 'per-frame pipeline latency since the last reset' },
+    { description: "per-frame pipeline latency since the last reset: from the station's clock releasing a packet (after the jitter buffer) to its POST meters" },
   ),
   stations: T.Array(StationStats),
   listen_streams: T.Array(ListenStreamStats),

@@ -24,6 +24,8 @@ export class Framer implements SampleSink, Stage {
   private framesPlayed = 0;
   private fill = 0;
   private arrivalMs = 0;
+  /** Set by the station before its clock releases packets: the time they go on (Frame.releasedMs). */
+  releasedMs = 0;
   private concealed = false;
   private ended = false;
   resyncs = 0;
@@ -39,7 +41,7 @@ export class Framer implements SampleSink, Stage {
     const frameSamples = (sampleRate * PROCESSING_FRAME_MS) / 1000;
     this.samplesPerFrame = frameSamples;
     this.own = new Float32Array(frameSamples);
-    this.frame = { samples: this.own, length: 0, bucketTs: 0, offset: 0, arrivalMs: 0, concealed: false };
+    this.frame = { samples: this.own, length: 0, bucketTs: 0, offset: 0, arrivalMs: 0, releasedMs: 0, concealed: false };
     this.msPerSample = 1000 / sampleRate;
   }
 
@@ -112,6 +114,7 @@ export class Framer implements SampleSink, Stage {
     f.bucketTs = tl.bucketOfFrame(this.frameIndex);
     f.offset = tl.sampleOffsetInBucket(this.frameIndex);
     f.arrivalMs = this.arrivalMs;
+    f.releasedMs = Math.max(this.releasedMs, this.arrivalMs);
     f.concealed = this.concealed;
     this.onFrame(f);
     this.frameIndex++;

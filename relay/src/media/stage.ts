@@ -69,6 +69,11 @@ export interface Frame {
   offset: number;
   /** Arrival of the packet its last samples came from (epoch ms). */
   arrivalMs: number;
+  /**
+   * When the station's clock let that packet go on to the decoder (epoch ms): its arrival
+   * plus the time it waited in the jitter buffer. Absent where no clock holds packets.
+   */
+  releasedMs?: number;
   /** Samples made by concealment rather than decoded. */
   concealed: boolean;
 }

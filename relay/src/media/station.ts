@@ -131,16 +131,19 @@ export class Station {
   enqueue(p: PacketView, nowMs: number): void {
     if (this.ended) return;
     this.quality?.observe(p.sequence, p.timestampMs, p.arrivalMs);
+    this.framer.releasedMs = nowMs;
     this.clock.push(p, nowMs);
   }
 
   /** Lets the clock release what is due (after a batch of packets). */
   pump(nowMs: number): void {
+    this.framer.releasedMs = nowMs;
     this.clock.release(nowMs);
   }
 
   /** Periodic work: the clock, buckets that are complete, status messages. */
   tick(nowMs: number): void {
+    this.framer.releasedMs = nowMs;
     this.clock.tick(nowMs);
     this.quality?.roll(nowMs);
     this.buckets.finalizeComplete(this.clock.now(nowMs));
@@ -150,6 +153,7 @@ export class Station {
   end(nowMs: number): void {
     if (this.ended) return;
     this.ended = true;
+    this.framer.releasedMs = nowMs;
     this.clock.end();
     this.framer.end();
     // The last frame went to the listeners too: nothing more will come for them.

@@ -116,7 +116,7 @@ export class RelayMetrics {
     });
     this.pipelineLatency = new client.Histogram({
       name: 'tapwire_pipeline_latency_seconds',
-      help: 'Per 20 ms frame: from arrival on the event loop to the POST meters in a media worker.',
+      help: 'Per 20 ms frame: from its release by the station clock (after the jitter buffer) to the POST meters in a media worker.',
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
       registers: register,
     });
