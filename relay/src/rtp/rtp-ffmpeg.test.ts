@@ -18,7 +18,7 @@ import { ntpMiddle32 } from './ntp-time.ts';
 import { parseCompound } from './rtcp-compound.ts';
 import { ReceiverReport, SenderReport } from './rtcp-packet.ts';
 import { RtpPacket } from './rtp-packet.ts';
-import { align, http, stationPre, TestSocket } from './rtp-test-kit.ts';
+import { align, http, shifts, stationPre, TestSocket } from './rtp-test-kit.ts';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' }).status === 0;
 const hasLibopus = hasFfmpeg && /\blibopus\b/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout ?? '');
@@ -102,21 +102,6 @@ async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: n
   a.close();
   b.close();
   return { sent, session, reports, jitterSeen, senderReports, audio, stats, midway, firstPacketMs };
-}
-
-/** Half-second parts of `sent` (those with sound) whose best place in `received` is not at `lag`: their shift, samples. */
-function shifts(sent: Float32Array, received: Float32Array, lag: number, rate: number): { part: number; shift: number }[] {
-  const part = rate / 2;
-  const margin = rate / 10;
-  const out: { part: number; shift: number }[] = [];
-  for (let k = 0; (k + 1) * part <= sent.length; k++) {
-    const piece = sent.subarray(k * part, (k + 1) * part);
-    if (piece.every((v) => Math.abs(v) < 1e-3)) continue;
-    const around = received.subarray(lag + k * part - margin, lag + (k + 1) * part + margin);
-    const shift = align(piece, around).lag - margin;
-    if (Math.abs(shift) > 1) out.push({ part: k, shift });
-  }
-  return out;
 }
 
 /** The session midway: receiving from one source, and the sender's clock as its SR maps it. */

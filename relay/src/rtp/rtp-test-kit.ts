@@ -167,3 +167,21 @@ export function align(sent: Float32Array, received: Float32Array): { lag: number
   }
   return fine;
 }
+
+/** Half-second parts of `sent` (those with sound, not pauses) whose best place in `received` is not at `lag`: their shift, samples. */
+export function shifts(sent: Float32Array, received: Float32Array, lag: number, rate: number): { part: number; shift: number }[] {
+  const part = rate / 2;
+  const margin = rate / 10;
+  const out: { part: number; shift: number }[] = [];
+  for (let k = 0; (k + 1) * part <= sent.length; k++) {
+    const piece = sent.subarray(k * part, (k + 1) * part);
+    // A pause (under -60 dBFS RMS) has nothing to line up by.
+    let energy = 0;
+    for (const v of piece) energy += v * v;
+    if (Math.sqrt(energy / piece.length) < 1e-3) continue;
+    const around = received.subarray(lag + k * part - margin, lag + (k + 1) * part + margin);
+    const shift = align(piece, around).lag - margin;
+    if (Math.abs(shift) > 1) out.push({ part: k, shift });
+  }
+  return out;
+}

@@ -307,6 +307,19 @@ describe('JitterBuffer', () => {
     expect(() => new JitterBuffer({ capacity: 8, limit: 9 })).toThrow(TypeError);
   });
 
+  it('drains what it holds in order at the end, handing each missing packet on as a loss to conceal in its place', () => {
+    const jb = new JitterBuffer<number>();
+    for (const n of [0, 1, 3, 4, 7]) jb.push({ sequence: n, timestampMs: n * PACKET_MS, durationMs: PACKET_MS, payload: n }, 1000 + n * PACKET_MS);
+    const out: (number | string)[] = [];
+    jb.drain(
+      (p) => out.push(p.payload),
+      (ms) => out.push(`lost ${ms} ms`),
+    );
+    expect(out).toEqual([0, 1, 'lost 20 ms', 3, 4, 'lost 20 ms', 'lost 20 ms', 7]);
+    expect(jb.counters.lost).toBe(3);
+    expect(jb.heldPackets).toBe(0);
+  });
+
   it('keeps the target within the bounds it is given', () => {
     const jb = new JitterBuffer<number>({ minTargetMs: 40, maxTargetMs: 60 });
     expect(jb.targetMs).toBe(40);

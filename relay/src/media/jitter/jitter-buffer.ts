@@ -455,9 +455,11 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
 
   /**
    * Hands every packet held to `visit` in sequence order, without waiting for its time
-   * (the stream ended: nothing more will come), and empties the buffer.
+   * (the stream ended: nothing more will come), and empties the buffer. A packet missing
+   * between them is a loss, counted, and handed to `lost` with the duration to conceal, so
+   * the audio after it stays in its place.
    */
-  drain(visit: (packet: JitterPacket<P>) => void): void {
+  drain(visit: (packet: JitterPacket<P>) => void, lost?: (durationMs: number) => void): void {
     while (this.held > 0 && this.nextExt <= this.highestExt) {
       const s = this.nextExt & this.mask;
       if (this.slotExt[s] === this.nextExt && this.slotPacket[s] !== undefined) {
@@ -466,6 +468,9 @@ export class JitterBuffer<P = Uint8Array> implements Stage {
         visit(packet);
       } else {
         this.nextExt++;
+        this.counters.lost++;
+        this.counters.concealedMs += this.lastDurationMs;
+        lost?.(this.lastDurationMs);
       }
     }
   }

@@ -50,10 +50,6 @@ export interface JitterSink {
   duration(p: PacketView): number | null;
   play(p: PacketView, durationMs: number): void;
   conceal(durationMs: number, next: Uint8Array | undefined, atMs: number): void;
-  /** Decodes a packet in order, concealing sequence gaps itself (used when draining at the end). */
-  process(p: PacketView): void;
-  /** The next packet follows a gap that is not a loss. */
-  discontinuity(): void;
 }
 
 export interface JitterClockOptions {
@@ -100,6 +96,8 @@ export class JitterClock implements Clock {
   /** Runs of consecutive lost packets (for the E-model's BurstR). */
   lossRuns = 0;
   private lastWasLoss = false;
+  /** When the last decision was handed on, ms: the time of concealment at the end. */
+  private lastHandedAtMs = 0;
   /** Runs of consecutive periods of concealed audio (WebRTC's concealmentEvents). */
   concealmentEvents = 0;
   private concealing = false;
@@ -216,9 +214,21 @@ export class JitterClock implements Clock {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    // Nothing more will come: what is held plays in order, small gaps concealed by the decoder.
-    this.sink.discontinuity();
-    this.buffer.drain((packet) => this.sink.process(packet.payload));
+    // Nothing more will come: what is held plays in order at once, its gaps concealed in place.
+    this.buffer.drain(
+      (packet) => {
+        this.concealing = false;
+        this.lastWasLoss = false;
+        this.sink.play(packet.payload, packet.durationMs);
+      },
+      (durationMs) => {
+        if (!this.lastWasLoss) this.lossRuns++;
+        this.lastWasLoss = true;
+        if (!this.concealing) this.concealmentEvents++;
+        this.concealing = true;
+        this.sink.conceal(durationMs, undefined, this.lastHandedAtMs);
+      },
+    );
   }
 
   stats(): StageStats {
@@ -243,6 +253,7 @@ export class JitterClock implements Clock {
 
   /** Hands a decision to the sink; returns the media time it played, ms. */
   private hand(d: Exclude<PullDecision<PacketView>, { kind: 'wait' }>, atMs: number): number {
+    this.lastHandedAtMs = atMs;
     if (d.kind === 'packet') {
       this.lastWasLoss = false;
       this.concealing = false;
