@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { measureRmsDbfs, sine } from './audio/signals.ts';
 import { readWav } from './audio/wav.ts';
 import { encodeAudio, SimulatedStation } from './sim/simulator.ts';
@@ -60,8 +60,10 @@ async function streamUntil(url: string, stopAtMs: number): Promise<SimulatedStat
   return st;
 }
 
-describe('durability', () => {
-  it('after kill -9, every bucket complete before the kill is intact on restart', async () => {
+// The two cases use their own process and data dir each, and mostly wait on the wall clock:
+// they run side by side.
+describe.concurrent('durability', () => {
+  it('after kill -9, every bucket complete before the kill is intact on restart', async ({ expect }) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-kill-'));
     dirs.push(dataDir);
     const first = await spawnRelay(dataDir);
@@ -105,7 +107,7 @@ describe('durability', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('SIGTERM finalizes the bucket in progress and exits 0', async () => {
+  it('SIGTERM finalizes the bucket in progress and exits 0', async ({ expect }) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapwire-term-'));
     dirs.push(dataDir);
     const relay = await spawnRelay(dataDir);
