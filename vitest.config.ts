@@ -15,6 +15,7 @@ const ALONE = [
   'relay/src/media/egress-pool.test.ts',
   'relay/src/media/mix-pool.test.ts',
   'relay/src/media/pool.test.ts',
+  'relay/src/rtp/rtp-impairment.test.ts',
   'relay/src/store/mix-export.test.ts',
   'relay/src/telemetry/telemetry.test.ts',
   'worklets/processors/frame-ring.test.ts',

@@ -8,14 +8,18 @@ const INCLUDE = ['e2e/**/*.test.ts'];
  * rest, with nothing beside them. A new browser test of that kind belongs here.
  */
 const ALONE = [
+  'e2e/adaptive-bitrate.test.ts',
   'e2e/capture.test.ts',
+  'e2e/capture-webrtc.test.ts',
   'e2e/listen.test.ts',
+  'e2e/listen-webrtc.test.ts',
   'e2e/loudness.test.ts',
   'e2e/monitor-ab.test.ts',
   'e2e/monitor-history-12h.test.ts',
   'e2e/monitor-spectrum.test.ts',
   'e2e/monitor-traces.test.ts',
   'e2e/monitor.test.ts',
+  'e2e/webrtc.test.ts',
 ];
 
 // Browser tests: real headless Chromium (Debian's /usr/bin/chromium) against a real relay.
