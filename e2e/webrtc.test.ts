@@ -23,16 +23,15 @@ import { hasChromium, launchChromium, WEBRTC_LOOPBACK_FLAGS, type Browser } from
 
 const BURST_S = 0.1;
 const PERIOD_S = 1;
-/** The relay's path must stay under this, capture to playback. */
-const MAX_LATENCY_MS = 150;
 /**
- * The median's bound. On a quiet machine the median is about 120-150 ms (a direct
- * Chromium-to-Chromium connection in the same page: 60-80 ms). On a loaded one (these tests
- * share two cores) the relay's thread and its media worker are sometimes held up for 50-150
- * ms; Chromium's jitter buffer then grows to cover the gap and shrinks back only over
- * seconds, so the median of ten bursts can reach 300 ms without anything wrong in the relay.
+ * Capture to playback through the relay must stay under this, burst by burst (the median).
+ * Measured with this file running alone, as the browser tests' configuration runs it: medians
+ * of 76, 91 and 102 ms (a direct Chromium-to-Chromium connection in the same page: 46-49 ms).
+ * On a loaded machine the relay's thread is sometimes held up for 50-150 ms, Chromium's jitter
+ * buffer grows to cover it and shrinks back only over seconds, and medians of 140-330 ms
+ * were seen: that is why this file runs alone (vitest.e2e.config.ts).
  */
-const MAX_LOADED_MEDIAN_MS = 450;
+const MAX_LATENCY_MS = 150;
 /** Chromium sends an RTCP receiver report about every 5 s; the WHEP session must outlive several such gaps. */
 const IDLE_TIMEOUT_MS = 8000;
 
@@ -226,10 +225,8 @@ describe.skipIf(!hasChromium)('WebRTC in Chromium through the relay', () => {
     // Every burst came back once: each received onset has its captured one, none doubled.
     expect(latencies.length).toBe(remote.length);
     for (let i = 1; i < remote.length; i++) expect((remote[i] - remote[i - 1]) / RATE).toBeGreaterThan(PERIOD_S / 2);
-    // The relay adds no standing delay: the path's best burst is under the bound...
-    expect(Math.min(...latencies)).toBeLessThan(MAX_LATENCY_MS);
-    // ...and its typical one stays within a loaded machine's reach of it (see MAX_LOADED_MEDIAN_MS).
-    expect(median).toBeLessThan(MAX_LOADED_MEDIAN_MS);
+    // Capture to playback, the typical burst (and so at least half of them), under the bound.
+    expect(median).toBeLessThan(MAX_LATENCY_MS);
 
     // Both sessions lived on past the idle timeout: audio kept the WHIP one, the player's RTCP the WHEP one.
     expect([relay.relay.webrtc.whipSessionCount, relay.relay.webrtc.whepSessionCount]).toEqual([1, 1]);

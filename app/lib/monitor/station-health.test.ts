@@ -37,6 +37,12 @@ describe('station health from /api/relay/stats', () => {
     // GOOD figures.
     out = h.update(parseRelayStats(body([station(1000, 10, { transport_quality: { ...quality, loss_percent: 0, jitter_ms: 3, mos: 4.14 } })]))!, 18_000);
     expect(out['trace_a/st_1'].level).toBe('GOOD');
+    expect(out['trace_a/st_1'].jitterBuffer).toBeNull();
+    // The jitter buffer's wait and target, when the relay reports them; a malformed report is left out.
+    out = h.update(parseRelayStats(body([station(1100, 10, { call_quality: { jitter_buffer_delay_ms: 37.5, jitter_buffer_target_ms: 38 } })]))!, 20_000);
+    expect(out['trace_a/st_1'].jitterBuffer).toEqual({ delayMs: 37.5, targetMs: 38 });
+    out = h.update(parseRelayStats(body([station(1200, 10, { call_quality: { jitter_buffer_delay_ms: null, jitter_buffer_target_ms: -1 } })]))!, 22_000);
+    expect(out['trace_a/st_1'].jitterBuffer).toBeNull();
   });
 
   it('takes a station whose pipeline has not reported yet, and refuses bodies that are not stats', () => {

@@ -30,6 +30,8 @@ export interface StationHealth {
   quality: TransportQuality | null;
   /** The call-quality level, when the station has figures. */
   level: QosLevel | null;
+  /** The relay's jitter buffer for this station: the mean wait of the packets played and the delay it aims at now, ms; null before it reports. */
+  jitterBuffer: { delayMs: number | null; targetMs: number } | null;
 }
 
 export interface RelayStatsView {
@@ -102,6 +104,7 @@ export class HealthTracker {
         }
       }
       const q = s.transport_quality ?? null;
+      const jb = s.call_quality;
       out[key] = {
         key,
         transport: s.transport,
@@ -112,6 +115,10 @@ export class HealthTracker {
         droppedPercent,
         quality: q,
         level: q === null ? null : qosLevel({ latencyMs: q.latency_ms, lossPercent: q.loss_percent, jitterMs: q.jitter_ms, mos: q.mos }),
+        jitterBuffer:
+          jb !== undefined && isObject(jb) && isNullableNumber(jb.jitter_buffer_delay_ms) && isCount(jb.jitter_buffer_target_ms)
+            ? { delayMs: jb.jitter_buffer_delay_ms, targetMs: jb.jitter_buffer_target_ms }
+            : null,
       };
     }
     for (const key of this.history.keys()) if (!(key in out)) this.history.delete(key);
