@@ -19,7 +19,8 @@ export interface RelayConfig {
   /** Per-station ingress queue capacity, in packets (seed 001: 48). */
   ingressQueueFrames: number;
   /**
-   * The largest delay a live station's jitter buffer may aim at, ms (20-200). Beyond 200 ms
+   * The largest delay a WebSocket station's jitter buffer may aim at, ms (20-200; RTP and
+   * WebRTC stations may go to 200: live-registry.ts `jitterAllowance`). Beyond 200 ms
    * live stations keep a plain ingress queue instead, whose media time may run this far
    * ahead of the wall clock (tests that feed live stations faster than real time).
    */

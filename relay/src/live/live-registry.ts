@@ -17,6 +17,7 @@ import type { StationHandle } from '../media/station-handle.ts';
 import type { TraceMixHandle } from '../media/trace-mix-handle.ts';
 import type { Store } from '../store/store.ts';
 import type { RelayConfig } from '../config.ts';
+import { MAX_TARGET_MS } from '../media/jitter/delay-estimator.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { EndedStreams, type EndedStream } from './ended-streams.ts';
 
@@ -316,7 +317,7 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
       codec: station.codec,
       sampleRate: station.sampleRate,
       queueFrames: this.config.ingressQueueFrames,
-      jitterAllowanceMs: this.config.jitterAllowanceMs,
+      jitterAllowanceMs: jitterAllowance(station.transport, this.config.jitterAllowanceMs),
       bucketMs: this.config.bucketMs,
       graceMs: this.config.bucketGraceMs,
       knobs: station.knobs,
@@ -496,4 +497,15 @@ function foldStarted(station: LiveStation, inProgressBucketTs: number): void {
   while (station.pending.length > 0 && station.pending[0].applyAtBucketTs <= inProgressBucketTs) {
     station.knobs = (station.pending.shift() as PendingChange).knobs;
   }
+}
+
+/**
+ * The largest delay a station's jitter buffer may aim at, ms. RTP and WebRTC cross real
+ * networks as UDP, with their jitter: their buffer may follow it up to seed 004 §5's 200 ms.
+ * WebSocket ingest keeps the relay's allowance (60 ms by default), the part of the
+ * listeners' latency budget the relay spends on jitter over TCP. An allowance beyond 200 ms
+ * (tests that feed live stations faster than real time) applies to every transport.
+ */
+export function jitterAllowance(transport: StationTransport, configuredMs: number): number {
+  return transport === 'rtp' || transport === 'webrtc' ? Math.max(configuredMs, MAX_TARGET_MS) : configuredMs;
 }

@@ -12,8 +12,9 @@
  * The clock is what differs between live audio (jitter/jitter-clock.ts: the adaptive
  * jitter buffer, played on the wall clock, concealing what is lost) and a recording
  * (recorded-clock.ts: played at once, at its capture times); every stage after it is the
- * same code for both. The relay's jitter allowance (config jitterAllowanceMs, 60 ms by
- * default) is the largest delay the buffer may aim at; a relay configured with one beyond
+ * same code for both. The station's jitter allowance (config jitterAllowanceMs, 60 ms by
+ * default, for WebSocket ingest; 200 ms for RTP and WebRTC) is the largest delay the buffer
+ * may aim at; a relay configured with one beyond
  * the buffer's 200 ms (tests and benchmarks that feed live stations faster than real time)
  * keeps the plain ingress queue of live-clock.ts instead. Egress encoders (egress.ts)
  * hang off a tap of a live station only while someone listens to it (`setEgress`), and so

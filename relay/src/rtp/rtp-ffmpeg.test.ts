@@ -18,7 +18,7 @@ import { ntpMiddle32 } from './ntp-time.ts';
 import { parseCompound } from './rtcp-compound.ts';
 import { ReceiverReport, SenderReport } from './rtcp-packet.ts';
 import { RtpPacket } from './rtp-packet.ts';
-import { align, http, shifts, stationPre, TestSocket } from './rtp-test-kit.ts';
+import { align, http, shifts, stationAudio, TestSocket } from './rtp-test-kit.ts';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' }).status === 0;
 const hasLibopus = hasFfmpeg && /\blibopus\b/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout ?? '');
@@ -97,7 +97,7 @@ async function stream(t: TestRelay, dir: string, codec: 'pcmu' | 'opus', rate: n
   const code = await exited;
   if (code !== 0) throw new Error(`ffmpeg ${args.join(' ')} exited with ${code}: ${stderr}`);
   // ffmpeg's BYE ends the station; its buckets are then finalized and written.
-  const audio = await stationPre(t.relay, session.trace_id, session.station_key);
+  const audio = await stationAudio(t.relay, session.trace_id, session.station_key);
   const stats = t.relay.store.getStation(session.trace_id, session.station_key);
   a.close();
   b.close();

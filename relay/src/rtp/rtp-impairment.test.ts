@@ -4,7 +4,9 @@
  * relay, and beside it a second sender streams the same audio over a clean path. The
  * station's jitter buffer must follow the jitter, conceal the losses in place (the stored
  * audio stays continuous and aligned with what was sent), and its E-model estimate must
- * tell the two paths apart: MOS above 3.5 through the impairment, above 4.2 without.
+ * tell the two paths apart: MOS above 3.5 through the impairment, above 4.2 without. A third
+ * sender's path has 120 ms of jitter: an RTP station's buffer follows it past the 60 ms a
+ * WebSocket station's may hold, towards seed 004's 200 ms.
  *
  * How fast the buffer's target rises with jitter and falls after it stops (within 10 s and
  * 30 s) is the kernel's test (jitter/jitter-buffer.test.ts), in compressed time.
@@ -16,7 +18,7 @@ import { speechLike, toInt16 } from '../audio/signals.ts';
 import { encodeMulaw } from '../media/codecs/g711.ts';
 import { sleep, startTestRelay, type TestRelay } from '../testing/harness.ts';
 import { UdpImpairmentProxy } from '../testing/impairment/udp-impairment-proxy.ts';
-import { align, http, rtp, shifts, stationPre } from './rtp-test-kit.ts';
+import { align, http, rtp, shifts, stationAudio } from './rtp-test-kit.ts';
 
 const SECONDS = 11;
 const RATE = 8000;
@@ -52,19 +54,22 @@ describe('RTP through an impaired network', () => {
     const packets: Uint8Array[] = [];
     for (let i = 0; i + FRAME_SAMPLES <= pcm.length; i += FRAME_SAMPLES) packets.push(encodeMulaw(pcm.subarray(i, i + FRAME_SAMPLES)));
 
-    const open = async (stationKey: string): Promise<{ port: number; traceId: string }> => {
+    const open = async (stationKey: string): Promise<{ port: number; traceId: string; sessionId: string }> => {
       const r = await http(t.httpUrl, admin, 'POST', '/api/rtp/sessions', { codec: 'pcmu', station_key: stationKey });
       expect(r.status, r.text).toBe(201);
-      return { port: r.json.port, traceId: r.json.trace_id };
+      return { port: r.json.port, traceId: r.json.trace_id, sessionId: r.json.session_id };
     };
     const bad = await open('impaired');
     const good = await open('clean');
+    const wide = await open('wide-jitter');
     const proxy = await UdpImpairmentProxy.start({ targetPort: bad.port, forward: { lossPercent: 5, jitterMs: 40, seed: 1 } });
+    const wideProxy = await UdpImpairmentProxy.start({ targetPort: wide.port, forward: { jitterMs: 120, seed: 2 } });
     const sender = createSocket('udp4');
     await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
     const paths: Path[] = [
       { stationKey: 'impaired', traceId: bad.traceId, samples: [] },
       { stationKey: 'clean', traceId: good.traceId, samples: [] },
+      { stationKey: 'wide-jitter', traceId: wide.traceId, samples: [] },
     ];
 
     // Both senders in real time from one timer: packet n is due n · 20 ms after the start.
@@ -76,6 +81,7 @@ describe('RTP through an impaired network', () => {
         const datagram = rtp(next, next * FRAME_SAMPLES, 0x1234, 0, packets[next]);
         sender.send(datagram, proxy.port, '127.0.0.1');
         sender.send(rtp(next, next * FRAME_SAMPLES, 0x5678, 0, packets[next]), good.port, '127.0.0.1');
+        sender.send(rtp(next, next * FRAME_SAMPLES, 0x9abc, 0, packets[next]), wideProxy.port, '127.0.0.1');
       }
     }, 5);
     try {
@@ -87,25 +93,26 @@ describe('RTP through an impaired network', () => {
           if (q !== undefined) p.samples.push({ atS, q });
         }
       }
-      await sleep(400); // the last packets through the proxy's jitter
+      await sleep(400); // the last packets through the proxies' jitter
     } finally {
       clearInterval(pump);
     }
-    const [impaired, clean] = paths.map((p) => p.samples.at(-1)?.q as CallQuality);
+    const [impaired, clean, wideJitter] = paths.map((p) => p.samples.at(-1)?.q as CallQuality);
     expect(impaired, 'call quality of the impaired station').toBeDefined();
     expect(clean, 'call quality of the clean station').toBeDefined();
     const proxied = proxy.stats().forward;
     sender.close();
     await proxy.close();
-    for (const p of paths) {
-      const r = await fetch(`${t.httpUrl}/api/rtp/sessions`, { headers: { authorization: `Bearer ${admin}` } });
-      const session = ((await r.json()) as { sessions: { session_id: string; station_key: string }[] }).sessions.find((s) => s.station_key === p.stationKey);
-      if (session !== undefined) await http(t.httpUrl, admin, 'DELETE', `/api/rtp/sessions/${session.session_id}`);
+    await wideProxy.close();
+    for (const s of [bad, good, wide]) {
+      const r = await http(t.httpUrl, admin, 'DELETE', `/api/rtp/sessions/${s.sessionId}`);
+      expect(r.status, r.text).toBe(200);
     }
     const line = (q: CallQuality): string =>
       `loss ${q.loss_percent}%, jitter ${q.jitter_ms} ms, JB delay ${q.jitter_buffer_delay_ms} ms target ${q.jitter_buffer_target_ms} ms, concealment events ${q.concealment_events}, BurstR ${q.burst_r}, R ${q.r}, MOS ${q.mos} ${q.level}`;
     console.log(`impaired (proxy dropped ${proxied.dropped} of ${proxied.sent}): ${line(impaired)}`);
     console.log(`clean: ${line(clean)}`);
+    console.log(`120 ms jitter: ${line(wideJitter)}`);
 
     // The impaired path: the losses the proxy made, concealed and counted.
     // Seed 1 drops 28 of the 550 packets: 5.1 %.
@@ -125,12 +132,16 @@ describe('RTP through an impaired network', () => {
     expect(clean.jitter_buffer_target_ms).toBeLessThan(at10.jitter_buffer_target_ms);
     expect(clean.mos).toBeGreaterThan(4.2);
     expect(clean.mos).toBeGreaterThan(impaired.mos);
+    // 120 ms of jitter: the target goes past a WebSocket station's 60 ms, within 200.
+    expect(wideJitter.jitter_buffer_target_ms).toBeGreaterThan(80);
+    expect(wideJitter.jitter_buffer_target_ms).toBeLessThanOrEqual(200);
 
-    // Continuous and in place: all the sent audio is in each station's stored PRE audio, and
-    // every half second of it sits where the whole lines up (nothing dropped or inserted;
-    // concealed frames are near, not equal, to the audio they stand for).
+    // Continuous and in place: all the sent audio is in each station's stored POST audio (the
+    // default knobs leave it as it came), and every half second of it sits where the whole
+    // lines up (nothing dropped or inserted; concealed frames are near, not equal, to the
+    // audio they stand for).
     for (const p of paths) {
-      const audio = await stationPre(t.relay, p.traceId, p.stationKey);
+      const audio = await stationAudio(t.relay, p.traceId, p.stationKey, 'post');
       expect(audio.sampleRate).toBe(RATE);
       const { lag, r } = align(sent, audio.samples);
       const moved = shifts(sent, audio.samples, lag, RATE);

@@ -14,7 +14,7 @@ import { sleep, startTestRelay, waitFor, type TestRelay } from '../testing/harne
 import { dlsrFromMs, ntpFromMs, ntpMiddle32 } from './ntp-time.ts';
 import { parseCompound, serializeCompound } from './rtcp-compound.ts';
 import { Goodbye, ReceiverReport, SenderReport, SourceDescription } from './rtcp-packet.ts';
-import { http, rtp, stationPre, TestSocket, type Received } from './rtp-test-kit.ts';
+import { http, rtp, stationAudio, TestSocket, type Received } from './rtp-test-kit.ts';
 
 /** A port range of its own, away from the default one other relays in the suite use. */
 const PORT_BASE = 41000 + 2 * Math.floor(Math.random() * 4000);
@@ -505,7 +505,7 @@ async function streamG722(): Promise<{ session: any; ended: Promise<{ samples: F
   }
   sender.close();
   expect((await http(t.httpUrl, admin, 'DELETE', `/api/rtp/sessions/${session.session_id}`)).status).toBe(200);
-  return { session, ended: stationPre(t.relay, session.trace_id, 'wideband') };
+  return { session, ended: stationAudio(t.relay, session.trace_id, 'wideband') };
 }
 
 let g722: ReturnType<typeof streamG722>;

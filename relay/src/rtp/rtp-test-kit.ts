@@ -101,17 +101,18 @@ export async function http(base: string, token: string | null, method: string, p
 }
 
 /**
- * The station's PRE audio from its stored buckets, oldest first, as one signal (buckets are
- * contiguous in wall time). Waits until the station has ended and its buckets are written.
+ * The station's PRE (or POST) audio from its stored buckets, oldest first, as one signal
+ * (buckets are contiguous in wall time). Waits until the station has ended and its buckets
+ * are written.
  */
-export async function stationPre(relay: Relay, traceId: string, stationKey: string): Promise<{ samples: Float32Array; sampleRate: number }> {
+export async function stationAudio(relay: Relay, traceId: string, stationKey: string, tap: 'pre' | 'post' = 'pre'): Promise<{ samples: Float32Array; sampleRate: number }> {
   const endedAt = await waitFor(() => relay.store.getStation(traceId, stationKey)?.ended_at ?? undefined, 10_000, 'the station to end');
   // The bucket holding the last audio is written once the clock passes its end plus the grace.
   const lastBucket = Math.floor((endedAt - 1) / relay.config.bucketMs) * relay.config.bucketMs;
   await waitFor(() => (relay.store.getBucket(traceId, stationKey, lastBucket) !== undefined ? true : undefined), 15_000, 'the last bucket');
   await waitFor(() => (relay.writer.backlog === 0 ? true : undefined), 5000, 'the writer');
   const rows = relay.store.listBuckets(traceId, { stationKey, limit: 1000 }).sort((a, b) => a.bucket_ts - b.bucket_ts);
-  const parts = rows.map((row) => readWav(readFileSync(relay.segments.absolute(row.pre_path as string))));
+  const parts = rows.map((row) => readWav(readFileSync(relay.segments.absolute((tap === 'pre' ? row.pre_path : row.post_path) as string))));
   const samples = new Float32Array(parts.reduce((n, p) => n + p.samples.length, 0));
   let offset = 0;
   for (const p of parts) {
