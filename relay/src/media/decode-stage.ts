@@ -21,6 +21,12 @@ import type { PacketStage, SampleSink, StageStats } from './stage.ts';
 
 /** Sequence gaps up to this many packets are concealed; longer ones are a discontinuity. */
 export const MAX_CONCEALED_PACKETS = 10;
+/**
+ * Where the jitter buffer drops a packet to shrink its delay, the next packet's first
+ * samples are crossfaded from the dropped packet's first ones (which follow on from what
+ * played before) over this long, ms: the splice has no step, so no click.
+ */
+export const SPLICE_FADE_MS = 5;
 
 export interface DecodeCounters {
   decode_errors: number;
@@ -32,6 +38,8 @@ export class DecodeStage implements PacketStage {
   readonly counters: DecodeCounters = { decode_errors: 0, frames_out_of_order: 0 };
   private readonly codecId: number;
   private readonly buf: Float32Array;
+  /** A dropped packet's audio, for the crossfade into the next one (playAfterDrop). */
+  private readonly dropped: Float32Array;
   private readonly sampleRate: number;
   private readonly maxPacketMs: number;
   private lastSequence = -1;
@@ -50,6 +58,7 @@ export class DecodeStage implements PacketStage {
   ) {
     this.codecId = CODEC_IDS[codec];
     this.buf = new Float32Array(maxPacketSamples);
+    this.dropped = new Float32Array(maxPacketSamples);
     this.sampleRate = decoder.sampleRate;
     this.maxPacketMs = (maxPacketSamples / decoder.sampleRate) * 1000;
   }
@@ -77,6 +86,28 @@ export class DecodeStage implements PacketStage {
    * is concealed for `durationMs`: its time is played either way.
    */
   play(p: PacketView, durationMs: number): void {
+    this.playFadingFrom(p, durationMs, 0);
+  }
+
+  /**
+   * Plays `p` in place of `dropped` and itself: the jitter buffer took `dropped` out to
+   * shrink its delay. The dropped packet is still decoded, so a decoder that predicts from
+   * what came before (Opus, G.722) follows the stream, and `p`'s first SPLICE_FADE_MS are
+   * crossfaded from it (equal-power would not suit: the two are correlated at the splice).
+   */
+  playAfterDrop(dropped: PacketView, p: PacketView, durationMs: number): void {
+    let fade = 0;
+    try {
+      fade = Math.min(this.decoder.decode(dropped.payload, this.dropped), Math.round((SPLICE_FADE_MS * this.sampleRate) / 1000));
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.error(err.code, `sequence ${dropped.sequence}: ${err.message}`);
+    }
+    this.playFadingFrom(p, durationMs, fade);
+  }
+
+  /** Decodes `p` and hands its samples on, the first `fade` crossfaded from `this.dropped`'s. */
+  private playFadingFrom(p: PacketView, durationMs: number, fade: number): void {
     let samples: number;
     try {
       samples = this.decoder.decode(p.payload, this.buf);
@@ -90,6 +121,11 @@ export class DecodeStage implements PacketStage {
     }
     this.lastSequence = p.sequence;
     this.lastPacketSamples = samples;
+    const n = Math.min(fade, samples);
+    for (let i = 0; i < n; i++) {
+      const w = (i + 0.5) / n;
+      this.buf[i] = this.dropped[i] * (1 - w) + this.buf[i] * w;
+    }
     this.concealment.decoded(this.buf, samples);
     this.next.write(this.buf, samples, p.arrivalMs, false);
   }

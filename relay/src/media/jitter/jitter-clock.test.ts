@@ -3,8 +3,9 @@
  * nothing waits). A sender whose clock runs 0.1 % fast or slow for ten minutes is followed
  * by the buffer's accelerate / preemptive-expand decisions alone (seed 004 §7): no resync,
  * nothing dropped, the station's audio continuous on its timeline, the delay bounded.
- * Losses are concealed in place, a flood is cut to the ingress queue, and a payload the
- * decoder would refuse is reported and never buffered.
+ * Losses are concealed in place, a flood is cut to the ingress queue, a payload the decoder
+ * would refuse is reported and never buffered, and the frames dropped or inserted to follow a
+ * drifting sender leave no click in a sine.
  */
 import { describe, expect, it } from 'vitest';
 import { CODEC_IDS } from '../../../../protocol/frame.ts';
@@ -160,5 +161,50 @@ describe('JitterClock', () => {
     expect(errors).toEqual(['bad_payload_length', 'codec_mismatch']);
     expect(station.stats().counters).toMatchObject({ frames_received: 5, decode_errors: 2, frames_out_of_order: 1 });
     expect(station.stages().clock).toMatchObject({ received: 3, duplicates: 1 });
+  });
+
+  describe('splices without a click', () => {
+    /** A 430 Hz sine at -10 dBFS: 8.6 periods per 20 ms packet, so a frame taken out or put in breaks its phase. */
+    const AMPLITUDE = 0.3;
+    const sinePacket = (n: number): Uint8Array => {
+      const pcm = new Int16Array(FRAME);
+      for (let i = 0; i < FRAME; i++) pcm[i] = Math.round(AMPLITUDE * 32767 * Math.sin((2 * Math.PI * 430 * (n * FRAME + i)) / RATE));
+      return new Uint8Array(pcm.buffer);
+    };
+    // The sine's own steepest step between samples; a click is a step well beyond it.
+    const SINE_STEP = AMPLITUDE * 2 * Math.sin((Math.PI * 430) / RATE);
+
+    for (const [name, rate, counter] of [['fast', 1.002, 'accelerate_dropped'], ['slow', 0.998, 'expand_inserted']] as const) {
+      it(`sender 0.2 % ${name} for 3 minutes: the ${counter.replace('_', ' ')} frames leave no step beyond the sine's own`, () => {
+        const h = harness();
+        let last: number | null = null;
+        let worst = 0;
+        h.station.attachSink(0, {
+          consume(frame) {
+            for (let i = 0; i < frame.length; i++) {
+              const x = frame.samples[i];
+              if (last !== null) worst = Math.max(worst, Math.abs(x - last));
+              last = x;
+            }
+          },
+        });
+        const packets = (3 * 60_000) / 20;
+        let n = 0;
+        const endMs = ((packets - 1) * 20) / rate + 10;
+        for (let t = 0; t <= endMs; t += 10) {
+          while (n < packets && (n * 20) / rate <= t) {
+            const at = T0 + (n * 20) / rate;
+            h.station.enqueue(packet(n, at, sinePacket(n)), at);
+            n++;
+          }
+          h.station.tick(T0 + t);
+        }
+        h.station.end(T0 + endMs);
+        const touched = Number(h.station.stages().clock[counter]);
+        console.log(`0.2 % ${name}, 3 min: ${touched} frames ${counter === 'accelerate_dropped' ? 'dropped' : 'inserted'}; largest step ${worst.toFixed(4)} (the sine's own ${SINE_STEP.toFixed(4)})`);
+        expect(touched).toBeGreaterThan(5);
+        expect(worst).toBeLessThan(SINE_STEP * 1.5);
+      });
+    }
   });
 });

@@ -38,7 +38,9 @@ const MAX_AHEAD_MS = 500;
  * The buffer's delay decisions move the station's audio against the wall clock by up to
  * this much before they touch the audio itself, ms. A target that rises and falls with the
  * jitter then costs nothing audible; only a sender clock that drifts for long (seed 004 §7)
- * makes the buffer insert and drop frames, which keeps the audio on the wall clock.
+ * makes the buffer insert frames (concealment, which carries on from the audio before it) and
+ * drop them (the next packet crossfaded from the dropped one: decode-stage.ts playAfterDrop),
+ * which keeps the audio on the wall clock without a click.
  */
 const MAX_TIMELINE_SLACK_MS = 100;
 /** At most this many periods are caught up at once after a stalled worker; beyond, the schedule restarts now. */
@@ -49,6 +51,8 @@ export interface JitterSink {
   /** Reads the packet's duration, ms; null when it cannot play (reported by the sink). */
   duration(p: PacketView): number | null;
   play(p: PacketView, durationMs: number): void;
+  /** Plays `p` where `dropped` was taken out to shrink the delay, the splice smoothed. */
+  playAfterDrop(dropped: PacketView, p: PacketView, durationMs: number): void;
   conceal(durationMs: number, next: Uint8Array | undefined, atMs: number): void;
 }
 
@@ -267,6 +271,8 @@ export class JitterClock implements Clock {
           this.sink.play(skipped.payload, skipped.durationMs);
         } else {
           this.accelerateDropped++;
+          this.sink.playAfterDrop(skipped.payload, d.packet.payload, d.packet.durationMs);
+          return d.packet.durationMs;
         }
       }
       this.sink.play(d.packet.payload, d.packet.durationMs);
