@@ -201,75 +201,75 @@ async function runMode(relayCpus: string | null, pipelinePercent: number, root?:
   };
 
   for (const transport of transports) {
-  console.log(`\n${transport === 'rtp' ? 'RTP over UDP (Opus, one session per station)' : 'WebSocket ingest'}`);
-  console.log('stations | JB ms | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
-  console.log('---------|-------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
+    console.log(`\n${transport === 'rtp' ? 'RTP over UDP (Opus, one session per station)' : 'WebSocket ingest'}`);
+    console.log('stations | JB ms | p50 ms | p99 ms | max ms | frames   | dropped | late | relay CPU (cores) | main thread | per station (% core) | / pipeline | RSS MB | verdict');
+    console.log('---------|-------|--------|--------|--------|----------|---------|------|-------------------|-------------|----------------------|------------|--------|--------');
 
-  let best = 0;
-  for (const n of steps) {
-    const load = await startLoad(transport, n);
-    let running = true;
-    let maxPumpGapMs = 0;
-    const pumpLoop = (async () => {
-      let last = performance.now();
-      while (running) {
-        const now = performance.now();
-        maxPumpGapMs = Math.max(maxPumpGapMs, now - last);
-        last = now;
-        load.pump(now);
-        await sleep(4);
-      }
-    })();
-    await sleep(warmupS * 1000);
-    const before = await stats(true);
-    const p0 = procStat(relay.pid!);
-    const l0 = procStat(process.pid);
-    const gc0 = gcs.snapshot();
-    maxPumpGapMs = 0;
-    await sleep(measureS * 1000);
-    const after = await stats(true);
-    const p1 = procStat(relay.pid!);
-    const l1 = procStat(process.pid);
-    const loadNote = `load: ${((l1.cpuS - l0.cpuS) / measureS).toFixed(2)} cores, longest gap between sends ${maxPumpGapMs.toFixed(0)} ms`;
-    const gcNote = values['trace-gc'] ? gcs.since(gc0) : '';
-    running = false;
-    await pumpLoop;
-    await load.stop();
+    let best = 0;
+    for (const n of steps) {
+      const load = await startLoad(transport, n);
+      let running = true;
+      let maxPumpGapMs = 0;
+      const pumpLoop = (async () => {
+        let last = performance.now();
+        while (running) {
+          const now = performance.now();
+          maxPumpGapMs = Math.max(maxPumpGapMs, now - last);
+          last = now;
+          load.pump(now);
+          await sleep(4);
+        }
+      })();
+      await sleep(warmupS * 1000);
+      const before = await stats(true);
+      const p0 = procStat(relay.pid!);
+      const l0 = procStat(process.pid);
+      const gc0 = gcs.snapshot();
+      maxPumpGapMs = 0;
+      await sleep(measureS * 1000);
+      const after = await stats(true);
+      const p1 = procStat(relay.pid!);
+      const l1 = procStat(process.pid);
+      const loadNote = `load: ${((l1.cpuS - l0.cpuS) / measureS).toFixed(2)} cores, longest gap between sends ${maxPumpGapMs.toFixed(0)} ms`;
+      const gcNote = values['trace-gc'] ? gcs.since(gc0) : '';
+      running = false;
+      await pumpLoop;
+      await load.stop();
 
-    const dropped = after.relay.frames_dropped - before.relay.frames_dropped;
-    const late = after.relay.late_frames - before.relay.late_frames + after.relay.resyncs - before.relay.resyncs;
-    const frames = after.relay.frames_received - before.relay.frames_received;
-    const cores = (p1.cpuS - p0.cpuS) / measureS;
-    const mainCores = (p1.mainThreadS - p0.mainThreadS) / measureS;
-    const perStation = ((cores - idleCores) / n) * 100;
-    const lat = after.pipeline_latency_ms;
-    // A saturated worker can fall so far behind that its stats (latency, drops) never arrive in
-    // the window: no measured frame is a failure, never a pass.
-    const measured = lat.frames >= frames * 0.9;
-    const ok = measured && dropped === 0 && late === 0 && lat.p99 < 20 && frames >= n * 50 * measureS * 0.98;
-    if (ok) best = Math.max(best, n);
-    console.log(
-      [
-        String(n).padStart(8),
-        jitterBufferMs(after).padStart(5),
-        lat.p50.toFixed(1).padStart(6),
-        lat.p99.toFixed(1).padStart(6),
-        lat.max.toFixed(1).padStart(6),
-        String(frames).padStart(8),
-        String(dropped).padStart(7),
-        String(late).padStart(4),
-        cores.toFixed(2).padStart(17),
-        mainCores.toFixed(2).padStart(11),
-        perStation.toFixed(3).padStart(20),
-        `${(perStation / pipelinePercent).toFixed(2)}x`.padStart(10),
-        p1.rssMb.toFixed(0).padStart(6),
-        ok ? 'ok' : 'FAIL',
-      ].join(' | ') + `   (${measured ? '' : `latency measured for only ${lat.frames} frames; `}${loadNote})`,
-    );
-    if (gcNote) console.log(`         garbage collections in the window, per V8 isolate: ${gcNote}`);
-    await sleep(7000); // let the last buckets finalize and be written
-  }
-  console.log(`largest sustained over ${transport}: ${best} stations (no dropped or late frame, p99 < 20 ms, every frame sent received)`);
+      const dropped = after.relay.frames_dropped - before.relay.frames_dropped;
+      const late = after.relay.late_frames - before.relay.late_frames + after.relay.resyncs - before.relay.resyncs;
+      const frames = after.relay.frames_received - before.relay.frames_received;
+      const cores = (p1.cpuS - p0.cpuS) / measureS;
+      const mainCores = (p1.mainThreadS - p0.mainThreadS) / measureS;
+      const perStation = ((cores - idleCores) / n) * 100;
+      const lat = after.pipeline_latency_ms;
+      // A saturated worker can fall so far behind that its stats (latency, drops) never arrive in
+      // the window: no measured frame is a failure, never a pass.
+      const measured = lat.frames >= frames * 0.9;
+      const ok = measured && dropped === 0 && late === 0 && lat.p99 < 20 && frames >= n * 50 * measureS * 0.98;
+      if (ok) best = Math.max(best, n);
+      console.log(
+        [
+          String(n).padStart(8),
+          jitterBufferMs(after).padStart(5),
+          lat.p50.toFixed(1).padStart(6),
+          lat.p99.toFixed(1).padStart(6),
+          lat.max.toFixed(1).padStart(6),
+          String(frames).padStart(8),
+          String(dropped).padStart(7),
+          String(late).padStart(4),
+          cores.toFixed(2).padStart(17),
+          mainCores.toFixed(2).padStart(11),
+          perStation.toFixed(3).padStart(20),
+          `${(perStation / pipelinePercent).toFixed(2)}x`.padStart(10),
+          p1.rssMb.toFixed(0).padStart(6),
+          ok ? 'ok' : 'FAIL',
+        ].join(' | ') + `   (${measured ? '' : `latency measured for only ${lat.frames} frames; `}${loadNote})`,
+      );
+      if (gcNote) console.log(`         garbage collections in the window, per V8 isolate: ${gcNote}`);
+      await sleep(7000); // let the last buckets finalize and be written
+    }
+    console.log(`largest sustained over ${transport}: ${best} stations (no dropped or late frame, p99 < 20 ms, every frame sent received)`);
   }
   relay.kill('SIGTERM');
   await new Promise((r) => relay.once('exit', r));
