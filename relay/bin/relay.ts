@@ -2,11 +2,30 @@
  * Starts the relay with the configuration from TAPWIRE_* variables; SIGTERM and SIGINT
  * stop it gracefully (every bucket finalized and written).
  */
-import { configFromEnv } from '../src/config.ts';
+import { configFromEnv, type RelayConfig } from '../src/config.ts';
 import { Relay } from '../src/relay.ts';
+import { checkDataDir, checkNode, configError, exitWith, explainListenError, HELP, StartupError, wantsHelp } from '../src/startup-checks.ts';
 
-const config = configFromEnv();
-const relay = await Relay.start(config);
+checkOrExit(() => {
+  if (wantsHelp(process.argv.slice(2))) {
+    console.log(HELP);
+    process.exit(0);
+  }
+});
+checkOrExit(() => checkNode(process.versions.node));
+let config!: RelayConfig;
+checkOrExit(() => {
+  config = configFromEnv();
+});
+checkOrExit(() => checkDataDir(config.dataDir));
+let relay: Relay;
+try {
+  relay = await Relay.start(config);
+} catch (err) {
+  const explained = explainListenError(err, config.host, config.port);
+  if (explained !== null) exitWith(explained);
+  throw err;
+}
 relay.log.info(`Tapwire relay listening on ${relay.url} (data in ${config.dataDir}, ${relay.pool.workerCount} media workers)`);
 console.log(`\n  Tapwire is running: ${relay.url}/`);
 if (relay.adminToken !== null) {
@@ -29,4 +48,16 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       },
     );
   });
+}
+
+/** Runs a start-up check: a problem it names ends the process with its line and code. */
+function checkOrExit(check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof StartupError) exitWith(err);
+    const config = configError(err);
+    if (config !== null) exitWith(config);
+    throw err;
+  }
 }

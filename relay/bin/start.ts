@@ -3,6 +3,19 @@
  * starts the relay (which serves the build at `/`).
  */
 import { ensureAppBuilt } from '../src/app-build.ts';
+import { checkNode, exitWith, HELP, StartupError, wantsHelp } from '../src/startup-checks.ts';
+
+// Help, arguments and the Node version are checked before the build (relay.ts checks the rest).
+try {
+  if (wantsHelp(process.argv.slice(2))) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  checkNode(process.versions.node);
+} catch (err) {
+  if (err instanceof StartupError) exitWith(err);
+  throw err;
+}
 
 try {
   ensureAppBuilt();

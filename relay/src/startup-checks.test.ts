@@ -1,0 +1,115 @@
+/**
+ * The relay's start-up checks: each problem is one line on stderr and its own exit code
+ * (startup-checks.ts), never a stack trace. The commands run as their own processes, as a
+ * user runs them.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkNode, EXIT, explainListenError, StartupError, wantsHelp } from './startup-checks.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'tapwire-startup-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_DATA_DIR: join(dir, 'data'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A relay that did start (a check that failed to fire) is stopped, and the test sees code 0.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The one line a failed check prints, and no stack trace. */
+function expectOneLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^tapwire: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('start-up checks, as functions', () => {
+  it('takes Node 20.19 and later, and names the version it refuses', () => {
+    for (const v of ['20.19.0', '20.20.2', '22.1.0', '24.0.0']) expect(() => checkNode(v)).not.toThrow();
+    for (const v of ['20.18.3', '18.20.4']) {
+      const err = (() => {
+        try {
+          checkNode(v);
+        } catch (e) {
+          return e as StartupError;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(StartupError);
+      expect(err?.exitCode).toBe(EXIT.unavailable);
+      expect(err?.message).toContain(`this is Node ${v}`);
+    }
+  });
+
+  it('reads --help and -h, refuses any other argument', () => {
+    expect(wantsHelp([])).toBe(false);
+    expect(wantsHelp(['--help'])).toBe(true);
+    expect(wantsHelp(['-h'])).toBe(true);
+    expect(() => wantsHelp(['--port', '80'])).toThrow(/unknown argument --port/);
+  });
+
+  it('explains the listen errors a user can fix, and no other', () => {
+    const err = (code: string) => Object.assign(new Error(code), { code });
+    expect(explainListenError(err('EADDRINUSE'), '127.0.0.1', 8080)?.message).toMatch(/port 8080 on 127\.0\.0\.1 is already in use.*TAPWIRE_PORT=8081/);
+    expect(explainListenError(err('EACCES'), '0.0.0.0', 80)?.message).toMatch(/below 1024/);
+    expect(explainListenError(err('EADDRNOTAVAIL'), '10.9.9.9', 8080)?.message).toMatch(/10\.9\.9\.9 is not an address of this machine.*TAPWIRE_HOST/);
+    expect(explainListenError(new Error('something else'), '127.0.0.1', 8080)).toBeNull();
+  });
+});
+
+describe('start-up checks, as a user meets them', () => {
+  it('port in use, data directory not writable, a bad variable, help and a bad argument: one line and its exit code each', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    try {
+      const [inUse, notWritable, badVariable, help, startHelp, badArgument] = await Promise.all([
+        run('relay/bin/relay.ts', [], { TAPWIRE_PORT: String(port) }),
+        run('relay/bin/relay.ts', [], { TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: join(file, 'data') }),
+        run('relay/bin/relay.ts', [], { TAPWIRE_PORT: 'eighty' }),
+        run('relay/bin/relay.ts', ['--help'], {}),
+        run('relay/bin/start.ts', ['-h'], {}),
+        run('relay/bin/start.ts', ['--verbose'], {}),
+      ]);
+      expect(inUse.code, inUse.stderr).toBe(EXIT.unavailable);
+      expectOneLine(inUse.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use by another program.*TAPWIRE_PORT=${port + 1}`));
+      expect(notWritable.code, notWritable.stderr).toBe(EXIT.cantCreate);
+      expectOneLine(notWritable.stderr, /the data directory .*a-file\/data cannot be written \(ENOTDIR\): set TAPWIRE_DATA_DIR/);
+      expect(badVariable.code, badVariable.stderr).toBe(EXIT.config);
+      expectOneLine(badVariable.stderr, /TAPWIRE_PORT/);
+      for (const h of [help, startHelp]) {
+        expect(h.code, h.stderr).toBe(0);
+        expect(h.stdout).toMatch(/^Usage: npm start/);
+        expect(h.stdout).toMatch(/Exit codes: 0 stopped; 64 bad arguments; 69 .*73 .*78 /s);
+      }
+      expect(badArgument.code, badArgument.stderr).toBe(EXIT.usage);
+      expectOneLine(badArgument.stderr, /unknown argument --verbose/);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
+});
