@@ -6,7 +6,8 @@ const INCLUDE = ['relay/**/*.test.ts', 'protocol/**/*.test.ts', 'worklets/**/*.t
 /**
  * Files that need the CPU to themselves: their assertions time real-time work that keeps the
  * cores busy (audio through worker pools judged by its level, telemetry rates of many live
- * stations, how long the event loop went without a turn), or they spin two
+ * stations, how long the event loop went without a turn, packet timing measured on both
+ * sides of a UDP hop: RTP jitter and the jitter buffer's delays), or they spin two
  * threads against each other. With another file beside them on two cores they fail or
  * starve it, so they run one at a time, after the rest. A new test of that kind belongs here.
  */
@@ -15,6 +16,7 @@ const ALONE = [
   'relay/src/media/egress-pool.test.ts',
   'relay/src/media/mix-pool.test.ts',
   'relay/src/media/pool.test.ts',
+  'relay/src/rtp/rtp-ffmpeg.test.ts',
   'relay/src/rtp/rtp-impairment.test.ts',
   'relay/src/store/mix-export.test.ts',
   'relay/src/telemetry/telemetry.test.ts',
