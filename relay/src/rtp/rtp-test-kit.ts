@@ -180,8 +180,10 @@ export function shifts(sent: Float32Array, received: Float32Array, lag: number, 
     let energy = 0;
     for (const v of piece) energy += v * v;
     if (Math.sqrt(energy / piece.length) < 1e-3) continue;
-    const around = received.subarray(lag + k * part - margin, lag + (k + 1) * part + margin);
-    const shift = align(piece, around).lag - margin;
+    // The window around where the part should be, cut at the start of the received signal.
+    const from = Math.max(0, lag + k * part - margin);
+    const around = received.subarray(from, lag + (k + 1) * part + margin);
+    const shift = align(piece, around).lag - (lag + k * part - from);
     if (Math.abs(shift) > 1) out.push({ part: k, shift });
   }
   return out;
