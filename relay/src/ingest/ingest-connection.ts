@@ -204,13 +204,7 @@ export class IngestConnection {
     }
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
-      if (parsed.code === 'bad_start' && this.start === null) {
-        // Nothing can follow a start that is wrong: say which field, then close 1008.
-        this.failStart(parsed.code, parsed.message, parsed.field);
-        return;
-      }
-      this.counters.protocolErrors++;
-      this.errors.report(parsed.code, parsed.message, parsed.field === undefined ? {} : { field: parsed.field });
+      this.refuseMessage(parsed);
       return;
     }
     const msg = parsed.value;
@@ -230,12 +224,7 @@ export class IngestConnection {
   private onTwilioText(tw: TwilioStream, text: string, arrivalMs: number): void {
     const parsed = parseTwilioMessage(text);
     if (!parsed.ok) {
-      if (parsed.code === 'bad_start' && this.start === null) {
-        this.failStart(parsed.code, parsed.message, parsed.field);
-        return;
-      }
-      this.counters.protocolErrors++;
-      this.errors.report(parsed.code, parsed.message, parsed.field === undefined ? {} : { field: parsed.field });
+      this.refuseMessage(parsed);
       return;
     }
     const msg: TwilioEvent = parsed.value;
@@ -294,6 +283,17 @@ export class IngestConnection {
     const s = reserved.station;
     this.primary = { station: s, depacketizer: frames };
     this.send({ type: 'started', trace_id: s.traceId, station_key: s.stationKey, stream_id: s.streamId, mix_stream_id: s.mixStreamId, bucket_ms: this.limits.bucketMs });
+  }
+
+  /** A message that did not parse (either dialect): a wrong start closes 1008 naming its field; anything else is reported and the connection goes on. */
+  private refuseMessage(failure: { code: string; message: string; field?: string }): void {
+    if (failure.code === 'bad_start' && this.start === null) {
+      // Nothing can follow a start that is wrong: say which field, then close 1008.
+      this.failStart(failure.code, failure.message, failure.field);
+      return;
+    }
+    this.counters.protocolErrors++;
+    this.errors.report(failure.code, failure.message, failure.field === undefined ? {} : { field: failure.field });
   }
 
   /** A station cap is reached: say which, and close with 1013 (try again later). */

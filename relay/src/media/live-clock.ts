@@ -8,6 +8,7 @@
  */
 import { timestampDeltaMs } from '../../../protocol/frame.ts';
 import { PROCESSING_FRAME_MS } from '../time/bucket-clock.ts';
+import { BackpressureStatus, type StatusListener } from './backpressure-status.ts';
 import { IngressQueue } from './ingress-queue.ts';
 import type { PacketView } from './packet-batch.ts';
 import type { Clock, PacketStage, ReceiveCounters, StageStats } from './stage.ts';
@@ -20,8 +21,6 @@ import type { Clock, PacketStage, ReceiveCounters, StageStats } from './stage.ts
 const MAX_GATE_ADVANCE_MS = 500;
 /** A media timestamp step outside this range is a discontinuity: the gate re-anchors. */
 const MAX_TIMESTAMP_STEP_MS = 2000;
-/** Backpressure status messages are sent at most this often per station. */
-const STATUS_INTERVAL_MS = 1000;
 
 export interface LiveClockOptions {
   /** Ingress queue capacity, packets (seed 001: 48). */
@@ -29,8 +28,6 @@ export interface LiveClockOptions {
   /** How far the station's audio may be processed ahead of the wall clock, ms. */
   jitterAllowanceMs: number;
 }
-
-export type StatusListener = (state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number) => void;
 
 export class LiveClock implements Clock {
   private readonly queue: IngressQueue;
@@ -41,19 +38,17 @@ export class LiveClock implements Clock {
   private lastTimestampMs = 0;
   private lastMediaMs = 0;
   readonly counters: ReceiveCounters = { frames_received: 0, bytes_received: 0, frames_dropped: 0 };
-  private statusState: 'ok' | 'backpressure' = 'ok';
-  private lastStatusAtMs = -Infinity;
-  private lastDropAtMs = -Infinity;
-  private statusDue = false;
+  private readonly status: BackpressureStatus;
 
   constructor(
     private readonly options: LiveClockOptions,
     private readonly next: PacketStage,
     /** Audio played so far, ms (the framer's position). */
     private readonly playedMs: () => number,
-    private readonly onStatus: StatusListener,
+    onStatus: StatusListener,
   ) {
     this.queue = new IngressQueue(options.queueFrames);
+    this.status = new BackpressureStatus(onStatus);
   }
 
   get depth(): number {
@@ -71,8 +66,7 @@ export class LiveClock implements Clock {
       this.counters.frames_dropped++;
       // The next packet out of the queue follows a gap we made ourselves: never conceal it.
       this.next.discontinuity();
-      this.lastDropAtMs = nowMs;
-      if (this.statusState === 'ok') this.statusDue = true;
+      this.status.dropped(nowMs);
     }
   }
 
@@ -91,7 +85,7 @@ export class LiveClock implements Clock {
 
   tick(nowMs: number): void {
     this.release(nowMs);
-    this.emitStatus(nowMs);
+    this.status.tick(nowMs, this.counters.frames_dropped, this.queue.depth);
   }
 
   end(): void {
@@ -99,7 +93,7 @@ export class LiveClock implements Clock {
   }
 
   stats(): StageStats {
-    return { ...this.counters, queue_depth: this.queue.depth, backpressure: this.statusState === 'backpressure' };
+    return { ...this.counters, queue_depth: this.queue.depth, backpressure: this.status.backpressure };
   }
 
   /**
@@ -121,19 +115,5 @@ export class LiveClock implements Clock {
     this.lastMediaMs = p.mediaMs;
     const implied = p.arrivalMs - p.mediaMs;
     if (implied < this.gateOriginMs) this.gateOriginMs = Math.max(implied, this.gateFloorMs);
-  }
-
-  private emitStatus(nowMs: number): void {
-    if (nowMs - this.lastStatusAtMs < STATUS_INTERVAL_MS) return;
-    if (this.statusState === 'ok' && this.statusDue) {
-      this.statusState = 'backpressure';
-    } else if (this.statusState === 'backpressure' && nowMs - this.lastDropAtMs >= STATUS_INTERVAL_MS) {
-      this.statusState = 'ok';
-    } else if (this.statusState !== 'backpressure') {
-      return;
-    }
-    this.statusDue = false;
-    this.lastStatusAtMs = nowMs;
-    this.onStatus(this.statusState, this.counters.frames_dropped, this.queue.depth);
   }
 }

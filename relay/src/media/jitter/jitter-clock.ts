@@ -25,11 +25,10 @@
  */
 import { MAX_TARGET_MS, MIN_TARGET_MS } from './delay-estimator.ts';
 import { JitterBuffer, type JitterPacket, type PullDecision } from './jitter-buffer.ts';
+import { BackpressureStatus, type StatusListener } from '../backpressure-status.ts';
 import type { PacketView } from '../packet-batch.ts';
 import type { Clock, ReceiveCounters, StageStats } from '../stage.ts';
 
-/** Backpressure status messages are sent at most this often per station. */
-const STATUS_INTERVAL_MS = 1000;
 /** A backlog of due audio larger than this is played at once (then down to the target), ms. */
 const BACKLOG_START_MS = 40;
 /** A sender may run this far ahead of its first packet's timing before it counts as too fast (as the seed 001 queue allowed). */
@@ -74,8 +73,6 @@ export interface JitterClockOptions {
   graceMs: number;
 }
 
-export type StatusListener = (state: 'backpressure' | 'ok', droppedFrames: number, queueDepth: number) => void;
-
 export class JitterClock implements Clock {
   readonly buffer: JitterBuffer<PacketView>;
   readonly counters: ReceiveCounters = { frames_received: 0, bytes_received: 0, frames_dropped: 0 };
@@ -110,17 +107,15 @@ export class JitterClock implements Clock {
   /** The scheduled pull the buffer found itself empty at, while it waits; NaN otherwise. */
   private dryFromMs = Number.NaN;
   private readonly patienceMs: number;
-  private statusState: 'ok' | 'backpressure' = 'ok';
-  private lastStatusAtMs = -Infinity;
-  private lastDropAtMs = -Infinity;
-  private statusDue = false;
+  private readonly status: BackpressureStatus;
   private ended = false;
 
   constructor(
     options: JitterClockOptions,
     private readonly sink: JitterSink,
-    private readonly onStatus: StatusListener,
+    onStatus: StatusListener,
   ) {
+    this.status = new BackpressureStatus(onStatus);
     if (!(Number.isInteger(options.queueFrames) && options.queueFrames >= 1)) throw new RangeError(`queueFrames must be a positive whole number, got ${options.queueFrames}`);
     // Room for the largest target delay at 20 ms packets on top of the queue.
     const limit = options.queueFrames + Math.ceil(MAX_TARGET_MS / 20);
@@ -151,8 +146,7 @@ export class JitterClock implements Clock {
     const dropped = this.buffer.counters.overflow - overflowBefore;
     if (dropped > 0) {
       this.counters.frames_dropped += dropped;
-      this.lastDropAtMs = nowMs;
-      if (this.statusState === 'ok') this.statusDue = true;
+      this.status.dropped(nowMs);
     }
   }
 
@@ -212,7 +206,7 @@ export class JitterClock implements Clock {
 
   tick(nowMs: number): void {
     this.release(nowMs);
-    this.emitStatus(nowMs);
+    this.status.tick(nowMs, this.counters.frames_dropped, this.buffer.heldPackets);
   }
 
   end(): void {
@@ -247,7 +241,7 @@ export class JitterClock implements Clock {
       accelerate_dropped: this.accelerateDropped,
       expand_inserted: this.expandInserted,
       timeline_ms: this.timelineMs,
-      backpressure: this.statusState === 'backpressure',
+      backpressure: this.status.backpressure,
     };
   }
 
@@ -297,17 +291,4 @@ export class JitterClock implements Clock {
     return d.durationMs;
   }
 
-  private emitStatus(nowMs: number): void {
-    if (nowMs - this.lastStatusAtMs < STATUS_INTERVAL_MS) return;
-    if (this.statusState === 'ok' && this.statusDue) {
-      this.statusState = 'backpressure';
-    } else if (this.statusState === 'backpressure' && nowMs - this.lastDropAtMs >= STATUS_INTERVAL_MS) {
-      this.statusState = 'ok';
-    } else if (this.statusState !== 'backpressure') {
-      return;
-    }
-    this.statusDue = false;
-    this.lastStatusAtMs = nowMs;
-    this.onStatus(this.statusState, this.counters.frames_dropped, this.buffer.heldPackets);
-  }
 }
