@@ -18,6 +18,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Page } from 'playwright-core';
+import type { RelayStats } from '../protocol/api.ts';
 import type { Measurement } from '../protocol/telemetry.ts';
 import { BUILD_DIR, ensureAppBuilt } from '../relay/src/app-build.ts';
 import { encodeAudio, SimulatedStation } from '../relay/src/sim/simulator.ts';
@@ -182,6 +183,15 @@ async function relayPostRms(t: TestRelay, stationKey: string): Promise<number | 
   return m.stations[stationKey]?.POST.rms_dbfs;
 }
 
+/** The relay's jitter buffer for the station: mean delay and target, ms (for the printed figures). */
+async function relayJitter(t: TestRelay, stationKey: string): Promise<string> {
+  const res = await fetch(`${t.httpUrl}/api/relay/stats`, { headers: { authorization: `Bearer ${t.relay.adminToken}` } });
+  if (!res.ok) return `relay stats ${res.status}`;
+  const stats = (await res.json()) as RelayStats;
+  const q = stats.stations.find((s) => s.station_key === stationKey)?.call_quality;
+  return q === undefined ? 'no call quality' : `relay jitter buffer ${q.jitter_buffer_delay_ms?.toFixed(1)} ms (target ${q.jitter_buffer_target_ms.toFixed(1)})`;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
@@ -203,6 +213,8 @@ interface Watch {
   latencies: number[];
   /** Marker latencies, ms (capture to played). */
   markers: number[];
+  /** The player's buffer and target at each marker, ms ("buffer/target"; low-latency player only). */
+  buffers: string[];
   pageLevels: number[];
   relayLevels: number[];
   statuses: Set<string>;
@@ -215,7 +227,7 @@ interface Watch {
  */
 async function watch(page: Page, t: TestRelay, station: MarkerStation, stationKey: string, seconds: number, mode: 'mse' | 'packets'): Promise<Watch> {
   const offset = await clockOffsetMs(page);
-  const w: Watch = { latencies: [], markers: [], pageLevels: [], relayLevels: [], statuses: new Set(), last: (await probe(page)) as ListenProbe };
+  const w: Watch = { latencies: [], markers: [], buffers: [], pageLevels: [], relayLevels: [], statuses: new Set(), last: (await probe(page)) as ListenProbe };
   const end = Date.now() + seconds * 1000;
   let lastOnsetWall: number | null = w.last.playout?.lastOnsetWallMs ?? null;
   let quiet = false;
@@ -230,7 +242,10 @@ async function watch(page: Page, t: TestRelay, station: MarkerStation, stationKe
         lastOnsetWall = at;
         const played = at - offset;
         const captured = station.onsetBefore(played);
-        if (captured !== undefined) w.markers.push(played - captured);
+        if (captured !== undefined) {
+          w.markers.push(played - captured);
+          w.buffers.push(`${p.playout?.bufferMs.toFixed(0)}/${p.playout?.targetMs.toFixed(0)}`);
+        }
       }
     } else {
       // The level probe's peak over the last 50 ms, read every 100 ms: an onset is the
@@ -297,9 +312,10 @@ describe.skipIf(skipWithout(`Chromium (${CHROMIUM_PATH})`, hasChromium))('listen
       const pageLevel = median(w.pageLevels);
       const relayLevel = median(w.relayLevels);
       console.log(
-        `${mode}: 30 s: page latency ${Math.min(...w.latencies).toFixed(3)}-${maxLatency.toFixed(3)} s; marker (capture to played) ${w.markers.map((m) => m.toFixed(0)).join(', ')} ms; ` +
+        `${mode}: 30 s: page latency ${Math.min(...w.latencies).toFixed(3)}-${maxLatency.toFixed(3)} s; marker (capture to played) ${w.markers.map((m) => m.toFixed(0)).join(', ')} ms` + (w.buffers.length > 0 ? ` (player buffer/target ${w.buffers.join(', ')} ms); ` : '; ') +
           `level page ${pageLevel.toFixed(2)} dBFS vs relay POST ${relayLevel.toFixed(2)} dBFS (tone ${TONE_RMS_DBFS.toFixed(2)}); stalls ${w.last.stalls}; statuses ${[...w.statuses].join('/')}` +
-          (w.last.playout ? `; jitter buffer ${w.last.playout.bufferMs.toFixed(0)} ms, target ${w.last.playout.targetMs.toFixed(1)} ms, jitter ${w.last.playout.jitterMs.toFixed(2)} ms, concealed ${w.last.playout.concealedFrames}, late ${w.last.playout.lateFrames}, dropped ${w.last.playout.skippedFrames}, decoder ${w.last.playout.decoder} (${w.last.playout.path})` : ''),
+          (w.last.playout ? `; jitter buffer ${w.last.playout.bufferMs.toFixed(0)} ms, target ${w.last.playout.targetMs.toFixed(1)} ms, jitter ${w.last.playout.jitterMs.toFixed(2)} ms, concealed ${w.last.playout.concealedFrames}, late ${w.last.playout.lateFrames}, dropped ${w.last.playout.skippedFrames}, decoder ${w.last.playout.decoder} (${w.last.playout.path})` : '') +
+          `; ${await relayJitter(t, stationKey)}`,
       );
       expect([...w.statuses]).toEqual(['live']);
       expect(w.last.stalls).toBe(0);

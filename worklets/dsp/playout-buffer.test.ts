@@ -183,6 +183,32 @@ describe('PlayoutBuffer (seed 004 §5)', () => {
     expect(out.length).toBe(380 * FRAME);
   });
 
+  it('starts at the live edge: of frames queued before it starts, the oldest go unheard, down to a frame over the target', () => {
+    // Five frames that arrived on time over the last 100 ms reach the buffer at once (held
+    // while the decoder loaded), then one every 20 ms: no jitter, a 20 ms target.
+    const b = make();
+    const q = new Float32Array(QUANTUM);
+    for (let s = 0; s < 5; s++) b.push(s, s * 20, s * 20 - 80, frame(s), FRAME);
+    b.pull(q, QUANTUM);
+    expect(b.targetMs).toBeCloseTo(20, 3);
+    // 100 ms queued against a 20 ms target: frames 0-2 go, 3 and 4 (40 ms) are kept.
+    expect(b.skippedFrames).toBe(3);
+    expect(frameAt(q, 100)).toBe(3);
+    expect(b.bufferedMs).toBeLessThanOrEqual(b.targetMs + b.frameMs);
+    expect(b.bufferedMs).toBeGreaterThan(b.targetMs);
+    // Nothing is concealed or lost after it: the next frames follow on.
+    let next = 5;
+    for (let t = QUANTUM; t < 100 * FRAME; t += QUANTUM) {
+      while ((next - 5) * FRAME + FRAME <= t) {
+        b.push(next, next * 20, ((next - 5) * FRAME + FRAME) / 48, frame(next), FRAME);
+        next++;
+      }
+      b.pull(q, QUANTUM);
+    }
+    expect(b.concealedFrames + b.underruns + b.lateFrames).toBe(0);
+    expect(b.skippedFrames).toBe(3);
+  });
+
   it('drops a backlog of on-time frames faster: 280 ms over the target is gone within 2.5 s', () => {
     // 15 frames that arrived on time over the last 300 ms but reach the buffer at once (the
     // decoder was still loading): no jitter, so the target stays at 20 ms.

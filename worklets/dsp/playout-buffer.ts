@@ -11,7 +11,9 @@
  *     frame has waited the target delay (JitterEstimator: 2·J + 20 ms, raised to recent
  *     lateness, clamped 20-200 ms), counted in output samples, so each frame then plays
  *     `target` ms after it arrived and the queue never runs below about `target` ms (just
- *     before each arrival) nor above target + one frame (just after it).
+ *     before each arrival) nor above target + one frame (just after it). A start with more
+ *     queued than that (a burst, or frames held while the decoder loaded) first drops the
+ *     oldest, which nobody has heard, so it starts at the live edge.
  *   - A missing frame while later ones are queued is lost: it is concealed and playout
  *     moves on. If it arrives after all, it is late and dropped (counted).
  *   - An empty buffer: the next frame is not lost yet, only late, so playout waits for it
@@ -230,6 +232,7 @@ export class PlayoutBuffer {
     while (i < length) {
       if (this.mode !== MODE.playing) {
         if (this.mode === MODE.buffering && this.readyToStart()) {
+          this.dropStaleStart();
           this.mode = MODE.playing;
           this.playLen = this.playPos = 0;
           continue;
@@ -258,6 +261,21 @@ export class PlayoutBuffer {
   private readyToStart(): boolean {
     const target = (this.estimator.targetMs * this.frameSamples) / this.frameMs;
     return this.stored > 0 && (this.waited >= target || this.queuedFrames() * this.frameSamples >= target + this.frameSamples);
+  }
+
+  /**
+   * Starting with more queued than the target (a burst, or frames held while the decoder
+   * loaded): the oldest go before anything plays, down to at most a frame over the target
+   * (where the queue peaks while playing), so the start is at the live edge. Nobody has heard them, so unlike a drop while
+   * playing there is no splice to hide; they count as skipped.
+   */
+  private dropStaleStart(): void {
+    const target = (this.estimator.targetMs * this.frameSamples) / this.frameMs;
+    while (this.stored > 1 && this.queuedFrames() * this.frameSamples > target + this.frameSamples) {
+      if (this.free(this.nextSeq)) this.skippedFrames++;
+      this.nextSeq++;
+      while (!this.has(this.nextSeq) && this.nextSeq < this.newestSeq) this.nextSeq++;
+    }
   }
 
   /** Frames from the next one to play up to the newest received (gaps included). */

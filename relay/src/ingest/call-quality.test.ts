@@ -77,8 +77,9 @@ describe('transport quality in /api/relay/stats', () => {
     // The relay conceals the gaps it hears of.
     expect(l.frames_concealed).toBeGreaterThan(0);
 
-    // The jitter buffer's figures (call_quality): the clean station loses nothing and holds
-    // about its least target delay (20 ms); the lossy one's losses are concealed where they
+    // The jitter buffer's figures (call_quality): the clean station loses nothing and its
+    // packets wait about the jitter it measures (a WebSocket station has no 20 ms floor: it
+    // plays its audio as soon as it is due, within a packet of the target); the lossy one's losses are concealed where they
     // fell, one at a time (BurstR near 1), its target grows with the 100 ms of jitter, and
     // the E-model puts it below the clean one.
     console.log(`call quality: clean ${JSON.stringify(c.call_quality)}; lossy ${JSON.stringify(l.call_quality)}`);
@@ -87,8 +88,8 @@ describe('transport quality in /api/relay/stats', () => {
     expect(cc).toMatchObject({ packets_lost: 0, loss_percent: 0, packets_late: 0, level: 'GOOD' });
     expect(cc.packets_received).toBe(c.frames_received);
     expect(cc.mos).toBeCloseTo(4.41, 2);
-    expect(cc.jitter_buffer_delay_ms).toBeGreaterThanOrEqual(15);
-    expect(cc.jitter_buffer_delay_ms).toBeLessThan(200);
+    expect(cc.jitter_buffer_delay_ms).toBeGreaterThanOrEqual(0);
+    expect(cc.jitter_buffer_delay_ms).toBeLessThanOrEqual(cc.jitter_buffer_target_ms + 20);
     expect(lc.loss_percent).toBeGreaterThan(7);
     expect(lc.loss_percent).toBeLessThan(13);
     expect(lc.concealment_events).toBeGreaterThan(10);

@@ -318,6 +318,7 @@ export class LiveRegistry extends TypedEmitter<LiveRegistryEvents> {
       sampleRate: station.sampleRate,
       queueFrames: this.config.ingressQueueFrames,
       jitterAllowanceMs: jitterAllowance(station.transport, this.config.jitterAllowanceMs),
+      streamed: station.transport === 'websocket',
       bucketMs: this.config.bucketMs,
       graceMs: this.config.bucketGraceMs,
       knobs: station.knobs,
@@ -509,3 +510,4 @@ function foldStarted(station: LiveStation, inProgressBucketTs: number): void {
 export function jitterAllowance(transport: StationTransport, configuredMs: number): number {
   return transport === 'rtp' || transport === 'webrtc' ? Math.max(configuredMs, MAX_TARGET_MS) : configuredMs;
 }
+

@@ -21,6 +21,12 @@ export interface StationSpec {
   queueFrames: number;
   /** How far a station's media time may run ahead of the wall clock before packets wait. */
   jitterAllowanceMs: number;
+  /**
+   * The packets come over a reliable, ordered stream (WebSocket over TCP), not as datagrams:
+   * the jitter buffer has no 20 ms floor and plays audio as soon as it is due
+   * (media/jitter/jitter-clock.ts). Default false.
+   */
+  streamed?: boolean;
   bucketMs: number;
   graceMs: number;
   knobs: KnobValues;

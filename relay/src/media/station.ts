@@ -38,7 +38,7 @@ import { KnobStage } from './knob-stage.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { LatencyProbe } from './latency-probe.ts';
 import { bucketQos, callCounts, callQuality, countsSince, type CallCounts } from './jitter/call-quality.ts';
-import { MAX_TARGET_MS, MIN_TARGET_MS } from './jitter/delay-estimator.ts';
+import { MAX_TARGET_MS, MIN_TARGET_MS, STREAM_MIN_TARGET_MS } from './jitter/delay-estimator.ts';
 import { JitterClock } from './jitter/jitter-clock.ts';
 import { LiveClock } from './live-clock.ts';
 import { MeterInterval } from './meter-interval.ts';
@@ -111,7 +111,7 @@ export class Station {
       : new WaveformConcealment(this.framer.frameSamples, rate);
     this.decode = new DecodeStage(spec.codec, this.decoder, this.concealment, this.framer, maxPacketSamples, events.decodeError);
     this.quality = this.live ? new TransportQuality() : null;
-    this.jitter = this.live && spec.jitterAllowanceMs <= MAX_TARGET_MS ? new JitterClock({ queueFrames: spec.queueFrames, minTargetMs: MIN_TARGET_MS, maxTargetMs: spec.jitterAllowanceMs, graceMs: spec.graceMs }, this.decode, events.status) : null;
+    this.jitter = this.live && spec.jitterAllowanceMs <= MAX_TARGET_MS ? new JitterClock({ queueFrames: spec.queueFrames, minTargetMs: spec.streamed === true ? STREAM_MIN_TARGET_MS : MIN_TARGET_MS, maxTargetMs: spec.jitterAllowanceMs, graceMs: spec.graceMs, streamed: spec.streamed === true }, this.decode, events.status) : null;
     this.clock =
       this.jitter ??
       (this.live

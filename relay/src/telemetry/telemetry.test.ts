@@ -449,13 +449,15 @@ describe('telemetry on a relay with 62 stations (slow clients: 64 KiB for 1 s)',
         expect(m.config_version).toBe(0);
         expect(m.dropped_frames).toBe(0);
         expect(m.decode_errors).toBe(0);
-        // The jitter buffer holds its target delay (60 ms: 3 packets) and at most 40 ms of due audio.
+        // The jitter buffer holds at most its largest target (60 ms: 3 packets) and a few more of due audio.
         expect(m.queue_depth).toBeLessThanOrEqual(6);
         // Call quality of a clean local sender: nothing lost, the best MOS of the model, GOOD.
         expect(m.qos).toMatchObject({ level: 'GOOD', loss_pct: 0 });
         expect(m.qos!.mos).toBeCloseTo(4.41, 2);
-        expect(m.qos!.jb_delay_ms).toBeGreaterThanOrEqual(20);
-        expect(m.qos!.jb_delay_ms).toBeLessThanOrEqual(200);
+        // A WebSocket station's audio waits for the jitter the buffer measures, up to the 60 ms
+        // allowance (no 20 ms floor over TCP), and at most a packet more.
+        expect(m.qos!.jb_delay_ms).toBeGreaterThanOrEqual(0);
+        expect(m.qos!.jb_delay_ms).toBeLessThanOrEqual(80);
         expect(m.qos!.jitter_ms).toBeGreaterThanOrEqual(0);
       }
     });

@@ -33,8 +33,14 @@ export const FORGET_TAU_MS = 8000;
 export const WINDOW_MS = 2000;
 /** Transits remembered: the window at 10 ms packets, with room for duplicates and reordering. */
 export const RING_CAPACITY = 256;
-/** Target delay bounds, ms (seed 004 §5). */
+/**
+ * Target delay bounds, ms (seed 004 §5). The 20 ms floor is for datagrams (RTP, WebRTC):
+ * a receiver that plays as a packet lands conceals the next one that comes a little late.
+ * A stream (WebSocket over TCP) loses nothing and delivers in order, and a dry buffer waits
+ * for its packet rather than conceal it, so it may aim as low as STREAM_MIN_TARGET_MS.
+ */
 export const MIN_TARGET_MS = 20;
+export const STREAM_MIN_TARGET_MS = 0;
 export const MAX_TARGET_MS = 200;
 
 export class DelayEstimator {
@@ -48,19 +54,19 @@ export class DelayEstimator {
   private lastRelativeDelay = 0;
   private target = MIN_TARGET_MS;
   private observed = 0;
-  /** The least target: MIN_TARGET_MS, or more when the receiver's own timing needs it. */
+  /** The least target: MIN_TARGET_MS by default, less for a stream, more when the receiver's own timing needs it. */
   private readonly floorMs: number;
 
   /** The largest target: MAX_TARGET_MS, or less when the receiver's latency budget is smaller. */
   private readonly ceilingMs: number;
 
   /**
-   * @param minTargetMs the least target, ms, within [MIN_TARGET_MS, MAX_TARGET_MS] (default MIN_TARGET_MS).
+   * @param minTargetMs the least target, ms, within [STREAM_MIN_TARGET_MS, MAX_TARGET_MS] (default MIN_TARGET_MS).
    * @param maxTargetMs the largest, from minTargetMs to MAX_TARGET_MS (default MAX_TARGET_MS).
    */
   constructor(minTargetMs: number = MIN_TARGET_MS, maxTargetMs: number = MAX_TARGET_MS) {
-    if (!(Number.isFinite(minTargetMs) && minTargetMs >= MIN_TARGET_MS && minTargetMs <= MAX_TARGET_MS)) {
-      throw new RangeError(`minTargetMs must be ${MIN_TARGET_MS}-${MAX_TARGET_MS} ms, got ${minTargetMs}`);
+    if (!(Number.isFinite(minTargetMs) && minTargetMs >= STREAM_MIN_TARGET_MS && minTargetMs <= MAX_TARGET_MS)) {
+      throw new RangeError(`minTargetMs must be ${STREAM_MIN_TARGET_MS}-${MAX_TARGET_MS} ms, got ${minTargetMs}`);
     }
     if (!(Number.isFinite(maxTargetMs) && maxTargetMs >= minTargetMs && maxTargetMs <= MAX_TARGET_MS)) {
       throw new RangeError(`maxTargetMs must be ${minTargetMs}-${MAX_TARGET_MS} ms, got ${maxTargetMs}`);
@@ -102,7 +108,7 @@ export class DelayEstimator {
     this.target = Math.min(this.ceilingMs, Math.max(this.floorMs, this.quantile(TARGET_QUANTILE)));
   }
 
-  /** The target delay, ms, in [MIN_TARGET_MS, MAX_TARGET_MS]. */
+  /** The target delay, ms, within the bounds given to the constructor. */
   get targetMs(): number {
     return this.target;
   }

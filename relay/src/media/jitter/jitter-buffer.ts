@@ -70,7 +70,7 @@ export interface JitterBufferOptions {
   capacity?: number;
   /** Packets held at most (default: the capacity): beyond it the oldest go, counted as overflow. */
   limit?: number;
-  /** The least target delay, ms, within the estimator's 20-200 ms (default 20). */
+  /** The least target delay, ms, within the estimator's 0-200 ms (default 20). */
   minTargetMs?: number;
   /** The largest target delay, ms, from minTargetMs to 200 (default 200). */
   maxTargetMs?: number;

@@ -50,8 +50,8 @@ function jitterMs(n: number): number {
  * ticking the station every 10 ms of our clock; returns what the station says and the
  * buffer's delay at each second.
  */
-function drift(rate: number, minutes: number) {
-  const h = harness();
+function drift(rate: number, minutes: number, over: Partial<StationSpec> = {}) {
+  const h = harness(over);
   const packets = (minutes * 60_000) / 20;
   const delays: number[] = [];
   let n = 0;
@@ -114,6 +114,32 @@ describe('JitterClock', () => {
       expect(cq[decision === 'accelerate' ? 'removed_ms' : 'inserted_ms']).toBe(touched * 20);
     });
   }
+
+  it('aims a stream (WebSocket: streamed) at the jitter it measures and plays its audio once due, well under the 20 ms a datagram keeps', () => {
+    const datagram = drift(1, 1);
+    const stream = drift(1, 1, { streamed: true });
+    const figures = (r: ReturnType<typeof drift>) => {
+      const jb = r.station.stages().clock;
+      const call = r.station.stats().call;
+      return { mean: call?.jitter_buffer_delay_ms ?? NaN, target: Number(jb.target_ms), lost: Number(jb.lost), concealed: r.station.stats().counters.frames_concealed };
+    };
+    const d = figures(datagram);
+    const s = figures(stream);
+    console.log(`0-8 ms jitter, arrival to play-out: datagram ${d.mean.toFixed(1)} ms (target ${d.target}), stream ${s.mean.toFixed(1)} ms (target ${s.target})`);
+    expect(d.target).toBe(20);
+    // A packet waits the target less its own lateness (0-8 ms) for a datagram.
+    expect(d.mean).toBeGreaterThan(12);
+    // The network's spread is 0-8 ms: its 95th percentile, not a floor, sets the stream's
+    // target, and its packets wait for nothing but that (and the 10 ms tick).
+    expect(s.target).toBeGreaterThan(5);
+    expect(s.target).toBeLessThan(12);
+    expect(s.mean).toBeLessThan(d.mean - 8);
+    expect(s).toMatchObject({ lost: 0, concealed: 0 });
+    expect(stream.station.stats().counters).toMatchObject({ frames_received: stream.packets, frames_dropped: 0, resyncs: 0 });
+    // Every frame is on the timeline once: the buckets hold the minute of audio, no more, no less.
+    const samples = stream.buckets.reduce((n, b) => n + b.samples - b.sampleStart, 0);
+    expect(samples).toBe(stream.packets * FRAME);
+  });
 
   it('conceals packets the network lost in their place, and says so in the call-quality figures', () => {
     const { station, buckets } = harness();

@@ -23,14 +23,20 @@
  *   held back to be trimmed one packet a second: it is played at once (decoded faster than
  *   real time) down to the target delay.
  */
-import { MAX_TARGET_MS, MIN_TARGET_MS } from './delay-estimator.ts';
+import { MAX_TARGET_MS, STREAM_MIN_TARGET_MS } from './delay-estimator.ts';
 import { JitterBuffer, type JitterPacket, type PullDecision } from './jitter-buffer.ts';
 import { BackpressureStatus, type StatusListener } from '../backpressure-status.ts';
 import type { PacketView } from '../packet-batch.ts';
 import type { Clock, ReceiveCounters, StageStats } from '../stage.ts';
 
-/** A backlog of due audio larger than this is played at once (then down to the target), ms. */
+/**
+ * A backlog of due audio larger than this is played at once (then down to the target), ms;
+ * for a stream, any: its audio goes on as soon as it is due, not at the next period of a
+ * schedule that late packets have pushed back (no audio is output here, so playing early
+ * moves nothing but the time of processing: the sample count places it on the timeline).
+ */
 const BACKLOG_START_MS = 40;
+const STREAM_BACKLOG_START_MS = 0;
 /** A sender may run this far ahead of its first packet's timing before it counts as too fast (as the seed 001 queue allowed). */
 const MAX_AHEAD_MS = 500;
 /**
@@ -58,8 +64,10 @@ export interface JitterSink {
 export interface JitterClockOptions {
   /** The ingress queue's capacity, packets (seed 001: 48): held beyond the target delay's worth. */
   queueFrames: number;
-  /** The least target delay, ms (clamped to the buffer's 20-200 ms). */
+  /** The least target delay, ms (clamped to 0-200): 20 for datagrams, 0 for a stream (delay-estimator.ts). */
   minTargetMs: number;
+  /** Packets come over a reliable, ordered stream (WebSocket): due audio is played at once (default false). */
+  streamed?: boolean;
   /**
    * The largest target delay, ms (clamped to minTargetMs-200): the relay's latency budget
    * for jitter. Lateness beyond it costs no audio here (a dry buffer waits), only latency
@@ -107,6 +115,8 @@ export class JitterClock implements Clock {
   /** The scheduled pull the buffer found itself empty at, while it waits; NaN otherwise. */
   private dryFromMs = Number.NaN;
   private readonly patienceMs: number;
+  /** Due audio beyond this is played at once, ms (BACKLOG_START_MS, or none for a stream). */
+  private readonly backlogStartMs: number;
   private readonly status: BackpressureStatus;
   private ended = false;
 
@@ -121,10 +131,11 @@ export class JitterClock implements Clock {
     const limit = options.queueFrames + Math.ceil(MAX_TARGET_MS / 20);
     let capacity = 4;
     while (capacity < limit) capacity *= 2;
-    const minTargetMs = Math.min(MAX_TARGET_MS, Math.max(MIN_TARGET_MS, options.minTargetMs));
+    const minTargetMs = Math.min(MAX_TARGET_MS, Math.max(STREAM_MIN_TARGET_MS, options.minTargetMs));
     const maxTargetMs = Math.min(MAX_TARGET_MS, Math.max(minTargetMs, options.maxTargetMs));
     // Within the grace, late audio still lands in its place on the station's timeline.
     this.patienceMs = Math.max(0, options.graceMs - MAX_TARGET_MS);
+    this.backlogStartMs = options.streamed === true ? STREAM_BACKLOG_START_MS : BACKLOG_START_MS;
     this.buffer = new JitterBuffer<PacketView>({ capacity, limit, minTargetMs, maxTargetMs, keepConcealedMs: this.patienceMs });
   }
 
@@ -188,7 +199,7 @@ export class JitterClock implements Clock {
       this.nextPullMs = atMs + this.hand(d, atMs);
     }
     // Already due audio goes on at once, down to the target.
-    if (this.buffer.backlogMs(nowMs, MAX_AHEAD_MS) > BACKLOG_START_MS) {
+    if (this.buffer.backlogMs(nowMs, MAX_AHEAD_MS) > this.backlogStartMs) {
       while (this.buffer.nextHeld && this.buffer.backlogMs(nowMs, MAX_AHEAD_MS) > 0) {
         const d = this.buffer.pull(nowMs);
         if (d.kind === 'wait') break;
