@@ -54,6 +54,13 @@ export default defineConfig({
       workbox: {
         // The app shell and its assets only: audio, API answers and sockets are always live.
         globPatterns: ['client/**/*.{js,css,html,svg,png,webmanifest,wasm}'],
+        // The app is a single-page app (adapter-static's fallback page): it prerenders
+        // nothing, so .svelte-kit/output/prerendered/ never exists. Without a
+        // modifyURLPrefix of our own, @vite-pwa/sveltekit appends the glob
+        // `prerendered/**/*.{html,json}`, which then matches no file and makes Workbox warn
+        // on every build. With one, it keeps the patterns above as they are; this one maps
+        // `client/x` to `x`, the URL the relay serves it at (as the plugin's own transform does).
+        modifyURLPrefix: { 'client/': '' },
         // opus-recorder's encoder (wasm inlined) is about 400 KB.
         maximumFileSizeToCacheInBytes: 4 * 1024 * 1024,
         navigateFallback: '/',

@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from './layout.ts';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROOT = PROJECT_ROOT;
 export const BUILD_DIR = join(ROOT, 'build');
 const SOURCES = ['app', 'static', 'protocol', 'worklets', 'svelte.config.js', 'vite.config.ts', 'package.json'];
 

@@ -180,6 +180,19 @@ describe('configFromEnv errors', () => {
       'logLevel (TAPWIRE_LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
     );
   });
+
+  it.each(['auto', 'pretty', 'json'] as const)('reads TAPWIRE_LOG_FORMAT=%s', (format) => {
+    expect(fromEnv({ TAPWIRE_LOG_FORMAT: format }).logFormat).toBe(format);
+  });
+
+  it('logs in the auto format by default (pretty on a terminal, JSON elsewhere)', () => {
+    expect(fromEnv({}).logFormat).toBe('auto');
+    expect(fromEnv({ TAPWIRE_LOG_FORMAT: '' }).logFormat).toBe('auto');
+  });
+
+  it.each(['JSON', 'text', 'pretty,json'])('rejects TAPWIRE_LOG_FORMAT=%s, naming the variable and the choices', (v) => {
+    expect(typeError({ TAPWIRE_LOG_FORMAT: v }).message).toBe(`logFormat (TAPWIRE_LOG_FORMAT) must be one of auto, pretty, json, got "${v}"`);
+  });
 });
 
 describe('validateConfig', () => {

@@ -42,6 +42,8 @@ export interface RelayConfig {
   /** How often retention runs besides after writes that exceed the size limit. */
   retentionSweepMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Log lines as JSON (`json`), readable (`pretty`), or pretty on a terminal only (`auto`): logging/log-options.ts. */
+  logFormat: LogFormat;
   /** Snapshot pulls per token and trace at most once per this (seed 000 §8); 0 turns the limit off. */
   snapshotMinIntervalMs: number;
   /** At most one knob apply per station per bucket (seed 000 §8); false turns the limit off. */
@@ -160,6 +162,7 @@ export function defaultConfig(): RelayConfig {
     segmentMaxBytes: 2 * 1024 ** 3,
     retentionSweepMs: 60_000,
     logLevel: 'info',
+    logFormat: 'auto',
     snapshotMinIntervalMs: 5000,
     applyOncePerBucket: true,
     telemetryHz: 20,
@@ -243,6 +246,8 @@ const LIMIT_VARIABLES: readonly [string, keyof RelayConfig, 'count' | 'ms' | 's'
 const UNIT_SCALE = { count: 1, ms: 1, s: 1000, hours: HOUR_MS, MiB: MIB } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = env[name];
@@ -271,6 +276,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   const mb = int(env, 'TAPWIRE_SEGMENT_MAX_MB');
   set('segmentMaxBytes', mb === undefined ? undefined : Math.round(mb * 1024 * 1024));
   set('logLevel', (env.TAPWIRE_LOG_LEVEL as RelayConfig['logLevel']) || undefined);
+  set('logFormat', (env.TAPWIRE_LOG_FORMAT?.trim() as LogFormat) || undefined);
   set('snapshotMinIntervalMs', int(env, 'TAPWIRE_SNAPSHOT_MIN_INTERVAL_MS'));
   const applyLimit = int(env, 'TAPWIRE_APPLY_ONCE_PER_BUCKET');
   set('applyOncePerBucket', applyLimit === undefined ? undefined : applyLimit !== 0);
@@ -353,6 +359,9 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);
+  }
+  if (!(LOG_FORMATS as readonly string[]).includes(c.logFormat)) {
+    throw new TypeError(`logFormat (TAPWIRE_LOG_FORMAT) must be one of ${LOG_FORMATS.join(', ')}, got "${c.logFormat}"`);
   }
   return c;
 }

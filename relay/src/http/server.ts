@@ -27,6 +27,7 @@ import { registerUploadRoutes } from '../api/upload-routes.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { RelayConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { relayLoggerOptions } from '../logging/log-options.ts';
 import { LogThrottle } from '../logging/log-throttle.ts';
 import type { LimitCounters, LimitName } from '../metrics/limit-counters.ts';
 import type { RelayMetrics } from '../metrics/prometheus.ts';
@@ -126,7 +127,7 @@ export function clientOf(req: FastifyRequest): ClientInfo {
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config } = deps;
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger: relayLoggerOptions(config),
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: REQUEST_TIMEOUT_MS,
     // Errors the router raises before any route runs (a bad %-escape, a parameter over the

@@ -26,6 +26,7 @@ import type { KnobValues } from '../../../protocol/knobs.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { readEgressBatch } from './egress-batch.ts';
 import type { BucketRecord, FromWorker, IngestCounters, ScheduleRefusal, StationSpec, StationStats, ToWorker, WorkerPriority } from './messages.ts';
+import { relayFileUrl } from '../layout.ts';
 import { PacketBatchWriter } from './packet-batch.ts';
 import { fromWire, usedSlots } from './sample-chunks.ts';
 import { SlabViews } from './segment-buffers.ts';
@@ -98,8 +99,9 @@ export class MediaPool implements StationPort, MixPort {
   }
 
   async start(): Promise<void> {
-    const boot = new URL('./worker-boot.mjs', import.meta.url);
-    const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
+    // From source the entry is worker.ts (worker-boot registers tsx); compiled, worker.js.
+    const boot = relayFileUrl('src/media/worker-boot.mjs');
+    const entry = relayFileUrl('src/media/worker.ts').href;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.size; i++) {
       const worker = new Worker(boot, { workerData: { entry, meterIntervalMs: this.meterIntervalMs, spectrumIntervalMs: this.spectrumIntervalMs, nice: this.nice }, name: `media-${i}` });

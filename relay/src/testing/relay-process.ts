@@ -4,6 +4,7 @@
  * relay prints once it accepts connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -43,8 +44,11 @@ export function startRelayProcess(opts: {
   cpus?: string | null;
   /** Run the relay of another checkout of Tapwire (with its node_modules): benchmarks comparing versions. */
   root?: string;
+  /** Run the compiled relay of this build directory (relay/bin/build-relay.mjs) instead of its sources through tsx. */
+  buildDir?: string;
 }): RelayProcess {
-  const node = [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts'];
+  const entry = opts.buildDir !== undefined ? [join(opts.buildDir, 'bin', 'relay.js')] : ['--import', 'tsx', 'relay/bin/relay.ts'];
+  const node = [process.execPath, ...(opts.nodeArgs ?? []), ...entry];
   const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...node] : node;
   const child = spawn(argv[0], argv.slice(1), {
     cwd: opts.root ?? ROOT,
