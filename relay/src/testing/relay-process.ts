@@ -25,7 +25,7 @@ export const BENCHMARK_LIMITS: NodeJS.ProcessEnv = {
 
 export interface RelayProcess {
   child: ChildProcess;
-  /** The relay's http://host:port, once it is running. */
+  /** The relay's http(s)://host:port, once it is running. */
   ready: Promise<string>;
   /** Its exit code (null when killed by a signal). */
   exited: Promise<number | null>;
@@ -36,6 +36,8 @@ export interface RelayProcess {
 export function startRelayProcess(opts: {
   env: NodeJS.ProcessEnv;
   nodeArgs?: string[];
+  /** Arguments of relay/bin/relay.ts (`--tls`). */
+  args?: string[];
   startTimeoutMs?: number;
   /** Copy the relay's stderr to ours (benchmarks). */
   echoStderr?: boolean;
@@ -44,7 +46,7 @@ export function startRelayProcess(opts: {
   /** Run the relay of another checkout of Tapwire (with its node_modules): benchmarks comparing versions. */
   root?: string;
 }): RelayProcess {
-  const node = [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts'];
+  const node = [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'relay/bin/relay.ts', ...(opts.args ?? [])];
   const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...node] : node;
   const child = spawn(argv[0], argv.slice(1), {
     cwd: opts.root ?? ROOT,
@@ -59,7 +61,7 @@ export function startRelayProcess(opts: {
     const onData = (d: Buffer): void => {
       out += d.toString();
       if (out.length > 64 * 1024) out = out.slice(-32 * 1024); // bounded, however long it runs
-      const m = /Tapwire is running: (http:\/\/[^\s/]+)/.exec(out);
+      const m = /Tapwire is running: (https?:\/\/[^\s/]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
