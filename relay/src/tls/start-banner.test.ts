@@ -26,6 +26,7 @@ describe('HTTPS start banner', () => {
     expect(text).not.toContain('fe80');
     // The terminal QR code: rows of half blocks.
     expect(text.split('\n').filter((l) => /[▀▄█]{5}/.test(l)).length).toBeGreaterThan(10);
+    expect(text).toContain('npm run token -- create --scopes ingest, then open https://192.168.1.20:8443/?token=');
     expect(text).toContain('SHA-256 AB:CD');
     expect(text).toContain('https://192.168.1.20:8443/tls/ca.crt');
     expect(text).toContain('https://192.168.1.20:8443/tls/ca.pem');

@@ -59,6 +59,8 @@ export async function httpsBanner(o: { host: string; port: number; caFile: strin
   if (links.length > 0) {
     const qr = await QRCode.toString(links[0], { type: 'terminal', small: true });
     lines.push('', ...qr.trimEnd().split('\n').map((l) => `  ${l}`), `  (${links[0]})`);
+    // Beyond loopback, capturing needs a token (docs/SECURITY.md): the link above carries none.
+    lines.push(`  To capture, a device signs in once with a token: npm run token -- create --scopes ingest, then open ${links[0]}?token=<the token>`);
   }
   if (o.caFile !== null) {
     lines.push('', `  Local CA: ${o.caFile}`, `  SHA-256 ${o.caFingerprint ?? '?'}`);
