@@ -11,6 +11,7 @@ const ALONE = [
   'e2e/adaptive-bitrate.test.ts',
   'e2e/capture.test.ts',
   'e2e/capture-webrtc.test.ts',
+  'e2e/https-phone.test.ts',
   'e2e/listen.test.ts',
   'e2e/listen-webrtc.test.ts',
   'e2e/loudness.test.ts',

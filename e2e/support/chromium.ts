@@ -39,14 +39,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A fresh profile; `micWav` (16-bit PCM) becomes the default microphone; `extraArgs` (WEBRTC_LOOPBACK_FLAGS, ...) are added to the flags. */
-export async function launchChromium(opts: { micWav?: string; extraArgs?: readonly string[] } = {}): Promise<Browser> {
+/**
+ * A fresh profile; `micWav` (16-bit PCM) becomes the default microphone; `extraArgs`
+ * (WEBRTC_LOOPBACK_FLAGS, ...) are added to the flags; `executablePath` replaces Chromium
+ * (a wrapper that runs it elsewhere, e.g. in a network namespace) and `env` its environment.
+ */
+export async function launchChromium(opts: { micWav?: string; extraArgs?: readonly string[]; executablePath?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'tapwire-chromium-'));
   const args = [...FLAGS, ...(opts.extraArgs ?? [])];
   if (opts.micWav !== undefined) {
     args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${opts.micWav}`);
   }
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: opts.executablePath ?? CHROMIUM_PATH, headless: true, args, ...(opts.env === undefined ? {} : { env: opts.env }) });
   // tsx (esbuild, keepNames) wraps named functions inside code passed to page.evaluate in a
   // `__name(...)` helper that exists only in Node; give pages a no-op one.
   await context.addInitScript({ content: 'globalThis.__name = (f) => f;' });

@@ -1,27 +1,36 @@
 /**
- * Starts the relay with the configuration from TAPWIRE_* variables; SIGTERM and SIGINT
- * stop it gracefully (every bucket finalized and written).
+ * Starts the relay with the configuration from TAPWIRE_* variables (`--tls`: HTTPS with the
+ * local CA, as TAPWIRE_TLS=local); SIGTERM and SIGINT stop it gracefully (every bucket
+ * finalized and written).
  */
-import { configFromEnv, type RelayConfig } from '../src/config.ts';
+import { configFromEnv, validateConfig, type RelayConfig } from '../src/config.ts';
 import { Relay } from '../src/relay.ts';
-import { checkDataDir, checkNode, configError, exitWith, explainListenError, HELP, StartupError, wantsHelp } from '../src/startup-checks.ts';
+import { checkDataDir, checkNode, configError, exitWith, explainListenError, HELP, parseStartArgs, StartupError } from '../src/startup-checks.ts';
+import { certificateInfo } from '../src/tls/certificate-info.ts';
+import { httpsBanner, plainHttpWarning } from '../src/tls/start-banner.ts';
 
+let tlsFlag = false;
 checkOrExit(() => {
-  if (wantsHelp(process.argv.slice(2))) {
+  const args = parseStartArgs(process.argv.slice(2));
+  if (args.help) {
     console.log(HELP);
     process.exit(0);
   }
+  tlsFlag = args.tls;
 });
 checkOrExit(() => checkNode(process.versions.node));
 let config!: RelayConfig;
 checkOrExit(() => {
   config = configFromEnv();
+  if (tlsFlag) config = validateConfig({ ...config, tls: 'local' });
 });
 checkOrExit(() => checkDataDir(config.dataDir));
 let relay: Relay;
 try {
   relay = await Relay.start(config);
 } catch (err) {
+  // A certificate that cannot be used (relay/src/tls/relay-tls.ts) is one line and exit 78.
+  if (err instanceof StartupError) exitWith(err);
   const explained = explainListenError(err, config.host, config.port);
   if (explained !== null) exitWith(explained);
   throw err;
@@ -31,6 +40,13 @@ console.log(`\n  Tapwire is running: ${relay.url}/`);
 if (relay.adminToken !== null) {
   // The sign-in link carries the token read from the admin-token file (never logged).
   console.log(`  Sign in (admin token from ${relay.adminTokenPath}): ${relay.url}/?token=${relay.adminToken}`);
+}
+if (relay.tls !== null) {
+  if (relay.tls.issued) relay.log.info(`issued the relay's certificate ${relay.tls.certFile} from the local CA (keys mode 0600)`);
+  const caFingerprint = relay.tls.caPem === null ? null : certificateInfo(relay.tls.caPem).fingerprint256;
+  console.log(`\n${await httpsBanner({ host: config.host, port: Number(new URL(relay.url).port), caFile: relay.tls.caFile, caFingerprint })}`);
+} else if (!relay.isLoopbackOnly) {
+  console.warn(`tapwire: ${plainHttpWarning(config.host)}`);
 }
 console.log('');
 

@@ -3,11 +3,11 @@
  * starts the relay (which serves the build at `/`).
  */
 import { ensureAppBuilt } from '../src/app-build.ts';
-import { checkNode, exitWith, HELP, StartupError, wantsHelp } from '../src/startup-checks.ts';
+import { checkNode, exitWith, HELP, parseStartArgs, StartupError } from '../src/startup-checks.ts';
 
 // Help, arguments and the Node version are checked before the build (relay.ts checks the rest).
 try {
-  if (wantsHelp(process.argv.slice(2))) {
+  if (parseStartArgs(process.argv.slice(2)).help) {
     console.log(HELP);
     process.exit(0);
   }

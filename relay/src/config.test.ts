@@ -363,3 +363,27 @@ describe('RTP ingest settings', () => {
     expect(fromEnv({ TAPWIRE_RTP_PORTS: '40001-40003' })).toMatchObject({ rtpPortMin: 40001, rtpPortMax: 40003 });
   });
 });
+
+describe('HTTPS settings', () => {
+  it('is plain HTTP by default', () => {
+    expect(defaultConfig()).toMatchObject({ tls: 'off', tlsCertFile: null, tlsKeyFile: null });
+    expect(fromEnv({ TAPWIRE_TLS: '', TAPWIRE_TLS_CERT: '', TAPWIRE_TLS_KEY: '' })).toEqual(defaultConfig());
+  });
+
+  it('reads TAPWIRE_TLS and the certificate and key paths, resolved against the working directory', () => {
+    expect(fromEnv({ TAPWIRE_TLS: 'local' }).tls).toBe('local');
+    expect(fromEnv({ TAPWIRE_TLS: 'off' }).tls).toBe('off');
+    const c = fromEnv({ TAPWIRE_TLS_CERT: 'certs/relay.pem', TAPWIRE_TLS_KEY: '/etc/tapwire/key.pem' });
+    expect(c.tlsCertFile).toBe(resolve('certs/relay.pem'));
+    expect(c.tlsKeyFile).toBe('/etc/tapwire/key.pem');
+  });
+
+  it.each([
+    [{ TAPWIRE_TLS: 'yes' }, /TAPWIRE_TLS must be "local".*got "yes"/],
+    [{ TAPWIRE_TLS_CERT: 'c.pem' }, /TAPWIRE_TLS_CERT is set but TAPWIRE_TLS_KEY is not/],
+    [{ TAPWIRE_TLS_KEY: 'k.pem' }, /TAPWIRE_TLS_KEY is set but TAPWIRE_TLS_CERT is not/],
+    [{ TAPWIRE_TLS: 'local', TAPWIRE_TLS_CERT: 'c.pem', TAPWIRE_TLS_KEY: 'k.pem' }, /TAPWIRE_TLS=local .* choose one/],
+  ])('%o is refused, naming the variables', (env, message) => {
+    expect(typeError(env).message).toMatch(message);
+  });
+});

@@ -139,6 +139,12 @@ export interface RelayConfig {
   rtpIdleTimeoutMs: number;
   /** The smallest interval between our RTCP receiver reports (RFC 3550 §6.2 T_min: 5 s). */
   rtcpMinIntervalMs: number;
+  // HTTPS (docs/HTTPS.md): browsers allow microphones only on https:// or localhost.
+  /** 'local': serve HTTPS with the local CA's certificate (`<data dir>/tls/`, made if missing); 'off': as the files below say. */
+  tls: 'off' | 'local';
+  /** PEM certificate (chain) and its key: with both, the relay serves HTTPS and WSS on its port. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
 }
 
 const HOUR_MS = 3600_000;
@@ -205,6 +211,9 @@ export function defaultConfig(): RelayConfig {
     rtpStartTimeoutMs: 30_000,
     rtpIdleTimeoutMs: 30_000,
     rtcpMinIntervalMs: 5000,
+    tls: 'off',
+    tlsCertFile: null,
+    tlsKeyFile: null,
   };
 }
 
@@ -296,6 +305,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
     c.rtpPortMin = Number(m[1]);
     c.rtpPortMax = Number(m[2]);
   }
+  const tls = env.TAPWIRE_TLS?.trim();
+  if (tls) {
+    if (tls !== 'local' && tls !== 'off') throw new TypeError(`TAPWIRE_TLS must be "local" (HTTPS with the local CA's certificate) or "off", got "${tls}"`);
+    c.tls = tls;
+  }
+  set('tlsCertFile', env.TAPWIRE_TLS_CERT ? resolve(env.TAPWIRE_TLS_CERT) : undefined);
+  set('tlsKeyFile', env.TAPWIRE_TLS_KEY ? resolve(env.TAPWIRE_TLS_KEY) : undefined);
   for (const [name, key, unit] of LIMIT_VARIABLES) {
     const v = int(env, name);
     if (v !== undefined) (c[key] as number) = Math.round(v * UNIT_SCALE[unit]);
@@ -356,6 +372,13 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   const evenMin = c.rtpPortMin + (c.rtpPortMin % 2);
   if (!Number.isInteger(c.rtpPortMin) || !Number.isInteger(c.rtpPortMax) || c.rtpPortMin < 1024 || c.rtpPortMax > 65535 || evenMin + 1 > c.rtpPortMax) {
     throw new TypeError(`the RTP port range (TAPWIRE_RTP_PORTS) must lie in 1024-65535 and hold an even port and the next, got ${c.rtpPortMin}-${c.rtpPortMax}`);
+  }
+  if ((c.tlsCertFile === null) !== (c.tlsKeyFile === null)) {
+    const [set, unset] = c.tlsCertFile !== null ? ['TAPWIRE_TLS_CERT', 'TAPWIRE_TLS_KEY'] : ['TAPWIRE_TLS_KEY', 'TAPWIRE_TLS_CERT'];
+    throw new TypeError(`${set} is set but ${unset} is not: HTTPS needs both the certificate and its key (PEM files), or neither for plain HTTP`);
+  }
+  if (c.tls === 'local' && c.tlsCertFile !== null) {
+    throw new TypeError('TAPWIRE_TLS=local (or --tls) makes its own certificate, and TAPWIRE_TLS_CERT/TAPWIRE_TLS_KEY name another: choose one');
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);

@@ -41,6 +41,8 @@ import { WebRtcService } from './webrtc/webrtc-service.ts';
 import { registerWebRtcRoutes } from './webrtc/whip-route.ts';
 import { registerRtpRoutes } from './api/rtp-routes.ts';
 import { RtpSessions } from './rtp/rtp-sessions.ts';
+import { registerCaRoutes } from './tls/ca-route.ts';
+import { prepareTls, type RelayTls } from './tls/relay-tls.ts';
 
 const VERSION = '0.1.0';
 /** Time for a media worker to notice a bucket's completion and post its record. */
@@ -88,7 +90,11 @@ export class Relay {
   private stopping: Promise<void> | null = null;
   url = '';
 
-  private constructor(readonly config: RelayConfig) {
+  private constructor(
+    readonly config: RelayConfig,
+    /** The certificate the relay serves HTTPS with (docs/HTTPS.md); null: plain HTTP. */
+    readonly tls: RelayTls | null,
+  ) {
     mkdirSync(config.dataDir, { recursive: true });
     this.store = new Store(join(config.dataDir, 'tapwire.sqlite'));
     this.segments = new SegmentStore(join(config.dataDir, 'segments'), this.store, {
@@ -213,7 +219,9 @@ export class Relay {
   }
 
   static async start(config: RelayConfig): Promise<Relay> {
-    const relay = new Relay(validateConfig(config));
+    const valid = validateConfig(config);
+    // Before anything starts: a certificate that cannot be used stops the start (exit 78).
+    const relay = new Relay(valid, await prepareTls(valid));
     try {
       await relay.init();
     } catch (err) {
@@ -240,6 +248,7 @@ export class Relay {
     await this.pool.start();
     this.server = await buildServer({
       config: this.config,
+      tls: this.tls,
       tokens: this.tokens,
       // Fails closed: until the bound sockets are known, the relay counts as exposed.
       exposed: () => !this.loopbackOnly,
@@ -272,6 +281,7 @@ export class Relay {
     });
     registerWebRtcRoutes(this.app, this.webrtc);
     registerRtpRoutes(this.app, this.rtp, this.config.host);
+    if (this.tls?.caPem) registerCaRoutes(this.app, this.tls.caPem);
     if (ended.stations > 0) this.app.log.info(`marked ${ended.stations} stations of a previous run as ended`);
     if (this.config.mediaNice !== 0) {
       const refused = this.pool.priorities.find((p) => !p.applied);

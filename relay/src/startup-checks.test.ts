@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkNode, EXIT, explainListenError, StartupError, wantsHelp } from './startup-checks.ts';
+import { checkNode, EXIT, explainListenError, parseStartArgs, StartupError, wantsHelp } from './startup-checks.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-startup-'));
@@ -68,6 +68,13 @@ describe('start-up checks, as functions', () => {
     expect(wantsHelp(['--help'])).toBe(true);
     expect(wantsHelp(['-h'])).toBe(true);
     expect(() => wantsHelp(['--port', '80'])).toThrow(/unknown argument --port/);
+  });
+
+  it('takes --tls (HTTPS with the local CA) beside --help, and nothing else', () => {
+    expect(parseStartArgs([])).toEqual({ help: false, tls: false });
+    expect(parseStartArgs(['--tls'])).toEqual({ help: false, tls: true });
+    expect(parseStartArgs(['--help', '--tls'])).toEqual({ help: true, tls: true });
+    expect(() => parseStartArgs(['--tls', '--https'])).toThrow(/unknown argument --https/);
   });
 
   it('explains the listen errors a user can fix, and no other', () => {

@@ -28,13 +28,16 @@ export class StartupError extends Error {
   }
 }
 
-export const HELP = `Usage: npm start  (or: npm run relay, which skips building the app)
+export const HELP = `Usage: npm start [-- --tls]  (or: npm run relay, which skips building the app)
 
 Starts the Tapwire relay: the PWA, the API, ingest and listening on one port.
 Settings come from TAPWIRE_* environment variables (README.md, "Configuration"), e.g.
   TAPWIRE_PORT=8080          the port (0: any free one)
   TAPWIRE_HOST=127.0.0.1     the address; 0.0.0.0 for every network (tokens then required)
   TAPWIRE_DATA_DIR=./data    SQLite, audio segments and the admin token
+  TAPWIRE_TLS_CERT, TAPWIRE_TLS_KEY   PEM files: serve https:// and wss:// (docs/HTTPS.md)
+  --tls (or TAPWIRE_TLS=local)        HTTPS with a local CA made in <data dir>/tls/
+                                      (npm run tls -- --help), so phones may capture
 
 Exit codes: 0 stopped; 64 bad arguments; 69 Node too old, or the port or address
 unavailable; 73 data directory not writable; 78 a setting not valid; 1 anything else.`;
@@ -44,6 +47,12 @@ export function wantsHelp(args: readonly string[]): boolean {
   if (args.length === 0) return false;
   if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) return true;
   throw new StartupError(`unknown argument ${args.find((a) => a !== '--help' && a !== '-h') ?? args[0]}: the relay takes its settings from TAPWIRE_* variables (see --help).`, EXIT.usage);
+}
+
+/** The start command's arguments: --help (or -h) alone, and --tls (HTTPS with the local CA). */
+export function parseStartArgs(args: readonly string[]): { help: boolean; tls: boolean } {
+  const tls = args.includes('--tls');
+  return { help: wantsHelp(args.filter((a) => a !== '--tls')), tls };
 }
 
 /** Refuses a Node older than MIN_NODE (`version` as process.versions.node). */

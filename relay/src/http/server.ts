@@ -33,6 +33,7 @@ import type { LimitCounters, LimitName } from '../metrics/limit-counters.ts';
 import type { RelayMetrics } from '../metrics/prometheus.ts';
 import type { TelemetryHub } from '../telemetry/hub.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
+import type { RelayTls } from '../tls/relay-tls.ts';
 import { installAccessControl, needsToken, openOnLoopback, PUBLIC, type DeclaredRoute } from './access.ts';
 import { clientAddress, ConnectionLimiter } from './connection-limiter.ts';
 import type { Heartbeat } from './heartbeat.ts';
@@ -46,6 +47,8 @@ export interface ClientInfo {
 
 export interface ServerDeps {
   config: RelayConfig;
+  /** HTTPS (and WSS) on the relay's port with this certificate; null: plain HTTP. */
+  tls: RelayTls | null;
   tokens: TokenStore;
   api: ApiContext;
   uploads: UploadService;
@@ -127,6 +130,8 @@ export function clientOf(req: FastifyRequest): ClientInfo {
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config } = deps;
   const app = Fastify({
+    // HTTP/1.1 over TLS when a certificate is given: the WebSockets upgrade on it as wss://.
+    ...(deps.tls === null ? {} : { https: { cert: deps.tls.cert, key: deps.tls.key } }),
     logger: relayLoggerOptions(config),
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: REQUEST_TIMEOUT_MS,

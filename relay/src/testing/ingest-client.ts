@@ -15,9 +15,9 @@ export interface IngestClient {
 
 export const PCM16_START = { type: 'start', codec: 'pcm16', sample_rate: 48000, channels: 1, frame_ms: 20 } as const;
 
-/** Opens a connection (from `localAddress` when given: another 127.x address is another client). */
-export async function connectIngest(url: string, opts: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<IngestClient> {
-  const ws = new WebSocket(url, { localAddress: opts.localAddress, headers: opts.headers, perMessageDeflate: false });
+/** Opens a connection (from `localAddress` when given: another 127.x address is another client; `ca`: the only CA a wss:// relay is trusted by). */
+export async function connectIngest(url: string, opts: { localAddress?: string; headers?: Record<string, string>; ca?: string | Buffer } = {}): Promise<IngestClient> {
+  const ws = new WebSocket(url, { localAddress: opts.localAddress, headers: opts.headers, perMessageDeflate: false, ...(opts.ca === undefined ? {} : { ca: opts.ca }) });
   const messages: IngestServerMessage[] = [];
   ws.on('message', (d, isBinary) => {
     if (!isBinary) messages.push(JSON.parse(d.toString()) as IngestServerMessage);

@@ -26,7 +26,7 @@ export const BENCHMARK_LIMITS: NodeJS.ProcessEnv = {
 
 export interface RelayProcess {
   child: ChildProcess;
-  /** The relay's http://host:port, once it is running. */
+  /** The relay's http(s)://host:port, once it is running. */
   ready: Promise<string>;
   /** Its exit code (null when killed by a signal). */
   exited: Promise<number | null>;
@@ -37,6 +37,8 @@ export interface RelayProcess {
 export function startRelayProcess(opts: {
   env: NodeJS.ProcessEnv;
   nodeArgs?: string[];
+  /** Arguments of relay/bin/relay.ts (`--tls`). */
+  args?: string[];
   startTimeoutMs?: number;
   /** Copy the relay's stderr to ours (benchmarks). */
   echoStderr?: boolean;
@@ -48,7 +50,7 @@ export function startRelayProcess(opts: {
   buildDir?: string;
 }): RelayProcess {
   const entry = opts.buildDir !== undefined ? [join(opts.buildDir, 'bin', 'relay.js')] : ['--import', 'tsx', 'relay/bin/relay.ts'];
-  const node = [process.execPath, ...(opts.nodeArgs ?? []), ...entry];
+  const node = [process.execPath, ...(opts.nodeArgs ?? []), ...entry, ...(opts.args ?? [])];
   const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...node] : node;
   const child = spawn(argv[0], argv.slice(1), {
     cwd: opts.root ?? ROOT,
@@ -63,7 +65,7 @@ export function startRelayProcess(opts: {
     const onData = (d: Buffer): void => {
       out += d.toString();
       if (out.length > 64 * 1024) out = out.slice(-32 * 1024); // bounded, however long it runs
-      const m = /Tapwire is running: (http:\/\/[^\s/]+)/.exec(out);
+      const m = /Tapwire is running: (https?:\/\/[^\s/]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
