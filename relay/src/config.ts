@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BUCKET_MS } from '../../protocol/metrics.ts';
+import { proxyEntryError } from './http/trusted-proxies.ts';
 
 export interface RelayConfig {
   host: string;
@@ -137,6 +138,11 @@ export interface RelayConfig {
   rtpIdleTimeoutMs: number;
   /** The smallest interval between our RTCP receiver reports (RFC 3550 §6.2 T_min: 5 s). */
   rtcpMinIntervalMs: number;
+  /**
+   * Reverse proxies (IP addresses, CIDR blocks) whose X-Forwarded-For names the client
+   * (docs/DEPLOY.md). Any entry makes the relay count as exposed: tokens everywhere.
+   */
+  trustedProxies: readonly string[];
 }
 
 const HOUR_MS = 3600_000;
@@ -202,6 +208,7 @@ export function defaultConfig(): RelayConfig {
     rtpStartTimeoutMs: 30_000,
     rtpIdleTimeoutMs: 30_000,
     rtcpMinIntervalMs: 5000,
+    trustedProxies: [],
   };
 }
 
@@ -290,6 +297,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
     c.rtpPortMin = Number(m[1]);
     c.rtpPortMax = Number(m[2]);
   }
+  const proxies = env.TAPWIRE_TRUSTED_PROXIES?.trim();
+  if (proxies) c.trustedProxies = proxies.split(',').map((p) => p.trim());
   for (const [name, key, unit] of LIMIT_VARIABLES) {
     const v = int(env, name);
     if (v !== undefined) (c[key] as number) = Math.round(v * UNIT_SCALE[unit]);
@@ -350,6 +359,10 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   const evenMin = c.rtpPortMin + (c.rtpPortMin % 2);
   if (!Number.isInteger(c.rtpPortMin) || !Number.isInteger(c.rtpPortMax) || c.rtpPortMin < 1024 || c.rtpPortMax > 65535 || evenMin + 1 > c.rtpPortMax) {
     throw new TypeError(`the RTP port range (TAPWIRE_RTP_PORTS) must lie in 1024-65535 and hold an even port and the next, got ${c.rtpPortMin}-${c.rtpPortMax}`);
+  }
+  for (const entry of c.trustedProxies) {
+    const error = proxyEntryError(entry);
+    if (error !== null) throw new TypeError(`trustedProxies (TAPWIRE_TRUSTED_PROXIES) must list IP addresses or CIDR blocks separated by commas, e.g. 127.0.0.1,10.0.0.0/8: ${error}`);
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);
