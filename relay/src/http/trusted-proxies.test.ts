@@ -71,7 +71,7 @@ function upgrade(url: string, headers: Record<string, string>): Promise<{ status
   });
 }
 
-const FORWARDED = [{ 'x-forwarded-for': '203.0.113.5' }, { forwarded: 'for=203.0.113.5;proto=https' }, { 'x-real-ip': '203.0.113.5' }];
+const FORWARDED: Record<string, string>[] = [{ 'x-forwarded-for': '203.0.113.5' }, { forwarded: 'for=203.0.113.5;proto=https' }, { 'x-real-ip': '203.0.113.5' }];
 
 describe('a relay bound to loopback, with no trusted proxy', () => {
   let t: TestRelay;
