@@ -147,22 +147,31 @@ for (const p of PROXIES) {
     });
 
     it('lets a body of the relay\'s 1 MiB limit through and refuses a larger one', async () => {
-      const post = (bytes: number): Promise<HttpsAnswer> =>
+      const post = (bytes: number, expectContinue = false): Promise<HttpsAnswer> =>
         httpsRequest(`${proxy.httpsUrl}/api/uploads/upl_nothere/packets`, proxy.ca, {
           method: 'POST',
           headers: { ...bearer(), 'content-type': 'application/octet-stream' },
           body: Buffer.alloc(bytes),
+          expectContinue,
         });
       const atLimit = await post(MIB);
       expect(atLimit.status).not.toBe(413);
       // The relay's own answer (the upload does not exist), in its envelope.
       expect(JSON.parse(atLimit.body)).toMatchObject({ success: false });
-      // Refused by the proxy before it is sent on, in the relay's envelope: the same answer as the relay's.
+      const refused = (a: HttpsAnswer): void => {
+        expect(a.status).toBe(413);
+        expect(errorCode(a)).toBe('body_too_large');
+        expect(a.headers['content-type']).toMatch(/^application\/json/);
+      };
+      // Refused by the proxy from its Content-Length, in the relay's envelope, before any body is sent.
+      for (let i = 0; i < 3; i++) refused(await post(MIB + 1, true));
+      // Sent at once: nginx reads the body and answers. Caddy answers and closes without reading
+      // it, so the client may see its connection reset before it reads the 413 (docs/DEPLOY.md);
+      // never a 502, never the relay's answer.
       for (let i = 0; i < 3; i++) {
-        const over = await post(MIB + 1);
-        expect(over.status).toBe(413);
-        expect(errorCode(over)).toBe('body_too_large');
-        expect(over.headers['content-type']).toMatch(/^application\/json/);
+        const a = await post(MIB + 1).catch((err: NodeJS.ErrnoException) => err);
+        if (p.name === 'caddy' && a instanceof Error && (a as NodeJS.ErrnoException).code === 'ECONNRESET') continue;
+        refused(a as HttpsAnswer);
       }
     });
 

@@ -181,11 +181,16 @@ export interface HttpsAnswer {
   body: string;
 }
 
-/** One HTTPS request trusting `ca`, from `localAddress` when given (another loopback address is another client). */
-export function httpsRequest(url: string, ca: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer; localAddress?: string } = {}): Promise<HttpsAnswer> {
+/**
+ * One HTTPS request trusting `ca`, from `localAddress` when given (another loopback address is
+ * another client). `expectContinue`: the body waits for the server's 100 Continue (RFC 9110
+ * §10.1.1), so a server that refuses it from its headers answers before any is sent.
+ */
+export function httpsRequest(url: string, ca: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer; localAddress?: string; expectContinue?: boolean } = {}): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, ca, localAddress: opts.localAddress, agent: false }, (res) => {
+    const headers = opts.expectContinue === true ? { ...opts.headers, expect: '100-continue' } : opts.headers;
+    const req = request(url, { method: opts.method ?? 'GET', headers, ca, localAddress: opts.localAddress, agent: false }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
@@ -196,7 +201,8 @@ export function httpsRequest(url: string, ca: string, opts: { method?: string; h
     req.on('error', (err) => {
       if (!answered) reject(err);
     });
-    req.end(opts.body);
+    if (opts.expectContinue === true) req.once('continue', () => req.end(opts.body));
+    else req.end(opts.body);
   });
 }
 
