@@ -13,6 +13,7 @@ const INCLUDE = ['relay/**/*.test.ts', 'protocol/**/*.test.ts', 'worklets/**/*.t
  */
 const ALONE = [
   'relay/src/app-build.test.ts', // rebuilds build/ in place, which other files serve
+  'relay/src/deploy/reverse-proxy.test.ts',
   'relay/src/media/ebu-r128.test.ts',
   'relay/src/media/egress-pool.test.ts',
   'relay/src/media/mix-pool.test.ts',

@@ -37,7 +37,10 @@ try {
 }
 relay.log.info(`Tapwire relay listening on ${relay.url} (data in ${config.dataDir}, ${relay.pool.workerCount} media workers)`);
 console.log(`\n  Tapwire is running: ${relay.url}/`);
-if (relay.adminToken !== null) {
+if (relay.adminToken !== null && process.env.JOURNAL_STREAM !== undefined) {
+  // A service's stdout is its journal, which keeps what it is given: the token stays in its file.
+  console.log(`  Sign in with the admin token in ${relay.adminTokenPath} (not printed: this output goes to the journal)`);
+} else if (relay.adminToken !== null) {
   // The sign-in link carries the token read from the admin-token file (never logged).
   console.log(`  Sign in (admin token from ${relay.adminTokenPath}): ${relay.url}/?token=${relay.adminToken}`);
 }

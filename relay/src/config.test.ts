@@ -387,3 +387,26 @@ describe('HTTPS settings', () => {
     expect(typeError(env).message).toMatch(message);
   });
 });
+
+describe('TAPWIRE_TRUSTED_PROXIES', () => {
+  it('is empty by default: no X-Forwarded-For is believed', () => {
+    expect(fromEnv({}).trustedProxies).toEqual([]);
+    expect(fromEnv({ TAPWIRE_TRUSTED_PROXIES: '  ' }).trustedProxies).toEqual([]);
+  });
+
+  it('reads addresses and CIDR blocks of both families, separated by commas', () => {
+    expect(fromEnv({ TAPWIRE_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8' }).trustedProxies).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+  });
+
+  it.each([
+    ['localhost', /TAPWIRE_TRUSTED_PROXIES.*"localhost" is not an IP address or a CIDR block/],
+    ['127.0.0.1,,10.0.0.1', /"" is not an IP address/],
+    ['10.0.0.0/33', /"10.0.0.0\/33" has a prefix length that is not 0-32/],
+    ['fd00::/129', /not 0-128/],
+    ['10.0.0.0/8/1', /"10.0.0.0\/8\/1" is not an IP address/],
+    ['10.0.0.0/x', /prefix length/],
+    ['300.1.1.1', /"300.1.1.1" is not an IP address/],
+  ])('TAPWIRE_TRUSTED_PROXIES=%s is refused, naming the entry', (v, message) => {
+    expect(typeError({ TAPWIRE_TRUSTED_PROXIES: v }).message).toMatch(message);
+  });
+});

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BUCKET_MS } from '../../protocol/metrics.ts';
+import { proxyEntryError } from './http/trusted-proxies.ts';
 
 export interface RelayConfig {
   host: string;
@@ -145,6 +146,11 @@ export interface RelayConfig {
   /** PEM certificate (chain) and its key: with both, the relay serves HTTPS and WSS on its port. */
   tlsCertFile: string | null;
   tlsKeyFile: string | null;
+  /**
+   * Reverse proxies (IP addresses, CIDR blocks) whose X-Forwarded-For names the client
+   * (docs/DEPLOY.md). Any entry makes the relay count as exposed: tokens everywhere.
+   */
+  trustedProxies: readonly string[];
 }
 
 const HOUR_MS = 3600_000;
@@ -214,6 +220,7 @@ export function defaultConfig(): RelayConfig {
     tls: 'off',
     tlsCertFile: null,
     tlsKeyFile: null,
+    trustedProxies: [],
   };
 }
 
@@ -312,6 +319,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig
   }
   set('tlsCertFile', env.TAPWIRE_TLS_CERT ? resolve(env.TAPWIRE_TLS_CERT) : undefined);
   set('tlsKeyFile', env.TAPWIRE_TLS_KEY ? resolve(env.TAPWIRE_TLS_KEY) : undefined);
+  const proxies = env.TAPWIRE_TRUSTED_PROXIES?.trim();
+  if (proxies) c.trustedProxies = proxies.split(',').map((p) => p.trim());
   for (const [name, key, unit] of LIMIT_VARIABLES) {
     const v = int(env, name);
     if (v !== undefined) (c[key] as number) = Math.round(v * UNIT_SCALE[unit]);
@@ -379,6 +388,10 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   }
   if (c.tls === 'local' && c.tlsCertFile !== null) {
     throw new TypeError('TAPWIRE_TLS=local (or --tls) makes its own certificate, and TAPWIRE_TLS_CERT/TAPWIRE_TLS_KEY name another: choose one');
+  }
+  for (const entry of c.trustedProxies) {
+    const error = proxyEntryError(entry);
+    if (error !== null) throw new TypeError(`trustedProxies (TAPWIRE_TRUSTED_PROXIES) must list IP addresses or CIDR blocks separated by commas, e.g. 127.0.0.1,10.0.0.0/8: ${error}`);
   }
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) {
     throw new TypeError(`logLevel (TAPWIRE_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${c.logLevel}"`);

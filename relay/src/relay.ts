@@ -300,7 +300,8 @@ export class Relay {
     this.sweepTimer.unref();
     await this.writer.exclusive(() => this.segments.sweep(Date.now()));
     const address = await this.app.listen({ host: this.config.host, port: this.config.port });
-    this.loopbackOnly = isLoopbackOnly(this.app.addresses().map((a) => (typeof a === "string" ? a : a.address)));
+    // Behind a trusted proxy the clients are elsewhere, whatever the relay is bound to.
+    this.loopbackOnly = this.config.trustedProxies.length === 0 && isLoopbackOnly(this.app.addresses().map((a) => (typeof a === "string" ? a : a.address)));
     this.url = address.replace('[::1]', '127.0.0.1');
   }
 

@@ -83,7 +83,7 @@ function advertisedHost(bound: string, req: FastifyRequest): string {
 }
 
 function stationClient(req: FastifyRequest): StationClient {
-  return { address: clientAddress(req.socket), key: `token:${(req.token as TokenInfo).id}` };
+  return { address: clientAddress(req), key: `token:${(req.token as TokenInfo).id}` };
 }
 
 export function registerRtpRoutes(server: FastifyInstance, sessions: RtpSessions, boundHost: string): void {

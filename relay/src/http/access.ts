@@ -10,6 +10,7 @@ import type { ErrorCode } from '../../../protocol/errors.ts';
 import { authenticate, bearerToken, type AuthResult } from '../auth/authenticate.ts';
 import { SCOPES, type Scope } from '../auth/scopes.ts';
 import type { TokenInfo, TokenStore } from '../auth/token-store.ts';
+import { carriesForwardingHeaders } from './trusted-proxies.ts';
 
 export type RouteAccess =
   /** Anyone: the health check, the app shell. */
@@ -53,7 +54,10 @@ export interface DeclaredRoute {
 
 export interface AccessDeps {
   tokens: TokenStore;
-  /** False only once the relay is known to be bound to loopback alone (fail closed before). */
+  /**
+   * False only once the relay is known to be bound to loopback alone, with no trusted proxy
+   * (fail closed before). A request that names a forwarded client counts as exposed whatever this says.
+   */
   exposed(): boolean;
   /** Answers a refusal in the API's error envelope, with its code's status (protocol/errors.ts). */
   refuse(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply;
@@ -101,14 +105,15 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): De
 
 /**
  * null: allowed without a token; otherwise the token check's result. On a loopback-only
- * relay an open route needs no token: a valid one presented there names the client (fair
- * retention counts by it), any other is ignored, so a device holding a token from an
- * earlier data dir still streams locally.
+ * relay an open route needs no token from a request that names no forwarded client: a valid
+ * one presented there names the client (fair retention counts by it), any other is ignored,
+ * so a device holding a token from an earlier data dir still streams locally.
  */
 function decide(access: RouteAccess, req: FastifyRequest, deps: AccessDeps): AuthResult | null {
   if (access.kind === 'public') return null;
   const token = bearerToken(req.headers, access.tokenInQuery === true ? tokenFromQuery(req) : null);
-  if (access.kind === 'token-beyond-loopback' && !deps.exposed()) {
+  // A proxy on this machine makes every client look local: a forwarded request needs its token.
+  if (access.kind === 'token-beyond-loopback' && !deps.exposed() && !carriesForwardingHeaders(req.headers)) {
     const known = token === null ? null : authenticate(deps.tokens, token, null);
     return known?.ok === true ? known : null;
   }

@@ -4,6 +4,15 @@
  * socket closes, so a handshake that fails half-way leaks nothing.
  */
 import type { Socket } from 'node:net';
+import type { FastifyRequest } from 'fastify';
+import type { TrustedProxies } from './trusted-proxies.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The proxies whose X-Forwarded-For names the client (TAPWIRE_TRUSTED_PROXIES; server.ts sets it). */
+    trustedProxies: TrustedProxies;
+  }
+}
 
 export interface Refusal {
   /** 503 relay_busy, 429 too_many_connections (protocol/errors.ts). */
@@ -59,8 +68,10 @@ export class ConnectionLimiter {
   }
 }
 
-/** A socket's remote address as one spelling (IPv4-mapped IPv6 as plain IPv4). */
-export function clientAddress(socket: Socket): string {
-  const a = socket.remoteAddress ?? 'unknown';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+/**
+ * The address of a request's client as one spelling (IPv4-mapped IPv6 as plain IPv4): its
+ * socket's peer, or behind a trusted proxy the client that proxy names (trusted-proxies.ts).
+ */
+export function clientAddress(req: FastifyRequest): string {
+  return req.server.trustedProxies.clientOf(req.socket.remoteAddress ?? 'unknown', req.headers['x-forwarded-for']);
 }

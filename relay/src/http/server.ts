@@ -37,6 +37,7 @@ import type { RelayTls } from '../tls/relay-tls.ts';
 import { installAccessControl, needsToken, openOnLoopback, PUBLIC, type DeclaredRoute } from './access.ts';
 import { clientAddress, ConnectionLimiter } from './connection-limiter.ts';
 import type { Heartbeat } from './heartbeat.ts';
+import { TrustedProxies } from './trusted-proxies.ts';
 
 /** Who is on the other end of a socket: its address, and its identity for fair shares. */
 export interface ClientInfo {
@@ -123,7 +124,7 @@ function validationMessage(errors: ErrorObject[], dataVar: string): string {
 }
 
 export function clientOf(req: FastifyRequest): ClientInfo {
-  const address = clientAddress(req.socket);
+  const address = clientAddress(req);
   return { address, key: req.token !== undefined ? `token:${req.token.id}` : `address:${address}` };
 }
 
@@ -152,6 +153,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       socket.destroy(err);
     },
   });
+  // Who a request's client is, behind a reverse proxy (connection-limiter.ts clientAddress).
+  app.decorate('trustedProxies', new TrustedProxies(config.trustedProxies));
   // Query strings and path parameters are text, so their numbers are coerced (limit=5);
   // bodies are JSON and are not: a knob sent as "6" or null is a bad request, not a 6 or a 0.
   const ajvOptions = { removeAdditional: false, useDefaults: true, allowUnionTypes: true, allErrors: false } as const;
@@ -251,7 +254,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const capped =
     (limiter: ConnectionLimiter, total: LimitName, perAddress: LimitName) =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-      const refusal = limiter.tryAcquire(clientAddress(req.socket), req.socket);
+      const refusal = limiter.tryAcquire(clientAddress(req), req.socket);
       if (refusal === null) return undefined;
       deps.limits.count(refusal.code === 'relay_busy' ? total : perAddress);
       void reply.header('Retry-After', String(refusal.retryAfterS));

@@ -39,7 +39,7 @@ export function registerListenRoute(app: FastifyInstance, deps: ListenRouteDeps)
     url: LISTEN_PATH,
     config: { access: PUBLIC },
     preHandler: async (req: FastifyRequest, reply: FastifyReply) => {
-      const refusal = limiter.tryAcquire(clientAddress(req.socket), req.socket);
+      const refusal = limiter.tryAcquire(clientAddress(req), req.socket);
       if (refusal === null) return undefined;
       deps.limits.count(refusal.code === 'relay_busy' ? 'listeners' : 'listeners_per_address');
       void reply.header('Retry-After', String(refusal.retryAfterS));

@@ -4,7 +4,7 @@
  * The audio is encoded once and the packets shared, so hundreds of stations cost little.
  * Used by `npm run simulate`, the integration tests and the benchmarks.
  */
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 import { CODEC_IDS, encodeFrame } from '../../../protocol/frame.ts';
 import type { IngestCodec, IngestServerMessage, StartedMessage } from '../../../protocol/ingest.ts';
 import { encodeAlaw, encodeMulaw } from '../media/codecs/g711.ts';
@@ -51,6 +51,8 @@ export interface StationOptions {
   offsetMs?: number;
   /** Extra headers for the WebSocket upgrade (auth). */
   headers?: Record<string, string>;
+  /** The socket's TLS trust and source address (a relay behind a proxy with a local CA, a client of its own address). */
+  socket?: Pick<ClientOptions, 'ca' | 'localAddress'>;
   /** A poor network: every `dropEvery`-th frame is never sent (its sequence number is skipped; 10: 10 % loss). */
   dropEvery?: number;
   /** A poor network: each frame leaves up to this much later than due, uniformly at random, ms (in order). */
@@ -87,7 +89,7 @@ export class SimulatedStation {
   connect(): Promise<StartedMessage> {
     const { audio } = this.opts;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.opts.url, { headers: this.opts.headers, perMessageDeflate: false });
+      const ws = new WebSocket(this.opts.url, { ...this.opts.socket, headers: this.opts.headers, perMessageDeflate: false });
       this.ws = ws;
       ws.on('open', () => {
         ws.send(
