@@ -62,8 +62,9 @@ describe.skipIf(skipWithout('systemd-analyze (Debian package systemd)', existsSy
   it('runs the relay from /opt/tapwire as its own user, its data in /var/lib/tapwire', () => {
     expect(values(text, 'User')).toEqual(['tapwire']);
     expect(values(text, 'WorkingDirectory')).toEqual(['/opt/tapwire']);
-    expect(values(text, 'ExecStart')).toEqual(['/usr/bin/node --import tsx relay/bin/relay.ts']);
-    expect(existsSync(join(ROOT, 'relay/bin/relay.ts'))).toBe(true);
+    // The compiled relay (relay/bin/build-relay.mjs builds bin/relay.ts into dist/relay/bin/relay.js).
+    expect(values(text, 'ExecStart')).toEqual(['/usr/bin/node dist/relay/bin/relay.js']);
+    expect(readFileSync(join(ROOT, 'relay/bin/build-relay.mjs'), 'utf8')).toContain("'bin/relay.ts'");
     expect(values(text, 'StateDirectory')).toEqual(['tapwire']);
     expect(values(text, 'Environment')).toEqual(expect.arrayContaining(['TAPWIRE_DATA_DIR=/var/lib/tapwire', 'TAPWIRE_HOST=127.0.0.1', 'TAPWIRE_PORT=8080', 'TAPWIRE_TRUSTED_PROXIES=127.0.0.1']));
     expect(values(text, 'ReadWritePaths')).toEqual(['/var/lib/tapwire']);
