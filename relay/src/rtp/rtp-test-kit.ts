@@ -7,7 +7,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { readWav } from '../audio/wav.ts';
 import type { Relay } from '../relay.ts';
-import { waitFor } from '../testing/harness.ts';
+import { sleep, waitFor } from '../testing/harness.ts';
 import { RtpPacket } from './rtp-packet.ts';
 
 export interface Received {
@@ -107,9 +107,12 @@ export async function http(base: string, token: string | null, method: string, p
  */
 export async function stationAudio(relay: Relay, traceId: string, stationKey: string, tap: 'pre' | 'post' = 'pre'): Promise<{ samples: Float32Array; sampleRate: number }> {
   const endedAt = await waitFor(() => relay.store.getStation(traceId, stationKey)?.ended_at ?? undefined, 10_000, 'the station to end');
-  // The bucket holding the last audio is written once the clock passes its end plus the grace.
-  const lastBucket = Math.floor((endedAt - 1) / relay.config.bucketMs) * relay.config.bucketMs;
-  await waitFor(() => (relay.store.getBucket(traceId, stationKey, lastBucket) !== undefined ? true : undefined), 15_000, 'the last bucket');
+  // Every bucket up to the end is finalized once the clock passes the end's bucket plus the
+  // grace. The last one written holds the last audio, which need not be the end's bucket: a
+  // sender that stops a while before its session is deleted leaves that one empty, unwritten.
+  const endBucket = Math.floor((endedAt - 1) / relay.config.bucketMs) * relay.config.bucketMs;
+  const settledAt = endBucket + relay.config.bucketMs + relay.config.bucketGraceMs + 500;
+  while (Date.now() < settledAt) await sleep(100);
   await waitFor(() => (relay.writer.backlog === 0 ? true : undefined), 5000, 'the writer');
   const rows = relay.store.listBuckets(traceId, { stationKey, limit: 1000 }).sort((a, b) => a.bucket_ts - b.bucket_ts);
   const parts = rows.map((row) => readWav(readFileSync(relay.segments.absolute((tap === 'pre' ? row.pre_path : row.post_path) as string))));
