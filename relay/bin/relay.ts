@@ -7,7 +7,7 @@ import { configFromEnv, validateConfig, type RelayConfig } from '../src/config.t
 import { Relay } from '../src/relay.ts';
 import { checkDataDir, checkNode, configError, exitWith, explainListenError, HELP, parseStartArgs, StartupError } from '../src/startup-checks.ts';
 import { certificateInfo } from '../src/tls/certificate-info.ts';
-import { httpsBanner, plainHttpWarning } from '../src/tls/start-banner.ts';
+import { httpsBanner, isLoopbackHost, plainHttpWarning } from '../src/tls/start-banner.ts';
 
 let tlsFlag = false;
 checkOrExit(() => {
@@ -48,7 +48,8 @@ if (relay.tls !== null) {
   if (relay.tls.issued) relay.log.info(`issued the relay's certificate ${relay.tls.certFile} from the local CA (keys mode 0600)`);
   const caFingerprint = relay.tls.caPem === null ? null : certificateInfo(relay.tls.caPem).fingerprint256;
   console.log(`\n${await httpsBanner({ host: config.host, port: Number(new URL(relay.url).port), caFile: relay.tls.caFile, caFingerprint })}`);
-} else if (!relay.isLoopbackOnly) {
+} else if (!isLoopbackHost(config.host) && config.trustedProxies.length === 0) {
+  // Reachable beyond this machine over plain HTTP (behind a trusted proxy, the proxy serves HTTPS).
   console.warn(`tapwire: ${plainHttpWarning(config.host)}`);
 }
 console.log('');

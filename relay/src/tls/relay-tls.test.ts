@@ -214,15 +214,18 @@ describe.skipIf(skipWithout(OPENSSL, existsSync(OPENSSL)))('a certificate the re
       p.child.kill('SIGTERM');
       await p.exited;
     }
-    // On loopback there is nothing to warn about.
-    const lo = startRelayProcess({ env: { ...process.env, TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: join(dir, 'loopback'), TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_MEDIA_WORKERS: '1' } });
-    try {
-      await lo.ready;
-      await new Promise((r) => setTimeout(r, 500));
-      expect(lo.output()).not.toMatch(/warning: Tapwire listens/);
-    } finally {
-      lo.child.kill('SIGTERM');
-      await lo.exited;
+    // On loopback there is nothing to warn about, nor behind a trusted proxy there (which serves HTTPS: docs/DEPLOY.md).
+    for (const [name, extra] of [['loopback', {}], ['proxied', { TAPWIRE_TRUSTED_PROXIES: '127.0.0.1' }]] as const) {
+      const lo = startRelayProcess({ env: { ...process.env, TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: join(dir, name), TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_MEDIA_WORKERS: '1', ...extra } });
+      try {
+        await lo.ready;
+        await new Promise((r) => setTimeout(r, 500));
+        expect(lo.output()).toMatch(/Tapwire is running/);
+        expect(lo.output(), name).not.toMatch(/warning: Tapwire listens/);
+      } finally {
+        lo.child.kill('SIGTERM');
+        await lo.exited;
+      }
     }
   }, 60_000);
 });
