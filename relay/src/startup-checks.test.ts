@@ -4,7 +4,7 @@
  * user runs them.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +16,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-startup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(script: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_DATA_DIR: join(dir, 'data'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -119,4 +119,56 @@ describe('start-up checks, as a user meets them', () => {
       taken.close();
     }
   }, 60_000);
+});
+
+describe('start-up checks: an app that does not build', () => {
+  /** A copy of the project whose app has a syntax error (the dependencies linked, not copied). */
+  function brokenCopy(name: string): string {
+    const copy = join(dir, name);
+    for (const part of ['relay', 'protocol', 'worklets', 'app', 'static', '.svelte-kit', 'package.json', 'svelte.config.js', 'vite.config.ts', 'tsconfig.json']) {
+      cpSync(join(ROOT, part), join(copy, part), { recursive: true, filter: (src) => !src.endsWith('.test.ts') });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+    appendFileSync(join(copy, 'app/routes/+layout.svelte'), '\n<script>const = ;</script>\n');
+    return copy;
+  }
+
+  it('not built and not buildable: npm start stops with one line and exit 70; an older build is served with a warning', async () => {
+    const missing = brokenCopy('never-built');
+    const stale = brokenCopy('built-before');
+    // An earlier build, older than the sources that no longer build.
+    mkdirSync(join(stale, 'build'));
+    writeFileSync(join(stale, 'build/index.html'), '<!doctype html><title>the earlier build</title>');
+    utimesSync(join(stale, 'build/index.html'), new Date(Date.now() - 86_400_000), new Date(Date.now() - 86_400_000));
+
+    const none = await run('relay/bin/start.ts', [], { TAPWIRE_PORT: '0' }, missing);
+    expect(none.code, none.stderr).toBe(EXIT.software);
+    const last = none.stderr.split('\n').filter((l) => l.trim() !== '').at(-1) ?? '';
+    expect(last).toMatch(/^tapwire: the app is not built \(no .*build\/index\.html\) and its build failed: the app build failed \(vite build exited with 1\)\. Fix the error printed above, or run npm ci/);
+    expect(none.stdout).not.toMatch(/Tapwire is running/);
+
+    // With an older build the relay starts, says why, and serves that build.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'relay/bin/start.ts'], {
+      cwd: stale,
+      env: { ...process.env, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_PORT: '0', TAPWIRE_DATA_DIR: join(dir, 'stale-data') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /Tapwire is running: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`start.ts exited with ${code}:\n${out}\n${err}`)));
+      });
+      expect(err).toMatch(/^tapwire: warning: the app build failed \(vite build exited with 1\) \(its output is above\): serving the previous build of the app/m);
+      expect(await (await fetch(`${url}/`)).text()).toContain('the earlier build');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 90_000);
 });

@@ -13,7 +13,7 @@
 import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const EXIT = { usage: 64, unavailable: 69, cantCreate: 73, config: 78 } as const;
+export const EXIT = { usage: 64, unavailable: 69, software: 70, cantCreate: 73, config: 78 } as const;
 
 /** The oldest Node Tapwire runs on (package.json `engines`). */
 export const MIN_NODE = [20, 19] as const;
@@ -40,7 +40,8 @@ Settings come from TAPWIRE_* environment variables (README.md, "Configuration"),
                                       (npm run tls -- --help), so phones may capture
 
 Exit codes: 0 stopped; 64 bad arguments; 69 Node too old, or the port or address
-unavailable; 73 data directory not writable; 78 a setting not valid; 1 anything else.`;
+unavailable; 70 the app not built and its build failing; 73 data directory not writable;
+78 a setting not valid; 1 anything else.`;
 
 /** True for --help or -h; no arguments is a start; anything else is a usage error. */
 export function wantsHelp(args: readonly string[]): boolean {
@@ -102,4 +103,17 @@ export function configError(err: unknown): StartupError | null {
 export function exitWith(err: StartupError): never {
   console.error(`tapwire: ${err.message}`);
   process.exit(err.exitCode);
+}
+
+/**
+ * The app's build failed (its own output is above). With no earlier build the relay has
+ * nothing to serve: one line and exit 70. With an older one it serves that: null, and the
+ * caller warns.
+ */
+export function appBuildError(state: 'missing' | 'stale', buildDir: string, reason: string): StartupError | null {
+  if (state === 'stale') return null;
+  return new StartupError(
+    `the app is not built (no ${buildDir}/index.html) and its build failed: ${reason}. Fix the error printed above, or run npm ci if its dependencies are missing or incomplete.`,
+    EXIT.software,
+  );
 }
