@@ -128,6 +128,19 @@ describe('npm run token', () => {
     expect(unknownCommand.code).not.toBe(0);
     expect(unknownCommand.stdout + unknownCommand.stderr).toContain('usage');
 
+    const unknownOption = await tokenCli('create', '--scope', 'read:snapshots');
+    expect(unknownOption.code).toBe(64);
+    expect(unknownOption.stderr).toMatch(/^tapwire: Unknown option '--scope'/);
+    expect(unknownOption.stderr).toContain('usage');
+
     expect(t.relay.tokens.count()).toBe(before);
+  });
+
+  it('prints its usage with --help and -h, and exits 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const help = await tokenCli(flag);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^usage: npm run token -- create --scopes/);
+    }
   });
 });

@@ -13,16 +13,31 @@ import { parseArgs } from 'node:util';
 import { parseScopes, SCOPES } from '../src/auth/scopes.ts';
 import { TokenStore } from '../src/auth/token-store.ts';
 import { configFromEnv } from '../src/config.ts';
+import { EXIT } from '../src/startup-checks.ts';
 import { Store } from '../src/store/store.ts';
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { scopes: { type: 'string' }, label: { type: 'string' } },
-});
-const [command, arg] = positionals;
 const usage = `usage: npm run token -- create --scopes ${SCOPES.join(',')} [--label NAME]
        npm run token -- revoke <token id | token>
-       npm run token -- list`;
+       npm run token -- list
+The data directory is TAPWIRE_DATA_DIR (default ./data). Exit codes: 0 done; 64 bad arguments; 2 refused (no such token).`;
+
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({ allowPositionals: true, options: { scopes: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+}
+try {
+  parsed = parseOptions();
+} catch (err) {
+  // An unknown option or one without its value: what was wrong, then how it is used.
+  console.error(`tapwire: ${(err as Error).message}\n${usage}`);
+  process.exit(EXIT.usage);
+}
+const { positionals, values } = parsed;
+if (values.help === true) {
+  console.log(usage);
+  process.exit(0);
+}
+const [command, arg] = positionals;
 
 const { dataDir } = configFromEnv();
 mkdirSync(dataDir, { recursive: true });
