@@ -10,39 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { expectOneLine, runCommand, type CommandResult } from './testing/relay-command.ts';
 import { checkNode, EXIT, explainListenError, parseStartArgs, StartupError, wantsHelp } from './startup-checks.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-startup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(script: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd,
-      env: { ...process.env, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_DATA_DIR: join(dir, 'data'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // A relay that did start (a check that failed to fire) is stopped, and the test sees code 0.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The one line a failed check prints, and no stack trace. */
-function expectOneLine(stderr: string, pattern: RegExp): void {
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^tapwire: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(stderr).not.toMatch(/^\s+at /m);
+/** A command with this file's defaults: warnings only, a data dir of its own. */
+function run(script: string, args: string[], env: Record<string, string>, cwd?: string): Promise<CommandResult> {
+  return runCommand(script, args, { TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_DATA_DIR: join(dir, 'data'), ...env }, cwd);
 }
 
 describe('start-up checks, as functions', () => {

@@ -4,14 +4,12 @@
  * a forwarded client never gets the loopback relay's no-token access; a trusted proxy's
  * forwarded address is what the per-address caps count; an untrusted peer's header is ignored.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestRelay, type TestRelay } from '../testing/harness.ts';
 import { carriesForwardingHeaders, TrustedProxies } from './trusted-proxies.ts';
+import { runCommand } from '../testing/relay-command.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('TrustedProxies.clientOf', () => {
   const proxies = new TrustedProxies(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
@@ -154,16 +152,7 @@ describe('a relay whose trusted proxy is another host', () => {
 
 describe('the relay process with a bad TAPWIRE_TRUSTED_PROXIES', () => {
   it('exits 78 with one line naming the variable and the entry', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'relay/bin/relay.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, TAPWIRE_PORT: '0', TAPWIRE_TRUSTED_PROXIES: '127.0.0.1,nginx.local' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(timer);
+    const { code, stderr } = await runCommand('relay/bin/relay.ts', [], { TAPWIRE_PORT: '0', TAPWIRE_TRUSTED_PROXIES: '127.0.0.1,nginx.local' });
     expect(code).toBe(78);
     expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tapwire: trustedProxies \(TAPWIRE_TRUSTED_PROXIES\) must list .*"nginx\.local" is not an IP address/)]);
   });

@@ -4,20 +4,18 @@
  * code 78, and no token reaches a log line, whether it came in a header, a query string or
  * a field a caller passed by mistake.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sleep } from '../testing/harness.ts';
 import { startRelayProcess, type RelayProcess } from '../testing/relay-process.ts';
 import { relayLoggerOptions, resolveLogFormat } from './log-options.ts';
+import { runCommand } from '../testing/relay-command.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -84,14 +82,7 @@ describe('TAPWIRE_LOG_FORMAT', () => {
   });
 
   it('a value that is not a format stops the relay with one line and exit code 78', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'relay/bin/relay.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, TAPWIRE_PORT: '0', TAPWIRE_LOG_FORMAT: 'colour' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const { code, stderr } = await runCommand('relay/bin/relay.ts', [], { TAPWIRE_PORT: '0', TAPWIRE_LOG_FORMAT: 'colour' });
     expect(code).toBe(78);
     expect(stderr.trim()).toBe('tapwire: logFormat (TAPWIRE_LOG_FORMAT) must be one of auto, pretty, json, got "colour"');
   });

@@ -118,23 +118,7 @@ export async function startNginx(relayPort: number): Promise<RunningProxy> {
       `  include ${join(dir, 'tapwire.conf')};\n}\n`,
   );
   const { child, output } = startProcess(commandPath('nginx') ?? 'nginx', ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', `daemon off; master_process on; pid ${join(dir, 'nginx.pid')}; error_log stderr;`], process.env);
-  const proxy: RunningProxy = {
-    httpsUrl: `https://127.0.0.1:${httpsPort}`,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
-    ca: readFileSync(cert, 'utf8'),
-    output,
-    async close() {
-      await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  try {
-    await untilServing(proxy, child);
-  } catch (err) {
-    await proxy.close();
-    throw err;
-  }
-  return proxy;
+  return serving({ child, output, dir, cert, httpsPort, httpUrl: `http://127.0.0.1:${httpPort}` });
 }
 
 /**
@@ -156,18 +140,23 @@ export async function startCaddy(relayPort: number): Promise<RunningProxy> {
   writeFileSync(path, global + file);
   const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };
   const { child, output } = startProcess(commandPath('caddy') ?? 'caddy', ['run', '--config', path, '--adapter', 'caddyfile'], env);
+  return serving({ child, output, dir, cert, httpsPort, httpUrl: null });
+}
+
+/** A started proxy once it serves; stopped, its directory removed, if it never does. */
+async function serving(p: { child: ChildProcess; output: () => string; dir: string; cert: string; httpsPort: number; httpUrl: string | null }): Promise<RunningProxy> {
   const proxy: RunningProxy = {
-    httpsUrl: `https://127.0.0.1:${httpsPort}`,
-    httpUrl: null,
-    ca: readFileSync(cert, 'utf8'),
-    output,
+    httpsUrl: `https://127.0.0.1:${p.httpsPort}`,
+    httpUrl: p.httpUrl,
+    ca: readFileSync(p.cert, 'utf8'),
+    output: p.output,
     async close() {
-      await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
+      await stopProcess(p.child);
+      rmSync(p.dir, { recursive: true, force: true });
     },
   };
   try {
-    await untilServing(proxy, child);
+    await untilServing(proxy, p.child);
   } catch (err) {
     await proxy.close();
     throw err;

@@ -4,14 +4,12 @@
  * certificate the relay cannot use stops the start with one line and exit code 78. Real
  * relays, real TLS sockets; the bad starts run as their own processes, as a user meets them.
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CODEC_IDS, encodeFrame } from '../../../protocol/frame.ts';
 import { EXIT } from '../startup-checks.ts';
@@ -20,8 +18,8 @@ import { connectIngest, PCM16_START } from '../testing/ingest-client.ts';
 import { startRelayProcess } from '../testing/relay-process.ts';
 import { skipWithout } from '../testing/tool-required.ts';
 import { initLocalCa, localCaFiles, OPENSSL } from './local-ca.ts';
+import { expectOneLine, runCommand, type CommandResult } from '../testing/relay-command.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-relay-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -38,31 +36,9 @@ function httpsGet(url: string, ca: string | null): Promise<{ status: number; typ
   });
 }
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'relay/bin/relay.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_PORT: '0', TAPWIRE_MEDIA_WORKERS: '1', TAPWIRE_DATA_DIR: join(dir, 'bad-start'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function expectOneLine(stderr: string, pattern: RegExp): void {
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^tapwire: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(stderr).not.toMatch(/^\s+at /m);
+/** relay/bin/relay.ts on a free port, one media worker, a data dir of its own. */
+function run(args: string[], env: Record<string, string>): Promise<CommandResult> {
+  return runCommand('relay/bin/relay.ts', args, { TAPWIRE_LOG_LEVEL: 'warn', TAPWIRE_PORT: '0', TAPWIRE_MEDIA_WORKERS: '1', TAPWIRE_DATA_DIR: join(dir, 'bad-start'), ...env });
 }
 
 describe.skipIf(skipWithout(OPENSSL, existsSync(OPENSSL)))('relay over HTTPS', () => {
